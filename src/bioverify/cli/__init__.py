@@ -1,0 +1,49 @@
+"""The ``bioverify`` command line: thin click commands over the library.
+
+Each sub-command lives in its own module and is registered on :data:`cli`. Errors from
+:mod:`bioverify.errors` become one line on stderr and the error's exit code, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from bioverify import __version__
+from bioverify.errors import BioverifyError
+
+
+class _Group(click.Group):
+    """A click group that turns bioverify errors into one line and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except BioverifyError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=_Group)
+@click.version_option(__version__, prog_name="bioverify")
+def cli() -> None:
+    """Face and speaker verification with calibrated thresholds."""
+
+
+def _register() -> None:
+    from bioverify.cli import calibrate
+
+    cli.add_command(calibrate.calibrate)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="bioverify")

@@ -1,0 +1,52 @@
+"""The runtime must import and run its CLI with torch unavailable."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+BLOCK_TORCH = (
+    "import sys\n"
+    "for name in ('torch', 'torchvision', 'torchaudio', 'pytorch_metric_learning'):\n"
+    "    sys.modules[name] = None\n"
+)
+
+
+def _run(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", BLOCK_TORCH + code], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_runtime_imports_without_torch() -> None:
+    proc = _run(
+        "import bioverify, bioverify.errors, bioverify.calibration, bioverify.cli\n"
+        "import bioverify.training.data, bioverify.training.splits\n"
+        "assert 'torch' not in {m for m, v in sys.modules.items() if v is not None}\n"
+        "print('ok')\n"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
+
+
+def test_cli_help_without_torch() -> None:
+    proc = _run("from bioverify.cli import main\nsys.argv = ['bioverify', '--help']\nmain()\n")
+    assert proc.returncode == 0, proc.stderr
+    for command in ("calibrate", "split", "train"):
+        assert command in proc.stdout
+
+
+def test_train_without_torch_is_one_line_error(tmp_path) -> None:
+    split = tmp_path / "split.json"
+    split.write_text("{}")
+    proc = _run(
+        "from bioverify.cli import main\n"
+        f"sys.argv = ['bioverify', 'train', '--data', {str(tmp_path)!r}, '--split', {str(split)!r},"
+        f" '--modality', 'face', '--model', 'mobilefacenet', '--loss', 'arcface',"
+        f" '--out', {str(tmp_path / 'run')!r}]\n"
+        "main()\n"
+    )
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and "train" in lines[0]
