@@ -1,0 +1,224 @@
+"""Operating points: a threshold chosen for a target FAR or FRR, its measured rates and CIs."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from bioverify.calibration.intervals import bootstrap_rates, clopper_pearson
+from bioverify.calibration.roc import (
+    RocCurve,
+    rule_of_three_count,
+    threshold_at_far,
+    threshold_at_frr,
+    validate_scores,
+)
+from bioverify.errors import CalibrationError, InvalidInput
+
+CI_METHODS = ("identity-bootstrap", "clopper-pearson")
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """A threshold picked for one target (FAR or FRR) and what was measured there.
+
+    ``threshold`` may be ``+inf`` (accept nothing) when no score meets a FAR target;
+    :meth:`to_dict` writes it as the string ``"inf"`` because JSON has no infinity.
+    ``supported`` is the rule of three for the targeted rate (``n >= ceil(3 / target)`` trials
+    of the class that rate counts).
+    """
+
+    target_far: float | None
+    target_frr: float | None
+    threshold: float
+    far: float
+    frr: float
+    far_ci: tuple[float, float]
+    frr_ci: tuple[float, float]
+    supported: bool
+    ci_method: str
+
+    @property
+    def label(self) -> str:
+        """``"FAR=0.001"`` or ``"FRR=0.01"``."""
+        if self.target_far is not None:
+            return f"FAR={self.target_far:g}"
+        return f"FRR={self.target_frr:g}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict (strict JSON: an infinite threshold is the string ``"inf"``)."""
+        return {
+            "target_far": self.target_far,
+            "target_frr": self.target_frr,
+            "threshold": "inf" if math.isinf(self.threshold) else self.threshold,
+            "far": self.far,
+            "frr": self.frr,
+            "far_ci": list(self.far_ci),
+            "frr_ci": list(self.frr_ci),
+            "supported": self.supported,
+            "ci_method": self.ci_method,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> OperatingPoint:
+        """Inverse of :meth:`to_dict`; raises :class:`CalibrationError` on a malformed dict."""
+        try:
+            return cls(
+                target_far=_optional_rate(data["target_far"], "target_far"),
+                target_frr=_optional_rate(data["target_frr"], "target_frr"),
+                threshold=_threshold(data["threshold"]),
+                far=_rate(data["far"], "far"),
+                frr=_rate(data["frr"], "frr"),
+                far_ci=_interval(data["far_ci"], "far_ci"),
+                frr_ci=_interval(data["frr_ci"], "frr_ci"),
+                supported=_bool(data["supported"]),
+                ci_method=_ci_method(data["ci_method"]),
+            )
+        except KeyError as exc:
+            raise CalibrationError(f"operating point lacks the field {exc}") from exc
+
+    def __post_init__(self) -> None:
+        if (self.target_far is None) == (self.target_frr is None):
+            raise InvalidInput("an operating point has exactly one of target_far / target_frr")
+
+
+def _rate(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise CalibrationError(f"operating point field {name} must be a rate in [0, 1]")
+    return float(value)
+
+
+def _optional_rate(value: Any, name: str) -> float | None:
+    return None if value is None else _rate(value, name)
+
+
+def _threshold(value: Any) -> float:
+    if value == "inf":
+        return math.inf
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise CalibrationError('operating point threshold must be a finite number or "inf"')
+    return float(value)
+
+
+def _interval(value: Any, name: str) -> tuple[float, float]:
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise CalibrationError(f"operating point field {name} must be a [low, high] pair")
+    lo, hi = (_rate(v, name) for v in value)
+    return lo, hi
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise CalibrationError("operating point field supported must be true or false")
+    return value
+
+
+def _ci_method(value: Any) -> str:
+    if value not in CI_METHODS:
+        raise CalibrationError(f"operating point ci_method must be one of {CI_METHODS}")
+    return str(value)
+
+
+def _check_targets(name: str, targets: Sequence[float]) -> list[float]:
+    out = []
+    for target in targets:
+        v = float(target)
+        if not 0.0 < v < 1.0:
+            raise InvalidInput(f"target {name} must be in (0, 1), e.g. 0.001; got {target!r}")
+        out.append(v)
+    return out
+
+
+def _warn_unsupported(rate: str, target: float, have: int, kind: str) -> None:
+    warnings.warn(
+        f"target {rate}={target:g} needs at least {rule_of_three_count(target)} {kind} trials "
+        f"(rule of three) but there are {have}; the operating point is flagged unsupported",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
+def operating_points(
+    scores: ArrayLike,
+    labels: ArrayLike,
+    *,
+    target_fars: Sequence[float] = (),
+    target_frrs: Sequence[float] = (),
+    subject_a: ArrayLike | None = None,
+    subject_b: ArrayLike | None = None,
+    confidence: float = 0.95,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    curve: RocCurve | None = None,
+) -> list[OperatingPoint]:
+    """One operating point per target FAR, then per target FRR, in the order given.
+
+    Thresholds follow :func:`threshold_at_far` / :func:`threshold_at_frr`. Confidence
+    intervals are the identity bootstrap (:func:`bootstrap_rates`, one run for all points)
+    when ``subject_a`` and ``subject_b`` are given, else Clopper–Pearson on the trial counts.
+    A target the trial count cannot support (fewer than ``ceil(3 / target)`` impostor trials
+    for a FAR target, genuine trials for an FRR target) still gets a point, flagged
+    ``supported=False``, and a ``UserWarning``. ``curve`` may pass an already built ROC of the
+    same scores.
+
+    Note: a bootstrap interval of a rate measured at 0 is ``(0, 0)`` (no resample can contain
+    an error that never happened); Clopper–Pearson gives a non-zero upper bound instead.
+    """
+    fars = _check_targets("FAR", target_fars)
+    frrs = _check_targets("FRR", target_frrs)
+    if (subject_a is None) != (subject_b is None):
+        raise InvalidInput("give both subject_a and subject_b (or neither)")
+    s, genuine = validate_scores(scores, labels)
+    roc = RocCurve.from_scores(s, genuine) if curve is None else curve
+    n_genuine = int(np.count_nonzero(genuine))
+    if (roc.n_genuine, roc.n_impostor) != (n_genuine, s.size - n_genuine):
+        raise InvalidInput("curve was built from other scores; pass the matching curve or none")
+
+    if not fars and not frrs:
+        return []
+    thresholds = [threshold_at_far(roc, t) for t in fars] + [threshold_at_frr(roc, t) for t in frrs]
+    idx = roc.index_at(thresholds)
+    far = roc.far[idx]
+    frr = roc.frr[idx]
+    if subject_a is not None and subject_b is not None:
+        method = "identity-bootstrap"
+        far_ci, frr_ci = bootstrap_rates(
+            s, genuine, thresholds, subject_a, subject_b, n_resamples, confidence, seed
+        )
+    else:
+        method = "clopper-pearson"
+        k_far = np.rint(far * roc.n_impostor).astype(np.int64)
+        k_frr = np.rint(frr * roc.n_genuine).astype(np.int64)
+        far_ci = np.column_stack(clopper_pearson(k_far, roc.n_impostor, confidence))
+        frr_ci = np.column_stack(clopper_pearson(k_frr, roc.n_genuine, confidence))
+
+    points = []
+    for p, threshold in enumerate(thresholds):
+        is_far = p < len(fars)
+        target = fars[p] if is_far else frrs[p - len(fars)]
+        have = roc.n_impostor if is_far else roc.n_genuine
+        supported = have >= rule_of_three_count(target)
+        if not supported:
+            _warn_unsupported(
+                "FAR" if is_far else "FRR", target, have, "impostor" if is_far else "genuine"
+            )
+        points.append(
+            OperatingPoint(
+                target_far=target if is_far else None,
+                target_frr=None if is_far else target,
+                threshold=float(threshold),
+                far=float(far[p]),
+                frr=float(frr[p]),
+                far_ci=(float(far_ci[p, 0]), float(far_ci[p, 1])),
+                frr_ci=(float(frr_ci[p, 0]), float(frr_ci[p, 1])),
+                supported=supported,
+                ci_method=method,
+            )
+        )
+    return points
