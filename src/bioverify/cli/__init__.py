@@ -39,6 +39,12 @@ def _register() -> None:
     from bioverify.cli import calibrate
 
     cli.add_command(calibrate.calibrate)
+    from bioverify.cli import split
+
+    cli.add_command(split.split)
+    from bioverify.cli import train
+
+    cli.add_command(train.train)
 
 
 _register()

@@ -1,0 +1,67 @@
+"""Calibration of verification scores: ROC/DET, EER, thresholds at a target FAR/FRR with
+confidence intervals, score → log-likelihood-ratio maps, and the calibration file.
+
+numpy / scipy / scikit-learn only (never torch). :func:`write_report` needs matplotlib and is
+imported on first use, so ``import bioverify.calibration`` stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from bioverify.calibration.calibration_file import FORMAT_VERSION, Calibration, fit_calibration
+from bioverify.calibration.llr import (
+    ScoreCalibrator,
+    actual_dcf,
+    cllr,
+    detection_cost,
+    min_cllr,
+    min_dcf,
+)
+from bioverify.calibration.operating_points import OperatingPoint, operating_points
+from bioverify.calibration.roc import (
+    RocCurve,
+    eer,
+    summarize,
+    threshold_at_far,
+    threshold_at_frr,
+)
+from bioverify.calibration.scores_csv import ScoreTable, read_scores_csv
+from bioverify.calibration.trials import Trials, make_trials, score_trials
+
+if TYPE_CHECKING:
+    from bioverify.calibration.report import write_report
+
+
+def __getattr__(name: str) -> Any:
+    if name == "write_report":
+        from bioverify.calibration.report import write_report
+
+        return write_report
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "FORMAT_VERSION",
+    "Calibration",
+    "OperatingPoint",
+    "RocCurve",
+    "ScoreCalibrator",
+    "ScoreTable",
+    "Trials",
+    "actual_dcf",
+    "cllr",
+    "detection_cost",
+    "eer",
+    "fit_calibration",
+    "make_trials",
+    "min_cllr",
+    "min_dcf",
+    "operating_points",
+    "read_scores_csv",
+    "score_trials",
+    "summarize",
+    "threshold_at_far",
+    "threshold_at_frr",
+    "write_report",
+]

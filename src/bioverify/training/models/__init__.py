@@ -1,0 +1,112 @@
+"""Encoder registry: :func:`build_encoder` by modality and name.
+
+==========  =================  ============================================================
+modality    name               backbone keyword arguments (defaults)
+==========  =================  ============================================================
+``face``    ``mobilefacenet``  ``width`` (1.0)
+``face``    ``iresnet18``      ``width`` (1.0), ``dropout`` (0.0)
+``face``    ``iresnet50``      ``width`` (1.0), ``dropout`` (0.0)
+``voice``   ``ecapa_tdnn``     ``channels`` (512), ``scale`` (8), ``se_bottleneck`` (128),
+                               ``attention_bottleneck`` (128), ``aggregate_channels`` (1536)
+``voice``   ``resnet34``       ``base_width`` (32)
+==========  =================  ============================================================
+
+Face encoders take ``uint8 [N, 112, 112, 3]`` RGB through
+:class:`~bioverify.training.frontends.FaceInput`; voice encoders take ``float32 [N, T]``
+16 kHz waveforms through :class:`~bioverify.training.frontends.LogMelFbank`, whose
+``n_mels`` sets the backbone's input size. ``frontend`` passes keyword arguments to the
+front-end (``{"n_mels": 64}``, ``{"preemphasis": None}``…).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from torch import nn
+
+from bioverify.errors import InvalidInput
+from bioverify.training.frontends import FaceInput, LogMelFbank, frontend_from_config
+from bioverify.training.models import face, voice
+from bioverify.training.models.encoder import Encoder
+
+#: embedding size when ``build_encoder`` is given none
+DEFAULT_EMBEDDING_DIM = {"face": 512, "voice": 192}
+
+_BACKBONES: dict[str, dict[str, Callable[..., nn.Module]]] = {
+    "face": {
+        "mobilefacenet": face.mobilefacenet,
+        "iresnet18": face.iresnet18,
+        "iresnet50": face.iresnet50,
+    },
+    "voice": {"ecapa_tdnn": voice.ecapa_tdnn, "resnet34": voice.resnet34},
+}
+_FRONTEND_TYPES = {"face": "face_input", "voice": "log_mel_fbank"}
+# arguments build_encoder supplies itself
+_SUPPLIED = {"embedding_dim", "n_mels"}
+
+
+def available_models() -> dict[str, list[str]]:
+    """Model names by modality: ``{"face": [...], "voice": [...]}``."""
+    return {modality: sorted(models) for modality, models in _BACKBONES.items()}
+
+
+def build_encoder(
+    modality: str,
+    name: str,
+    embedding_dim: int | None = None,
+    frontend: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> Encoder:
+    """A new, randomly initialised :class:`Encoder`.
+
+    ``embedding_dim`` defaults to 512 (face) or 192 (voice); ``frontend`` holds front-end
+    keyword arguments (a front-end ``config()`` is accepted too); ``kwargs`` go to the
+    backbone (see the table in this module's docstring). Unknown modalities, names or
+    arguments raise :class:`InvalidInput` listing what is accepted.
+    """
+    if modality not in _BACKBONES:
+        raise InvalidInput(f"unknown modality {modality!r}; choose one of {sorted(_BACKBONES)}")
+    if name not in _BACKBONES[modality]:
+        raise InvalidInput(
+            f"unknown {modality} model {name!r}; choose one of {available_models()[modality]}"
+        )
+    if embedding_dim is None:
+        embedding_dim = DEFAULT_EMBEDDING_DIM[modality]
+    if isinstance(embedding_dim, bool) or not isinstance(embedding_dim, int) or embedding_dim < 1:
+        raise InvalidInput(f"embedding_dim must be a positive integer, got {embedding_dim!r}")
+
+    frontend_config = dict(frontend or {})
+    expected_type = _FRONTEND_TYPES[modality]
+    if frontend_config.setdefault("type", expected_type) != expected_type:
+        raise InvalidInput(
+            f"a {modality} encoder needs a {expected_type!r} front-end, "
+            f"got {frontend_config['type']!r}"
+        )
+    built_frontend: FaceInput | LogMelFbank = frontend_from_config(frontend_config)
+
+    factory = _BACKBONES[modality][name]
+    accepted = sorted(set(inspect.signature(factory).parameters) - _SUPPLIED)
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        hint = ""
+        if modality == "voice" and "n_mels" in unknown:
+            hint = " (set n_mels through frontend={'n_mels': ...})"
+        raise InvalidInput(f"unknown argument(s) {unknown} for {name}; accepted: {accepted}{hint}")
+    if isinstance(built_frontend, LogMelFbank):
+        backbone = factory(embedding_dim, n_mels=built_frontend.n_mels, **kwargs)
+    else:
+        backbone = factory(embedding_dim, **kwargs)
+
+    config = {
+        "modality": modality,
+        "name": name,
+        "embedding_dim": embedding_dim,
+        "kwargs": dict(kwargs),
+        "frontend": built_frontend.config(),
+    }
+    return Encoder(built_frontend, backbone, config)
+
+
+__all__ = ["DEFAULT_EMBEDDING_DIM", "Encoder", "available_models", "build_encoder"]

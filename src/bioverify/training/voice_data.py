@@ -1,0 +1,224 @@
+"""Torch dataset of voice recordings: fixed-length training chunks, torchaudio augmentation.
+
+Each recording is decoded with :func:`bioverify.media.read_audio` (mono float32, resampled
+to ``sample_rate``, as at runtime). What an item holds:
+
+* training (``train=True``): a random ``chunk_seconds`` window; a shorter recording is
+  repeated end to end until it fills the window;
+* evaluation, ``eval_mode="full"``: the whole recording, or its central
+  ``max_eval_seconds`` when longer (lengths differ: batch them one at a time);
+* evaluation, ``eval_mode="chunk"``: the central ``chunk_seconds`` window (repeated if short).
+
+With ``augment`` (by default when training) a :class:`VoiceAugmentation` is applied to the
+chunk: optional speed perturbation (:func:`torchaudio.functional.speed`, before chunking,
+since it changes the length; it shifts pitch too and the label is kept, whereas some
+recipes count perturbed copies as new speakers), a random gain, and white or pink noise at
+a random SNR (:func:`torchaudio.functional.add_noise`); the result is clipped to [-1, 1].
+Randomness comes from torch's global generator, which ``DataLoader`` seeds per worker.
+
+Decoded audio can be cached in memory as int16 (about 115 MB per hour at 16 kHz). A cached
+recording is returned as ``int16 / 32768``: exact for 16-bit sources at the target rate,
+within 1/32768 otherwise. The cache lives in each process; call :meth:`VoiceDataset.preload`
+before creating ``DataLoader`` workers so that they share the decoded audio instead of each
+decoding its own copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from math import ceil
+
+import numpy as np
+import torch
+import torchaudio.functional as AF
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+from bioverify.errors import DataError, InvalidInput
+from bioverify.media import read_audio
+from bioverify.training.data import Sample, Unreadable
+
+EVAL_MODES = ("full", "chunk")
+_INT16_SCALE = 32768.0
+
+
+@dataclass(frozen=True)
+class VoiceAugmentation:
+    """Training augmentation settings.
+
+    ``noise_probability``: chance of adding noise (white or pink, equally likely) at an SNR
+    drawn uniformly from ``snr_db``; ``gain_db``: the gain is drawn uniformly from
+    ±``gain_db``; ``speed_factors``: speed perturbation factors drawn uniformly, e.g.
+    ``(0.9, 1.0, 1.1)``; empty disables it.
+    """
+
+    noise_probability: float = 0.8
+    snr_db: tuple[float, float] = (5.0, 20.0)
+    gain_db: float = 6.0
+    speed_factors: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        low, high = self.snr_db
+        if not 0.0 <= self.noise_probability <= 1.0:
+            raise InvalidInput(f"noise_probability must be in [0, 1], got {self.noise_probability}")
+        if low > high:
+            raise InvalidInput(f"snr_db must be (low, high) with low <= high, got {self.snr_db}")
+        if self.gain_db < 0:
+            raise InvalidInput(f"gain_db must be >= 0, got {self.gain_db}")
+        if any(f <= 0 for f in self.speed_factors):
+            raise InvalidInput(f"speed_factors must be positive, got {self.speed_factors}")
+
+
+def pink_noise(length: int) -> torch.Tensor:
+    """Noise with a 1/f power spectrum, unit variance, from torch's global generator."""
+    spectrum = torch.fft.rfft(torch.randn(length))
+    frequencies = torch.arange(spectrum.shape[0], dtype=torch.float32)
+    frequencies[0] = 1.0
+    noise = torch.fft.irfft(spectrum / frequencies.sqrt(), n=length)
+    return noise / noise.std().clamp_min(1e-12)
+
+
+def repeat_to_length(waveform: torch.Tensor, length: int) -> torch.Tensor:
+    """``waveform`` repeated end to end and cut to exactly ``length`` samples."""
+    repeats = ceil(length / waveform.shape[0])
+    return waveform.repeat(repeats)[:length]
+
+
+def _uniform(low: float, high: float) -> float:
+    return low + (high - low) * float(torch.rand(()))
+
+
+class VoiceDataset(Dataset[tuple[torch.Tensor, int] | Unreadable]):
+    """``(float32 tensor [T], label)`` per recording, or an :class:`Unreadable`.
+
+    ``label_map`` must give a label for every sample's identity; :attr:`labels` lists the
+    label of each item, in order, for samplers such as
+    :class:`pytorch_metric_learning.samplers.MPerClassSampler`.
+    """
+
+    def __init__(
+        self,
+        samples: Sequence[Sample],
+        label_map: Mapping[str, int],
+        sample_rate: int = 16000,
+        chunk_seconds: float = 2.0,
+        train: bool = True,
+        augment: bool | None = None,
+        eval_mode: str = "full",
+        max_eval_seconds: float = 10.0,
+        augmentation: VoiceAugmentation | None = None,
+        cache: bool = True,
+    ) -> None:
+        unlabelled = sorted({s.identity for s in samples} - set(label_map))
+        if unlabelled:
+            raise DataError(
+                f"{len(unlabelled)} identities have no label (e.g. {unlabelled[:5]}); build "
+                "the label map from the same identities as the samples"
+            )
+        if eval_mode not in EVAL_MODES:
+            raise InvalidInput(f"eval_mode must be one of {EVAL_MODES}, got {eval_mode!r}")
+        if sample_rate <= 0 or chunk_seconds <= 0 or max_eval_seconds <= 0:
+            raise InvalidInput(
+                "sample_rate, chunk_seconds and max_eval_seconds must be positive, got "
+                f"{sample_rate}, {chunk_seconds}, {max_eval_seconds}"
+            )
+        self.samples = list(samples)
+        self.labels: list[int] = [label_map[s.identity] for s in self.samples]
+        self.sample_rate = sample_rate
+        self.chunk_length = round(chunk_seconds * sample_rate)
+        self.max_eval_length = round(max_eval_seconds * sample_rate)
+        self.train = train
+        self.augment = train if augment is None else augment
+        self.eval_mode = eval_mode
+        self.augmentation = augmentation or VoiceAugmentation()
+        self.cache = cache
+        self._decoded: dict[int, np.ndarray] = {}
+        self._unreadable: dict[int, str] = {}
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def preload(self, progress: bool = True) -> list[Unreadable]:
+        """Decode every recording into the cache now; returns the ones that failed."""
+        if not self.cache:
+            raise InvalidInput("preload needs cache=True")
+        for index in tqdm(range(len(self)), desc="decoding audio", disable=not progress):
+            self._waveform(index)
+        return [Unreadable(str(self.samples[i].path), r) for i, r in self._unreadable.items()]
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int] | Unreadable:
+        waveform = self._waveform(index)
+        if waveform is None:
+            return Unreadable(str(self.samples[index].path), self._unreadable[index])
+        if self.train:
+            waveform = self._training_chunk(waveform)
+        elif self.eval_mode == "chunk":
+            waveform = _centre(_at_least(waveform, self.chunk_length), self.chunk_length)
+        else:
+            waveform = _centre(waveform, self.max_eval_length)
+        if self.augment:
+            waveform = self._perturb(waveform)
+        return waveform.contiguous(), self.labels[index]
+
+    def _waveform(self, index: int) -> torch.Tensor | None:
+        if index in self._unreadable:
+            return None
+        if index in self._decoded:
+            return torch.from_numpy(self._decoded[index].astype(np.float32) / _INT16_SCALE)
+        try:
+            audio = read_audio(self.samples[index].path, self.sample_rate)
+        except InvalidInput as exc:
+            self._unreadable[index] = str(exc)
+            return None
+        if not self.cache:
+            return torch.from_numpy(audio)
+        quantised = np.clip(np.round(audio * _INT16_SCALE), -32768, 32767).astype(np.int16)
+        self._decoded[index] = quantised
+        return torch.from_numpy(quantised.astype(np.float32) / _INT16_SCALE)
+
+    def _training_chunk(self, waveform: torch.Tensor) -> torch.Tensor:
+        factors = self.augmentation.speed_factors if self.augment else ()
+        factor = factors[int(torch.randint(len(factors), ()))] if factors else 1.0
+        needed = ceil(self.chunk_length * factor)
+        waveform = _random_window(_at_least(waveform, needed), needed)
+        if factor != 1.0:
+            waveform, _ = AF.speed(waveform[None], self.sample_rate, factor)
+            waveform = waveform[0]
+        return repeat_to_length(waveform, self.chunk_length)
+
+    def _perturb(self, waveform: torch.Tensor) -> torch.Tensor:
+        settings = self.augmentation
+        gain = _uniform(-settings.gain_db, settings.gain_db)
+        waveform = waveform * 10.0 ** (gain / 20.0)
+        if float(torch.rand(())) < settings.noise_probability:
+            length = waveform.shape[0]
+            noise = torch.randn(length) if float(torch.rand(())) < 0.5 else pink_noise(length)
+            snr = torch.tensor([_uniform(*settings.snr_db)])
+            waveform = AF.add_noise(waveform[None], noise[None], snr)[0]
+        return waveform.clamp(-1.0, 1.0)
+
+
+def _at_least(waveform: torch.Tensor, length: int) -> torch.Tensor:
+    return waveform if waveform.shape[0] >= length else repeat_to_length(waveform, length)
+
+
+def _centre(waveform: torch.Tensor, length: int) -> torch.Tensor:
+    if waveform.shape[0] <= length:
+        return waveform
+    start = (waveform.shape[0] - length) // 2
+    return waveform[start : start + length]
+
+
+def _random_window(waveform: torch.Tensor, length: int) -> torch.Tensor:
+    start = int(torch.randint(waveform.shape[0] - length + 1, ()))
+    return waveform[start : start + length]
+
+
+__all__ = [
+    "EVAL_MODES",
+    "VoiceAugmentation",
+    "VoiceDataset",
+    "pink_noise",
+    "repeat_to_length",
+]
