@@ -195,11 +195,25 @@ def test_defaults_are_512_for_face_and_192_for_voice() -> None:
         (("face", "mobilefacenet"), {"frontend": {"type": "log_mel_fbank"}}, "face_input"),
         (("voice", "ecapa_tdnn"), {"channels": 12}, r"multiple of scale \(8\)"),
         (("face", "iresnet18"), {"width": 0}, "width must be positive"),
+        (("face", "mobilefacenet"), {"input_size": 72}, "multiple of 16"),
+        (("face", "iresnet18"), {"input_size": 8}, "integer >= 16"),
     ],
 )
 def test_bad_requests_raise_invalid_input(args: tuple, kwargs: dict, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         build_encoder(*args, **kwargs)
+
+
+@pytest.mark.parametrize("name", ["mobilefacenet", "iresnet18"])
+def test_face_encoders_take_the_input_size_they_are_built_for(name: str) -> None:
+    encoder = build_encoder("face", name, embedding_dim=8, width=0.125, input_size=64).eval()
+    with torch.no_grad():
+        out = encoder(torch.randint(0, 256, (2, 64, 64, 3), dtype=torch.uint8))
+    assert out.shape == (2, 8)
+    assert torch.allclose(out.norm(dim=1), torch.ones(2), atol=1e-5)
+    assert Encoder.from_config(encoder.config).config["kwargs"]["input_size"] == 64
+    with pytest.raises(RuntimeError):  # the last layer spans the whole 4 × 4 map
+        encoder(torch.zeros((1, 112, 112, 3), dtype=torch.uint8))
 
 
 def test_from_config_refuses_a_foreign_config() -> None:

@@ -223,6 +223,29 @@ def test_time_budget_stops_mid_epoch_then_validates_and_resumes(
     ]
 
 
+def test_face_crop_follows_the_model_input_size(faces: tuple[Path, Path], tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    config = face_config(
+        faces, run, model_kwargs=FACE_KWARGS | {"input_size": 32}, epochs=1, steps_per_epoch=1
+    )
+    train(config, progress=False)
+    last = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
+    assert last["face_geometry"]["output_size"] == 32
+    assert last["face_geometry"]["crop_box"] == [57, 49, 136, 136]
+
+    mismatched = last["face_geometry"] | {"output_size": 112}
+    with pytest.raises(InvalidInput, match="differs from the model's input_size 32"):
+        train(
+            face_config(
+                faces,
+                tmp_path / "other",
+                model_kwargs=FACE_KWARGS | {"input_size": 32},
+                face_geometry=mismatched,
+            ),
+            progress=False,
+        )
+
+
 def test_triplet_run_with_a_projection_head(faces: tuple[Path, Path], tmp_path: Path) -> None:
     run = tmp_path / "run"
     config = face_config(

@@ -73,6 +73,7 @@ from bioverify.training.checkpoint import (
 from bioverify.training.data import Batch, Unreadable, collate_skipping_unreadable, scan_datasets
 from bioverify.training.losses import LOSS_NAMES, MARGIN_LOSSES, build_loss, identity_batches
 from bioverify.training.models import build_encoder
+from bioverify.training.models.face import INPUT_SIZE as FACE_INPUT_SIZE
 from bioverify.training.splits import Split, load_split
 
 logger = logging.getLogger(__name__)
@@ -439,11 +440,7 @@ class _Run:
         if config.modality == "face":
             from bioverify.training.face_data import FaceDataset
 
-            self.geometry = (
-                FaceGeometry.from_dict(config.face_geometry)
-                if config.face_geometry is not None
-                else FaceGeometry()
-            )
+            self.geometry = _face_geometry(config)
             self.train_set = FaceDataset(train_samples, self.label_map, self.geometry, train=True)
             self.val_set = FaceDataset(val_samples, val_map, self.geometry, train=False)
             self.val_batch_size = config.batch_size
@@ -908,6 +905,21 @@ class _Run:
                 + "; only epochs, max_minutes, num_workers, device and data locations may "
                 "change on resume"
             )
+
+
+def _face_geometry(config: TrainConfig) -> FaceGeometry:
+    """The crop geometry: ``config.face_geometry``, else the LFW default at the model's
+    ``input_size``; the crop must be the size the backbone takes."""
+    input_size = config.model_kwargs.get("input_size", FACE_INPUT_SIZE)
+    if config.face_geometry is None:
+        return FaceGeometry(output_size=input_size)
+    geometry = FaceGeometry.from_dict(config.face_geometry)
+    if geometry.output_size != input_size:
+        raise InvalidInput(
+            f"face_geometry output_size {geometry.output_size} differs from the model's "
+            f"input_size {input_size}"
+        )
+    return geometry
 
 
 def _warmup_cosine(step: int, warmup: int, total: int) -> float:

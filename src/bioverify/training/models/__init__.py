@@ -3,15 +3,15 @@
 ==========  =================  ============================================================
 modality    name               backbone keyword arguments (defaults)
 ==========  =================  ============================================================
-``face``    ``mobilefacenet``  ``width`` (1.0)
-``face``    ``iresnet18``      ``width`` (1.0), ``dropout`` (0.0)
-``face``    ``iresnet50``      ``width`` (1.0), ``dropout`` (0.0)
+``face``    ``mobilefacenet``  ``width`` (1.0), ``input_size`` (112)
+``face``    ``iresnet18``      ``width`` (1.0), ``dropout`` (0.0), ``input_size`` (112)
+``face``    ``iresnet50``      ``width`` (1.0), ``dropout`` (0.0), ``input_size`` (112)
 ``voice``   ``ecapa_tdnn``     ``channels`` (512), ``scale`` (8), ``se_bottleneck`` (128),
                                ``attention_bottleneck`` (128), ``aggregate_channels`` (1536)
 ``voice``   ``resnet34``       ``base_width`` (32)
 ==========  =================  ============================================================
 
-Face encoders take ``uint8 [N, 112, 112, 3]`` RGB through
+Face encoders take ``uint8 [N, S, S, 3]`` RGB (S = ``input_size``) through
 :class:`~bioverify.training.frontends.FaceInput`; voice encoders take ``float32 [N, T]``
 16 kHz waveforms through :class:`~bioverify.training.frontends.LogMelFbank`, whose
 ``n_mels`` sets the backbone's input size. ``frontend`` passes keyword arguments to the
