@@ -15,7 +15,8 @@ Usage::
 
     python benchmarks/bench_calibration.py [--n-roc 10000000] [--n-boot 1000000]
 
-Writes ``benchmarks/out/calibration.json`` and prints a Markdown table.
+Writes ``benchmarks/results/calibration.json`` and ``calibration.md`` (the Markdown table
+it prints).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from bioverify.calibration.intervals import bootstrap_rates
 from bioverify.calibration.operating_points import operating_points
 from bioverify.calibration.roc import RocCurve, eer
 
-OUT = Path(__file__).resolve().parent / "out" / "calibration.json"
+OUT = Path(__file__).resolve().parent / "results" / "calibration.json"
 GENUINE_SHARE = 0.01
 
 
@@ -139,30 +140,41 @@ def main() -> None:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=2) + "\n")
 
-    print("| task | scores | n scores | time (s) |\n|---|---|---|---|")
+    lines = [
+        "# Calibration speed",
+        "",
+        f"`python benchmarks/bench_calibration.py` on {os.cpu_count()} CPUs, Python "
+        f"{platform.python_version()}, numpy {np.__version__}, scikit-learn {sklearn.__version__}.",
+        "",
+        "| task | scores | n scores | time (s) |",
+        "|---|---|---|---|",
+    ]
     for roc in rocs:
         kind = "continuous" if roc["rounded_to_decimals"] is None else "rounded to 4 dp"
-        print(
+        lines.append(
             f"| sklearn roc_curve alone | {kind} | {roc['n_scores']:,} | "
             f"{roc['sklearn_roc_curve_s']:.3f} |"
         )
-        print(
+        lines.append(
             f"| bioverify ROC + EER + 3 operating points (Clopper–Pearson) | {kind} | "
             f"{roc['n_scores']:,} | {roc['bioverify_roc_eer_operating_points_s']:.3f} |"
         )
-    print(
+    lines.append(
         f"| bioverify identity bootstrap ({boot['n_resamples']} resamples, "
         f"{boot['n_subjects']} subjects, 3 thresholds) | rounded to 4 dp | "
         f"{boot['n_scores']:,} | {boot['seconds']:.3f} |"
     )
-    print()
+    lines.append("")
     for roc in rocs:
-        print(
+        lines.append(
             f"sklearn / bioverify time ratio ({roc['n_thresholds']:,} thresholds): "
             f"{roc['speedup_vs_sklearn']:.2f} ({roc['n_genuine']:,} genuine, "
             f"{roc['n_impostor']:,} impostor; identical thresholds and FAR, FRR within 1 ulp)"
         )
-    print(f"wrote {OUT}")
+    text = "\n".join(lines) + "\n"
+    OUT.with_suffix(".md").write_text(text)
+    print(text)
+    print(f"wrote {OUT} and {OUT.with_suffix('.md')}")
 
 
 if __name__ == "__main__":

@@ -78,6 +78,7 @@ def training_facts(run_dir: Path) -> dict[str, Any]:
     speeds = [m[k] for m in lines for k in ("samples_per_s", "samples_per_second") if k in m]
     return {
         "epochs": len(lines),
+        "train_minutes": sum(m.get("seconds", 0) + m.get("val_seconds", 0) for m in lines) / 60,
         "metrics_last": lines[-1] if lines else {},
         "best_val": best,
         "train_samples_per_s_mean": float(np.mean(speeds)) if speeds else None,
