@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The four benchmark training runs of issue 3, one after another (2 CPU cores: never in
+# The benchmark training runs of issue 3, one after another (2 CPU cores: never in
 # parallel), the ArcFace runs first (they become the default models). Each logs to
 # runs/<name>.log. A run stopped by its --max-minutes budget before its last epoch is resumed
 # (same schedule) up to SESSIONS times; an interrupted run resumes the same way.
@@ -19,3 +19,4 @@ run face_arcface 3
 run voice_arcface 2
 run face_triplet 1
 run voice_triplet 1
+run face_arcface_long 2

@@ -197,6 +197,34 @@ def test_resume_refuses_a_different_setup(
         train(face_config(faces, run, epochs=2, steps_per_epoch=1, resume=True, **change))
 
 
+def test_init_from_starts_a_new_schedule_from_trained_weights(
+    faces: tuple[Path, Path], tmp_path: Path
+) -> None:
+    first = tmp_path / "first"
+    train(face_config(faces, first, epochs=1, steps_per_epoch=1), progress=False)
+    trained = torch.load(first / "last.pt", map_location="cpu", weights_only=True)
+
+    second = tmp_path / "second"
+    config = face_config(faces, second, epochs=1, init_from=str(first / "last.pt"), lr=1e-12)
+    result = train(config, progress=False)
+    state = result.encoder.state_dict()
+    # lr ~ 0: the second run ends where the first one's weights were loaded
+    for name in ("backbone.linear.weight", "backbone.features.bias"):
+        assert torch.allclose(state[name], trained["encoder"]["state_dict"][name], atol=1e-6)
+    assert read_metrics(second)[0]["epoch"] == 1  # a new schedule, not a resumption
+
+    with pytest.raises(ModelMismatch, match="same model"):
+        train(
+            face_config(
+                faces,
+                tmp_path / "third",
+                model_kwargs={"width": 0.125},
+                init_from=str(first / "last.pt"),
+            ),
+            progress=False,
+        )
+
+
 def test_existing_run_is_not_overwritten_without_resume(
     faces: tuple[Path, Path], tmp_path: Path
 ) -> None:

@@ -95,6 +95,11 @@ def _settings(ctx: click.Context, options: dict[str, Any]) -> dict[str, Any]:
 )
 @click.option("--max-minutes", type=float, help="Stop when this much time is spent.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from last.pt.")
+@click.option(
+    "--init-from",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Start from another run's checkpoint weights (same model), fresh schedule.",
+)
 @click.option("--embedding-dim", type=click.IntRange(min=1), help="Default: the model's.")
 @click.option("--model-arg", multiple=True, help="Model setting key=value; repeatable.")
 @click.option(
