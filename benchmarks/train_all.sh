@@ -17,6 +17,6 @@ run() {  # name sessions
 }
 run face_arcface 3
 run voice_arcface 2
-run face_triplet 1
 run voice_triplet 1
 run face_arcface_long 2
+run face_triplet 1

@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 exec .venv/bin/bioverify train --data ../shared/data/faces/lfw --split benchmarks/splits/lfw.json \
   --modality face --model mobilefacenet --model-arg input_size=64 --loss triplet \
-  --loss-arg mining=semihard --samples-per-identity 4 --epochs 4 --batch-size 128 \
-  --max-minutes 18 --threads 2 --workers 2 --out runs/face_triplet "$@"
+  --loss-arg mining=semihard --samples-per-identity 4 --epochs 3 --batch-size 128 \
+  --max-minutes 10 --threads 2 --workers 2 --out runs/face_triplet "$@"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 # A finder that makes torch look uninstalled. (Setting sys.modules["torch"] = None would not:
 # scipy and scikit-learn look torch up in sys.modules and trip over the None.)
@@ -28,6 +29,9 @@ def test_runtime_imports_without_torch() -> None:
     proc = _run(
         "import bioverify, bioverify.errors, bioverify.calibration, bioverify.cli\n"
         "import bioverify.training.data, bioverify.training.splits\n"
+        "import bioverify.verify, bioverify.verify.verifier, bioverify.verify.evaluation\n"
+        "import bioverify.cli.verify, bioverify.cli.evaluate\n"
+        "from bioverify import Verifier, VerifyResult, verify\n"
         "assert 'torch' not in sys.modules\n"
         "print('ok')\n"
     )
@@ -38,7 +42,7 @@ def test_runtime_imports_without_torch() -> None:
 def test_cli_help_without_torch() -> None:
     proc = _run("from bioverify.cli import main\nsys.argv = ['bioverify', '--help']\nmain()\n")
     assert proc.returncode == 0, proc.stderr
-    for command in ("calibrate", "split", "train"):
+    for command in ("calibrate", "split", "train", "verify", "evaluate"):
         assert command in proc.stdout
 
 
@@ -56,3 +60,16 @@ def test_train_without_torch_is_one_line_error(tmp_path) -> None:
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and "train" in lines[0]
+
+
+def test_verify_runs_without_torch(calibrated_face_bundle) -> None:
+    image = Path(__file__).parent / "data" / "faces" / "Colin_Powell_0001.jpg"
+    proc = _run(
+        "import bioverify\n"
+        f"r = bioverify.verify({str(image)!r}, {str(image)!r}, "
+        f"model={str(calibrated_face_bundle.folder)!r}, face_mode='aligned')\n"
+        "assert r.match and 'torch' not in sys.modules, r\n"
+        "print('ok')\n"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"

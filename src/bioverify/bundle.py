@@ -221,6 +221,7 @@ def write_bundle_json(info: BundleInfo) -> Path:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             json.dump(info.to_dict(), out, indent=2)
             out.write("\n")
+        os.chmod(temporary, 0o644)  # mkstemp makes it owner-only; a bundle is shipped and shared
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -54,6 +54,13 @@ class GalleryError(BioverifyError):
     exit_code = 6
 
 
+class UnknownIdentity(GalleryError, KeyError):
+    """The gallery holds no identity of that name."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
 class ModelError(BioverifyError):
     """A model bundle or checkpoint is missing, unreadable or inconsistent."""
 
@@ -66,10 +73,18 @@ class MissingDependency(BioverifyError):
     exit_code = 8
 
 
+class ExportError(ModelError):
+    """Exporting a checkpoint failed: the ONNX model lost a dynamic axis, or its output
+    differs from the torch model's (parity check)."""
+
+    exit_code = 9
+
+
 __all__ = [
     "BioverifyError",
     "CalibrationError",
     "DataError",
+    "ExportError",
     "GalleryError",
     "InvalidInput",
     "MissingDependency",
@@ -77,4 +92,5 @@ __all__ = [
     "ModelMismatch",
     "NoFaceFound",
     "NoSpeechFound",
+    "UnknownIdentity",
 ]

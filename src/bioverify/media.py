@@ -8,6 +8,7 @@ file turns into the same array in both. Anything that cannot be decoded raises
 
 from __future__ import annotations
 
+import io
 from math import gcd
 from pathlib import Path
 
@@ -75,16 +76,27 @@ def read_audio(path: Path | str, sample_rate: int = 16000) -> np.ndarray:
     ``sample_rate`` with :func:`resample`. A file without samples is invalid input.
     """
     path = Path(path)
+    return _decode_audio(path, sample_rate, str(path))
+
+
+def decode_audio(data: bytes, sample_rate: int = 16000, source: str = "audio") -> np.ndarray:
+    """:func:`read_audio` for encoded audio bytes (a WAV, FLAC, OGG or MP3 file's contents)."""
+    if not data:
+        raise InvalidInput(f"{source}: empty audio data; pass a non-empty audio file")
+    return _decode_audio(io.BytesIO(data), sample_rate, source)
+
+
+def _decode_audio(file: Path | io.BytesIO, sample_rate: int, source: str) -> np.ndarray:
     try:
-        samples, rate = soundfile.read(path, dtype="float32", always_2d=True)
+        samples, rate = soundfile.read(file, dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, OSError) as exc:
         raise InvalidInput(
-            f"{path}: not a readable audio file ({exc}); expected WAV, FLAC, OGG or MP3"
+            f"{source}: not a readable audio file ({exc}); expected WAV, FLAC, OGG or MP3"
         ) from exc
     if samples.shape[0] == 0:
-        raise InvalidInput(f"{path}: the audio file holds no samples")
+        raise InvalidInput(f"{source}: the audio file holds no samples")
     mono = samples.mean(axis=1, dtype=np.float32) if samples.shape[1] > 1 else samples[:, 0]
     return resample(mono, int(rate), sample_rate)
 
 
-__all__ = ["decode_image", "read_audio", "read_image", "resample"]
+__all__ = ["decode_audio", "decode_image", "read_audio", "read_image", "resample"]

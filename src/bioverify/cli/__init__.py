@@ -45,6 +45,18 @@ def _register() -> None:
     from bioverify.cli import train
 
     cli.add_command(train.train)
+    from bioverify.cli import export
+
+    cli.add_command(export.export)
+    from bioverify.cli import enroll, gallery, identify
+
+    cli.add_command(enroll.enroll)
+    cli.add_command(identify.identify)
+    cli.add_command(gallery.gallery)
+    from bioverify.cli import evaluate, verify
+
+    cli.add_command(verify.verify)
+    cli.add_command(evaluate.evaluate)
 
 
 _register()

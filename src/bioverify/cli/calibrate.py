@@ -2,8 +2,10 @@
 
 Thin: read the trials, :func:`~bioverify.calibration.fit_calibration`, save the calibration
 file, optionally write the report, print a short summary. The trials arrive as a
-:class:`~bioverify.calibration.ScoreTable`; today they come from a score CSV, and any other
-source of trials only has to produce such a table.
+:class:`~bioverify.calibration.ScoreTable`: from a score CSV (``--scores``) or scored here by a
+model bundle on identity-labelled data (``--model --data [--split]``: all within-identity
+pairs up to a cap plus sampled impostor pairs; the calibration is then bound to the model's
+sha256 and ``--install`` copies it into the bundle as ``calibration.json``).
 """
 
 from __future__ import annotations
@@ -16,8 +18,27 @@ import click
 
 from bioverify.calibration import Calibration, ScoreTable, fit_calibration, read_scores_csv
 from bioverify.calibration.llr import METHODS, CalibrationMethod
+from bioverify.cli.runtime_options import (
+    SPLIT_PARTS,
+    face_options,
+    load_runtime_verifier,
+    progress_wanted,
+    select_samples,
+)
+from bioverify.errors import InvalidInput
 
 _OPEN_UNIT = click.FloatRange(0.0, 1.0, min_open=True, max_open=True)
+
+
+def _bundle_calibration_path(model: Path) -> Path:
+    """Where ``--install`` writes: ``calibration.json`` beside the bundle's model."""
+    from bioverify.bundle import CALIBRATION_FILE, load_bundle
+
+    if model.suffix == ".zip":
+        raise InvalidInput(
+            f"{model}: cannot install into a zipped bundle; extract it, or use --out"
+        )
+    return load_bundle(model, verify_sha256=False).folder / CALIBRATION_FILE
 
 
 def _pct(rate: float) -> str:
@@ -53,6 +74,7 @@ def _fit(
     p_target: float,
     n_resamples: int,
     seed: int,
+    model_sha256: str | None = None,
 ) -> Calibration:
     # Warnings land in Calibration.warnings and are printed with the summary instead.
     with warnings.catch_warnings():
@@ -68,17 +90,109 @@ def _fit(
             method=method,
             n_resamples=n_resamples,
             seed=seed,
+            model_sha256=model_sha256,
         )
+
+
+def _model_trials(
+    model: Path,
+    data: Path,
+    split_path: Path | None,
+    split_part: str,
+    face_mode: str,
+    detector: str | None,
+    smallest_far: float,
+    max_genuine_per_identity: int,
+    max_genuine: int,
+    seed: int,
+) -> tuple[ScoreTable, str, list[str]]:
+    """Score trials of ``data`` with the model; the table, its sha256 and lines to print."""
+    from bioverify.verify.evaluation import SHOW_FAILURES, score_samples
+
+    verifier = load_runtime_verifier(model, face_mode, detector, calibration=False)
+    paths, identities, where = select_samples(data, split_path, split_part, verifier.modality)
+    result = score_samples(
+        verifier,
+        paths,
+        identities,
+        max_genuine_per_identity=max_genuine_per_identity,
+        max_genuine=max_genuine,
+        smallest_far=smallest_far,
+        seed=seed,
+        progress=progress_wanted(),
+    )
+    table = ScoreTable(
+        scores=result.scores,
+        labels=result.labels,
+        subject_a=result.subject_a,
+        subject_b=result.subject_b,
+        n_rows=int(result.scores.size),
+    )
+    lines = [
+        f"model {verifier.info.name} (sha256 {verifier.model_sha256[:12]}…) on {where}",
+        f"trials: {result.protocol}",
+        f"failures to acquire: {len(result.failures)} of {result.n_inputs} inputs",
+        *(f"  {source}: {reason}" for source, reason in result.failures[:SHOW_FAILURES]),
+        *(f"note: {note}" for note in result.notes),
+    ]
+    return table, verifier.model_sha256, lines
 
 
 @click.command("calibrate")
 @click.option(
     "--scores",
     "scores_path",
-    required=True,
+    default=None,
     type=click.Path(dir_okay=False, path_type=Path),
     help="CSV with a header naming score,label (1 genuine, 0 impostor) and optionally "
-    "subject_a,subject_b for identity-bootstrap intervals.",
+    "subject_a,subject_b for identity-bootstrap intervals. Or use --model and --data.",
+)
+@click.option(
+    "--model",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Model bundle whose scores to calibrate, computed here on --data (instead of "
+    "--scores); the calibration is bound to the model's sha256.",
+)
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="With --model: identity folders or a CSV manifest.",
+)
+@click.option(
+    "--split",
+    "split_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="With --model: split.json; only identities of --split-part are used.",
+)
+@click.option(
+    "--split-part",
+    type=click.Choice(SPLIT_PARTS),
+    default="test",
+    show_default=True,
+    help="Which part of --split to calibrate on.",
+)
+@click.option(
+    "--max-genuine-per-identity",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="With --model: genuine trials kept per identity.",
+)
+@click.option(
+    "--max-genuine",
+    type=click.IntRange(min=1),
+    default=20000,
+    show_default=True,
+    help="With --model: genuine trials kept overall.",
+)
+@face_options
+@click.option(
+    "--install",
+    is_flag=True,
+    help="With --model: also write the calibration into the bundle as calibration.json.",
 )
 @click.option(
     "--target-far",
@@ -91,9 +205,9 @@ def _fit(
 )
 @click.option(
     "--out",
-    required=True,
+    default=None,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Calibration JSON to write.",
+    help="Calibration JSON to write (optional with --install).",
 )
 @click.option(
     "--report",
@@ -132,25 +246,71 @@ def _fit(
     help="Seed of the identity bootstrap.",
 )
 def calibrate(
-    scores_path: Path,
+    scores_path: Path | None,
+    model: Path | None,
+    data: Path | None,
+    split_path: Path | None,
+    split_part: str,
+    max_genuine_per_identity: int,
+    max_genuine: int,
+    face_mode: str,
+    detector: str | None,
+    install: bool,
     target_far: tuple[float, ...],
     target_frr: tuple[float, ...],
-    out: Path,
+    out: Path | None,
     report_dir: Path | None,
     method: CalibrationMethod,
     p_target: float,
     n_resamples: int,
     seed: int,
 ) -> None:
-    """Choose thresholds at target FAR/FRR with confidence intervals and fit score → LLR."""
-    table = read_scores_csv(scores_path)
+    """Choose thresholds at target FAR/FRR with confidence intervals and fit score → LLR.
+
+    Trials come from --scores, or are scored here with --model on --data."""
+    if (scores_path is None) == (model is None):
+        raise InvalidInput("give either --scores CSV or --model BUNDLE with --data DIR")
+    if model is not None and data is None:
+        raise InvalidInput("--model needs --data DIR (identity folders) to score trials on")
+    if scores_path is not None and (data is not None or split_path is not None or install):
+        raise InvalidInput("--data, --split and --install go with --model, not --scores")
+    if out is None and not install:
+        raise InvalidInput("give --out FILE (or --install with --model)")
     if not target_far and not target_frr:
         target_far = (1e-3,)
-    calibration = _fit(table, target_far, target_frr, method, p_target, n_resamples, seed)
-    calibration.save(out)
+    target = _bundle_calibration_path(model) if install and model is not None else None
+    model_sha256 = None
+    if model is not None:
+        assert data is not None
+        smallest = min(target_far) if target_far else 1e-3
+        table, model_sha256, lines = _model_trials(
+            model,
+            data,
+            split_path,
+            split_part,
+            face_mode,
+            detector,
+            smallest,
+            max_genuine_per_identity,
+            max_genuine,
+            seed,
+        )
+        for line in lines:
+            click.echo(line)
+    else:
+        assert scores_path is not None
+        table = read_scores_csv(scores_path)
+    calibration = _fit(
+        table, target_far, target_frr, method, p_target, n_resamples, seed, model_sha256
+    )
     for line in _summary(calibration):
         click.echo(line)
-    click.echo(f"wrote {out}")
+    if out is not None:
+        calibration.save(out)
+        click.echo(f"wrote {out}")
+    if target is not None:
+        calibration.save(target)
+        click.echo(f"installed {target}")
     if report_dir is not None:
         from bioverify.calibration.report import write_report
 

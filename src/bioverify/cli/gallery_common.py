@@ -1,0 +1,160 @@
+"""What the gallery commands share: their options, loading the model, opening the gallery.
+
+A gallery remembers the bundle it was enrolled with, so ``--model`` can be left out after
+the first enrollment; the model is still checked (bundle sha256, then the gallery's).
+Face options (``--face-mode``, ``--detector``) are the runtime commands' own
+(:func:`bioverify.cli.runtime_options.face_options`); use the same ones to enroll and to
+search.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from bioverify.cli.runtime_options import load_runtime_verifier
+from bioverify.errors import GalleryError, InvalidInput, ModelError
+from bioverify.gallery import Decision, Gallery, GalleryVerifier
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_OPEN_UNIT = click.FloatRange(0.0, 1.0, min_open=True, max_open=True)
+
+
+def gallery_option(function: F) -> F:
+    return click.option(
+        "--gallery",
+        "gallery_path",
+        required=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Gallery file (SQLite; created 0600 by the first enrollment).",
+    )(function)
+
+
+def model_option(function: F) -> F:
+    return click.option(
+        "--model",
+        type=click.Path(exists=True, path_type=Path),
+        default=None,
+        help="Model bundle (folder or .zip). Default: the one the gallery remembers.",
+    )(function)
+
+
+def decision_options(function: F) -> F:
+    """--calibration, --far and --threshold, as for ``bioverify verify``."""
+    for option in reversed(
+        [
+            click.option(
+                "--calibration",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                default=None,
+                help="Calibration JSON. Default: the bundle's calibration.json.",
+            ),
+            click.option(
+                "--far",
+                type=_OPEN_UNIT,
+                default=None,
+                help="Use the calibration's threshold at this target FAR (e.g. 0.001). "
+                "Default: its first FAR operating point.",
+            ),
+            click.option(
+                "--threshold",
+                type=float,
+                default=None,
+                help="Explicit threshold instead of a calibrated operating point "
+                "(error rates unknown).",
+            ),
+        ]
+    ):
+        function = option(function)
+    return function
+
+
+def json_option(function: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(function)
+
+
+def load_verifier(
+    model: Path, face_mode: str = "auto", detector: str | None = None, **options: Any
+) -> GalleryVerifier:
+    """Load a bundle (onnxruntime is imported on this first use)."""
+    return load_runtime_verifier(model, face_mode, detector, **options)
+
+
+def remembered_model(gallery_path: Path) -> Path:
+    """The bundle a gallery was enrolled with, if it is still there."""
+    with Gallery(gallery_path) as gallery:
+        bundle = gallery.bundle_path
+    if bundle is None:
+        raise GalleryError(f"{gallery_path}: the gallery remembers no model; pass --model")
+    if not bundle.exists():
+        raise ModelError(
+            f"{gallery_path}: the gallery's model {bundle} is not there any more; pass --model"
+        )
+    return bundle
+
+
+def open_gallery(
+    gallery_path: Path,
+    model: Path | None,
+    face_mode: str = "auto",
+    detector: str | None = None,
+    **options: Any,
+) -> Gallery:
+    """The gallery with its model loaded (``model`` or the remembered one); ``options``
+    go to ``Verifier.load`` (calibration, operating_point, threshold)."""
+    if model is None and not gallery_path.exists():
+        raise GalleryError(f"{gallery_path}: no gallery there; enroll with --model to create one")
+    bundle = model if model is not None else remembered_model(gallery_path)
+    options = {key: value for key, value in options.items() if value is not None}
+    verifier = load_verifier(bundle, face_mode, detector, **options)
+    return Gallery(gallery_path, verifier, bundle_path=model)
+
+
+def verify_claim(
+    gallery_path: Path | None,
+    identity: str | None,
+    inputs: Sequence[Path],
+    model: Path | None,
+    face_mode: str = "auto",
+    detector: str | None = None,
+    **options: Any,
+) -> Decision:
+    """``bioverify verify --gallery G --id ID FILE``: 1:1 against an enrolled identity."""
+    if gallery_path is None or identity is None:
+        raise InvalidInput("--gallery and --id go together: the gallery and the claimed identity")
+    if len(inputs) != 1:
+        raise InvalidInput(f"verify --gallery --id needs one input, got {len(inputs)}")
+    with open_gallery(gallery_path, model, face_mode, detector, **options) as gallery:
+        return gallery.verify(identity, inputs[0])
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, allow_nan=False))
+
+
+def quality_text(quality: dict[str, Any]) -> str:
+    """A short description of an acquisition's quality facts."""
+    if quality.get("face_size") is not None:
+        return f"face {quality['face_size']} px"
+    if quality.get("speech_seconds") is not None:
+        return f"{float(quality['speech_seconds']):.1f} s of speech"
+    return ""
+
+
+__all__ = [
+    "decision_options",
+    "echo_json",
+    "gallery_option",
+    "json_option",
+    "load_verifier",
+    "model_option",
+    "open_gallery",
+    "quality_text",
+    "remembered_model",
+    "verify_claim",
+]

@@ -1,0 +1,113 @@
+"""Options and helpers shared by the runtime commands (verify, evaluate, calibrate --model).
+
+Kept free of heavy imports: the runtime itself is imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from bioverify.verify.verifier import Verifier
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: the face modes of :mod:`bioverify.verify.face_input` (repeated to keep --help light)
+FACE_MODES = ("auto", "aligned", "detect")
+SPLIT_PARTS = ("test", "val", "train")
+
+
+def face_options(function: F) -> F:
+    """--face-mode and --detector."""
+    function = click.option(
+        "--detector",
+        default=None,
+        help="Face detector: 'haar' (default, OpenCV's cascade) or a YuNet .onnx file.",
+    )(function)
+    return click.option(
+        "--face-mode",
+        type=click.Choice(FACE_MODES),
+        default="auto",
+        show_default=True,
+        help="Faces: detect in photos, treat images as aligned crops, or auto (detect, else "
+        "aligned when the image has the aligned frame's shape).",
+    )(function)
+
+
+def data_options(function: F) -> F:
+    """--data, --split, --split-part."""
+    for option in reversed(
+        [
+            click.option(
+                "--data",
+                required=True,
+                type=click.Path(path_type=Path),
+                help="Identity folders (one sub-folder per identity) or a CSV manifest.",
+            ),
+            click.option(
+                "--split",
+                "split_path",
+                type=click.Path(dir_okay=False, path_type=Path),
+                default=None,
+                help="split.json from `bioverify split`: only identities of --split-part are "
+                "used (identity-disjoint from training).",
+            ),
+            click.option(
+                "--split-part",
+                type=click.Choice(SPLIT_PARTS),
+                default="test",
+                show_default=True,
+                help="Which part of --split to use.",
+            ),
+        ]
+    ):
+        function = option(function)
+    return function
+
+
+def progress_wanted() -> bool:
+    """Progress bars only when stderr is a terminal."""
+    return sys.stderr.isatty()
+
+
+def select_samples(
+    data: Path, split_path: Path | None, part: str, modality: str
+) -> tuple[list[Path], list[str], str]:
+    """The dataset's files and identities (only ``part`` of the split when one is given)
+    and a sentence saying which. Uses the torch-free dataset scanner and split checker."""
+    from bioverify.training.data import scan_dataset
+    from bioverify.training.splits import load_split
+
+    inventory = scan_dataset(data, modality=modality, progress=progress_wanted())
+    if split_path is None:
+        samples = inventory.samples
+        where = (
+            f"all {len(inventory.identities())} identities of {data} (no --split: make sure "
+            "the model never saw them in training)"
+        )
+    else:
+        split = load_split(split_path, inventory, progress=progress_wanted())
+        samples = split.samples(inventory, part)
+        where = (
+            f"the {len(split.identities(part))} {part} identities of {split_path} "
+            "(identity-disjoint from its train part, checked on load)"
+        )
+    return [s.path for s in samples], [s.identity for s in samples], where
+
+
+def load_runtime_verifier(
+    model: Path, face_mode: str, detector: str | None, **options: Any
+) -> Verifier:
+    """A :class:`Verifier` for a command; face options only matter for face models."""
+    from bioverify.verify.verifier import Verifier
+
+    return Verifier.load(model, face_mode=face_mode, detector=detector, **options)
+
+
+def pct(rate: float) -> str:
+    return f"{100.0 * rate:.3g} %"

@@ -1,0 +1,69 @@
+"""What each exported variant is worth: speed in onnxruntime and EER on real samples."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from bioverify.calibration.roc import VerificationSummary, summarize
+from bioverify.calibration.trials import make_trials, score_trials
+
+#: impostor trials for the EER (as many as genuine ones, at least this many where possible)
+MIN_IMPOSTOR = 3000
+GENUINE_PER_IDENTITY = 50
+MAX_GENUINE = 20000
+
+
+def cpu_session(path: Path, threads: int | None = None) -> ort.InferenceSession:
+    """An onnxruntime session on the CPU provider (``threads`` intra-op threads, default
+    onnxruntime's choice)."""
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def embeddings_per_second(
+    session: ort.InferenceSession, batch: np.ndarray, seconds: float = 1.0, min_runs: int = 3
+) -> float:
+    """Throughput on ``batch``: one warm-up run, then runs until ``seconds`` have passed
+    (at least ``min_runs``)."""
+    feed = {session.get_inputs()[0].name: batch}
+    session.run(None, feed)
+    runs, began = 0, time.perf_counter()
+    while runs < min_runs or time.perf_counter() - began < seconds:
+        session.run(None, feed)
+        runs += 1
+    return runs * batch.shape[0] / (time.perf_counter() - began)
+
+
+def trial_summary(
+    embeddings: np.ndarray, identities: Sequence[str], seed: int = 0
+) -> VerificationSummary | None:
+    """EER (and trial counts) of cosine scores on the samples' trials: genuine pairs capped
+    as in validation (50 per identity, 20,000 in all), as many impostor pairs, at least
+    :data:`MIN_IMPOSTOR` where the samples allow. None when no trial set can be formed (one
+    identity, or no identity with two samples)."""
+    sizes = np.unique(np.asarray(identities), return_counts=True)[1].astype(np.int64)
+    pairs = sizes * (sizes - 1) // 2
+    n = int(sizes.sum())
+    possible = n * (n - 1) // 2 - int(pairs.sum())
+    genuine = min(int(np.minimum(pairs, GENUINE_PER_IDENTITY).sum()), MAX_GENUINE)
+    if genuine == 0 or possible == 0:
+        return None
+    trials = make_trials(
+        list(identities),
+        max_genuine_per_identity=GENUINE_PER_IDENTITY,
+        max_genuine=MAX_GENUINE,
+        impostor_ratio=0.0,
+        min_impostor=min(max(genuine, MIN_IMPOSTOR), possible),
+        seed=seed,
+    )
+    return summarize(score_trials(embeddings, trials), trials.genuine)
+
+
+__all__ = ["MIN_IMPOSTOR", "cpu_session", "embeddings_per_second", "trial_summary"]

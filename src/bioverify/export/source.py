@@ -1,0 +1,156 @@
+"""A training checkpoint as export sees it: the encoder (projection head dropped) and the facts
+the bundle repeats (preprocessing, training summary)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bioverify.bundle import file_sha256
+from bioverify.errors import BioverifyError, ModelError
+from bioverify.face_geometry import FaceGeometry
+from bioverify.training.checkpoint import load_checkpoint
+from bioverify.training.models.encoder import Encoder
+
+#: the voice models' sample rate when a checkpoint does not state it
+DEFAULT_SAMPLE_RATE = 16000
+
+
+@dataclass(frozen=True)
+class TrainedEncoder:
+    """An encoder rebuilt from a checkpoint, in eval mode, with what the bundle needs.
+
+    ``geometry`` is set for face encoders, ``sample_rate`` for voice encoders.
+    ``training`` is the bundle's training summary: data, identity counts (not names),
+    loss, epochs and validation EER.
+    """
+
+    encoder: Encoder
+    modality: str
+    name: str
+    geometry: FaceGeometry | None
+    sample_rate: int | None
+    training: dict[str, Any]
+    #: the training run's longest validation clip in seconds (voice), for real-sample windows
+    max_seconds: float
+
+    @property
+    def preprocessing(self) -> dict[str, Any]:
+        """``bundle.json``'s ``preprocessing``."""
+        if self.geometry is not None:
+            return {"face_geometry": self.geometry.to_dict()}
+        return {"sample_rate": self.sample_rate}
+
+
+def _section(checkpoint: Mapping[str, Any], key: str, path: Path) -> dict[str, Any]:
+    value = checkpoint.get(key)
+    if not isinstance(value, dict):
+        raise ModelError(
+            f"{path}: not an encoder checkpoint of `bioverify train` (no {key!r} section)"
+        )
+    return value
+
+
+def _training_summary(checkpoint: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    """Where the model came from; identity names stay out (only counts)."""
+    encoder_config = checkpoint["encoder"]["config"]
+    data = checkpoint.get("data") or {}
+    counts = data.get("split_counts") or {}
+    loss = checkpoint.get("loss") or {}
+    progress = checkpoint.get("progress") or {}
+    metrics = checkpoint.get("metrics") or {}
+    config = checkpoint.get("config") or {}
+    head = checkpoint.get("head")
+    return {
+        "checkpoint": path.name,
+        "checkpoint_sha256": file_sha256(path),
+        "model": {
+            "name": encoder_config["name"],
+            "kwargs": dict(encoder_config["kwargs"]),
+            "embedding_dim": encoder_config["embedding_dim"],
+            "frontend": dict(encoder_config["frontend"]),
+        },
+        "projection_head_dropped": head is not None,
+        "loss": {"name": loss.get("name"), "kwargs": loss.get("kwargs", {})},
+        "data": {
+            "paths": list(data.get("paths", [])),
+            "split": data.get("split"),
+            "split_sha256": data.get("split_sha256"),
+        },
+        "identities": {
+            part: counts[part]["identities"]
+            for part in ("train", "val", "test")
+            if isinstance(counts.get(part), dict)
+        },
+        "samples": {
+            part: counts[part]["samples"]
+            for part in ("train", "val", "test")
+            if isinstance(counts.get(part), dict)
+        },
+        "epochs_completed": progress.get("epoch"),
+        "epochs_planned": config.get("epochs"),
+        "checkpoint_epoch": metrics.get("epoch"),
+        "val_eer": metrics.get("val_eer"),
+        "best_val_eer": progress.get("best_val_eer"),
+        "best_epoch": progress.get("best_epoch"),
+    }
+
+
+def load_trained_encoder(path: Path | str) -> TrainedEncoder:
+    """Rebuild the encoder of a ``bioverify train`` checkpoint (``best.pt`` / ``last.pt``).
+
+    Raises :class:`ModelError` when the file is not such a checkpoint or its weights do not
+    fit the architecture it names.
+    """
+    path = Path(path)
+    checkpoint = load_checkpoint(path)
+    encoder_section = _section(checkpoint, "encoder", path)
+    if not isinstance(encoder_section.get("config"), dict) or "state_dict" not in encoder_section:
+        raise ModelError(f"{path}: the checkpoint's encoder section lacks config or state_dict")
+    try:
+        encoder = Encoder.from_config(encoder_section["config"])
+        encoder.load_state_dict(encoder_section["state_dict"])
+    except (BioverifyError, RuntimeError, TypeError, KeyError) as exc:
+        raise ModelError(f"{path}: cannot rebuild the encoder ({exc})") from exc
+    encoder.eval()
+    modality = encoder.modality
+    geometry: FaceGeometry | None = None
+    sample_rate: int | None = None
+    if modality == "face":
+        if "face_geometry" not in checkpoint:
+            raise ModelError(f"{path}: a face checkpoint needs its face_geometry")
+        try:
+            geometry = FaceGeometry.from_dict(checkpoint["face_geometry"])
+        except BioverifyError as exc:
+            raise ModelError(f"{path}: bad face_geometry ({exc})") from exc
+        input_size = encoder.config["kwargs"].get("input_size", geometry.output_size)
+        if input_size != geometry.output_size:
+            raise ModelError(
+                f"{path}: the face crop is {geometry.output_size} px but the model takes "
+                f"{input_size} px"
+            )
+    else:
+        voice = checkpoint.get("voice") or {}
+        sample_rate = int(voice.get("sample_rate", DEFAULT_SAMPLE_RATE))
+        frontend_rate = encoder.config["frontend"].get("sample_rate", sample_rate)
+        if frontend_rate != sample_rate:
+            raise ModelError(
+                f"{path}: voice sample rate {sample_rate} differs from the front-end's "
+                f"{frontend_rate}"
+            )
+    config = checkpoint.get("config") or {}
+    loss_name = (checkpoint.get("loss") or {}).get("name") or "unknown"
+    return TrainedEncoder(
+        encoder=encoder,
+        modality=modality,
+        name=f"{modality}-{encoder.config['name']}-{loss_name}",
+        geometry=geometry,
+        sample_rate=sample_rate,
+        training=_training_summary(checkpoint, path),
+        max_seconds=float(config.get("val_max_seconds", 10.0)),
+    )
+
+
+__all__ = ["DEFAULT_SAMPLE_RATE", "TrainedEncoder", "load_trained_encoder"]

@@ -1,0 +1,44 @@
+"""Enrollment gallery: enroll samples, verify a claimed identity (1:1), identify (1:N).
+
+:class:`Gallery` stores templates in one SQLite file bound to one model; see
+:mod:`bioverify.gallery.gallery`. No torch here: numpy and the standard library's sqlite3
+(and FAISS, when installed, for the optional search backend).
+"""
+
+from __future__ import annotations
+
+from bioverify.gallery.backup import restore
+from bioverify.gallery.gallery import Gallery
+from bioverify.gallery.protocol import Acquisition, Decision, GalleryVerifier
+from bioverify.gallery.records import IdentitySummary, TemplateRecord
+from bioverify.gallery.reports import (
+    Candidate,
+    EnrolledSample,
+    EnrollReport,
+    Identification,
+    IdentityDetails,
+    ReembedReport,
+    RemovalReport,
+    SkippedSample,
+)
+from bioverify.gallery.search import TemplateIndex, faiss_available
+
+__all__ = [
+    "Acquisition",
+    "Candidate",
+    "Decision",
+    "EnrollReport",
+    "EnrolledSample",
+    "Gallery",
+    "GalleryVerifier",
+    "Identification",
+    "IdentityDetails",
+    "IdentitySummary",
+    "ReembedReport",
+    "RemovalReport",
+    "SkippedSample",
+    "TemplateIndex",
+    "TemplateRecord",
+    "faiss_available",
+    "restore",
+]

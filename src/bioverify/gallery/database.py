@@ -1,0 +1,280 @@
+"""The gallery's SQLite file: private creation, schema, pragmas, transactions, error mapping.
+
+A gallery file is an SQLite database in WAL mode whose ``application_id`` is
+:data:`APPLICATION_ID` and whose ``meta`` table names the format. The file is created with
+mode 0600 before SQLite touches it (SQLite gives its ``-wal`` / ``-shm`` files the same
+mode). Writes run in ``BEGIN IMMEDIATE`` transactions, so concurrent writers queue on the
+busy timeout instead of failing half-way; ``synchronous = FULL`` makes every committed
+enrollment survive a crash. ``secure_delete`` zeroes deleted records, and :meth:`Database.scrub`
+checkpoints and vacuums so that removed templates leave no readable copy in the files.
+
+Every :class:`sqlite3.Error` raised inside :func:`guard` becomes a :class:`GalleryError`
+naming the file: a corrupt file, a foreign database or a locked gallery never escapes as an
+SQLite traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+from bioverify.errors import GalleryError
+from bioverify.gallery.records import utc_now
+
+FORMAT = "bioverify-gallery"
+FORMAT_VERSION = 1
+#: ``PRAGMA application_id`` of a gallery file ("bvg1")
+APPLICATION_ID = 0x62766731
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+PAGE_SIZE = 16384
+
+_SCHEMA = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE identities (
+        id TEXT PRIMARY KEY,
+        created TEXT NOT NULL,
+        mean BLOB NOT NULL,
+        n_templates INTEGER NOT NULL CHECK (n_templates > 0)
+    )""",
+    """CREATE TABLE templates (
+        id INTEGER PRIMARY KEY,
+        identity TEXT NOT NULL REFERENCES identities(id) ON DELETE CASCADE,
+        embedding BLOB NOT NULL,
+        source_name TEXT NOT NULL,
+        source_path TEXT,
+        source_sha256 TEXT,
+        quality TEXT NOT NULL,
+        notes TEXT NOT NULL,
+        enrolled_at TEXT NOT NULL,
+        model_sha256 TEXT NOT NULL
+    )""",
+    "CREATE INDEX templates_by_identity ON templates(identity)",
+)
+_META_KEYS = ("model_sha256", "modality", "embedding_dim", "created")
+
+
+def _describe(path: Path, exc: sqlite3.Error) -> str:
+    name = getattr(exc, "sqlite_errorname", "")
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return (
+            f"{path}: the gallery is busy (another process held it longer than the timeout); "
+            "try again"
+        )
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        return (
+            f"{path}: the gallery file is corrupt or not a gallery ({exc}); "
+            "restore it from a backup (bioverify gallery import)"
+        )
+    if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_IOERR")):
+        return f"{path}: cannot read or write the gallery file ({exc}); check its permissions"
+    return f"{path}: gallery database error ({exc})"
+
+
+@contextmanager
+def guard(path: Path) -> Iterator[None]:
+    """Turn any :class:`sqlite3.Error` raised inside into a :class:`GalleryError`."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise GalleryError(_describe(path, exc)) from exc
+
+
+def _create_private(path: Path) -> None:
+    """Create an empty file readable and writable by its owner only (0600)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return  # another process created it first; its schema check follows
+    except OSError as exc:
+        raise GalleryError(f"{path}: cannot create the gallery file ({exc.strerror})") from exc
+    os.fchmod(handle, 0o600)
+    os.close(handle)
+
+
+def _check_file(path: Path) -> None:
+    """Refuse a non-file or a file that is not SQLite before SQLite opens it."""
+    if not path.is_file():
+        raise GalleryError(f"{path}: not a file; give the path of a gallery file")
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(len(_SQLITE_MAGIC))
+    except OSError as exc:
+        raise GalleryError(f"{path}: cannot read the gallery file ({exc.strerror})") from exc
+    if header and header != _SQLITE_MAGIC:
+        raise GalleryError(f"{path}: not a gallery (not an SQLite database)")
+
+
+def _warn_if_shared(path: Path) -> None:
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        warnings.warn(
+            f"{path}: the gallery holds biometric templates but others may read it "
+            f"(mode {stat.S_IMODE(mode):o}); run chmod 600 on it",
+            stacklevel=4,
+        )
+
+
+def read_meta(conn: sqlite3.Connection) -> dict[str, str]:
+    return dict(conn.execute("SELECT key, value FROM meta").fetchall())
+
+
+class Database:
+    """One connection to a gallery file; use :meth:`read` / :meth:`write` transactions.
+
+    ``new_meta`` (``model_sha256``, ``modality``, ``embedding_dim``, optional
+    ``bundle_path``) creates the gallery when the file does not exist or is empty; without
+    it a missing gallery is an error. A connection belongs to the thread that opened it.
+    """
+
+    def __init__(
+        self, path: Path | str, new_meta: Mapping[str, str] | None = None, timeout: float = 30.0
+    ) -> None:
+        self.path = Path(path).absolute()
+        if not self.path.exists():
+            if new_meta is None:
+                raise GalleryError(f"{self.path}: no gallery there; enroll with a model first")
+            _create_private(self.path)
+        _check_file(self.path)
+        with guard(self.path):
+            self.conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+        try:
+            with guard(self.path):
+                self.conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+                for pragma in ("trusted_schema = OFF", "cell_size_check = ON"):
+                    self.conn.execute(f"PRAGMA {pragma}")
+                self._check_or_create(new_meta)
+                for pragma in ("secure_delete = ON", "foreign_keys = ON", "synchronous = FULL"):
+                    self.conn.execute(f"PRAGMA {pragma}")
+            _warn_if_shared(self.path)
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def _tables(self) -> set[str]:
+        rows = self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {row[0] for row in rows}
+
+    def _check_or_create(self, new_meta: Mapping[str, str] | None) -> None:
+        if not self._tables():
+            if new_meta is None:
+                raise GalleryError(f"{self.path}: empty file, not a gallery")
+            self._create(new_meta)
+        if (
+            self.conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID
+            or "meta" not in self._tables()
+        ):
+            raise GalleryError(f"{self.path}: an SQLite database but not a bioverify gallery")
+        meta = read_meta(self.conn)
+        if meta.get("format") != FORMAT or any(key not in meta for key in _META_KEYS):
+            raise GalleryError(f"{self.path}: an SQLite database but not a bioverify gallery")
+        if meta.get("format_version") != str(FORMAT_VERSION):
+            raise GalleryError(
+                f"{self.path}: gallery format version {meta.get('format_version')} is not "
+                f"supported (this bioverify reads {FORMAT_VERSION})"
+            )
+        if self.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self.conn.execute("PRAGMA journal_mode = WAL")
+
+    def _create(self, new_meta: Mapping[str, str]) -> None:
+        os.chmod(self.path, 0o600)  # an existing empty file becomes a private gallery
+        # 16 KiB pages hold seven 512-d template rows (2 KiB each); 4 KiB pages hold one
+        self.conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            if not self._tables():  # another process may have created it meanwhile
+                for statement in _SCHEMA:
+                    self.conn.execute(statement)
+                self.conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                self.conn.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
+                meta = {
+                    "format": FORMAT,
+                    "format_version": str(FORMAT_VERSION),
+                    "created": utc_now(),
+                    "generation": "0",
+                    **new_meta,
+                }
+                self.conn.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+
+    def _rollback(self) -> None:
+        if self.conn.in_transaction:
+            # if the transaction is gone already, the original error is what matters
+            with suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: one consistent snapshot of the gallery."""
+        with guard(self.path):
+            self.conn.execute("BEGIN")
+            try:
+                yield self.conn
+            finally:
+                self._rollback()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE``): all of it is committed, or none.
+
+        Committing bumps the ``generation`` counter in ``meta``, which tells every
+        connection's search cache that the gallery changed.
+        """
+        with guard(self.path):
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+                self.conn.execute(
+                    "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
+                )
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+
+    def generation(self) -> int:
+        """The number of write transactions committed so far (cheap: one row)."""
+        with guard(self.path):
+            row = self.conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        if row is None:
+            raise GalleryError(f"{self.path}: the gallery's meta table lost its generation")
+        return int(row[0])
+
+    def scrub(self) -> bool:
+        """Checkpoint the WAL into the file, ``VACUUM`` and truncate the WAL.
+
+        With ``secure_delete`` this leaves no copy of deleted records in the files. Returns
+        False when another connection's open read kept the checkpoint from finishing: old
+        copies may then stay in the ``-wal`` file until the next scrub.
+        """
+        with guard(self.path):
+            first = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            self.conn.execute("VACUUM")
+            second = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return first[0] == 0 and second[0] == 0
+
+    def integrity_check(self) -> list[str]:
+        """SQLite's ``integrity_check`` plus foreign keys: an empty list means sound."""
+        with guard(self.path):
+            problems = [row[0] for row in self.conn.execute("PRAGMA integrity_check")]
+            problems = [p for p in problems if p != "ok"]
+            problems += [
+                f"template row {row[1]} refers to a missing identity"
+                for row in self.conn.execute("PRAGMA foreign_key_check")
+            ]
+        return problems
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+__all__ = ["APPLICATION_ID", "FORMAT", "FORMAT_VERSION", "Database", "guard", "read_meta"]

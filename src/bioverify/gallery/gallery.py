@@ -1,0 +1,337 @@
+"""The enrollment gallery: enroll samples, verify a claimed identity (1:1), identify (1:N).
+
+A :class:`Gallery` is one SQLite file (see :mod:`bioverify.gallery.database`) bound to one
+model: every template in it was made by the model whose sha256 is in its ``meta`` table,
+and opening it with another model raises :class:`ModelMismatch` (move a gallery to a new
+model with :meth:`Gallery.reembed`). Each identity keeps its individual templates and the
+L2-normalised mean of them; verification and identification score a probe against that
+mean template.
+
+Open a gallery without a verifier to manage it (list, show, remove, export, reembed); give
+one to enroll, verify or identify. A :class:`Gallery` object belongs to the thread that
+opened it; any number of processes may use one gallery file at the same time.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bioverify.errors import (
+    CalibrationError,
+    GalleryError,
+    InvalidInput,
+    ModelMismatch,
+    UnknownIdentity,
+)
+from bioverify.gallery import backup, records
+from bioverify.gallery.database import Database, read_meta
+from bioverify.gallery.protocol import Decision, GalleryVerifier
+from bioverify.gallery.reembed import reembed
+from bioverify.gallery.reports import (
+    Candidate,
+    EnrolledSample,
+    EnrollReport,
+    Identification,
+    IdentityDetails,
+    ReembedReport,
+    RemovalReport,
+    SkippedSample,
+)
+from bioverify.gallery.samples import acquire_all, check_identity
+from bioverify.gallery.search import Backend, TemplateIndex
+
+
+class Gallery:
+    """An enrollment gallery in the SQLite file ``path``.
+
+    ``verifier`` (a ``Verifier``) is needed to create a gallery and to enroll, verify or
+    identify; it must be the gallery's model. ``bundle_path`` is remembered in the gallery
+    (default: the verifier's bundle folder) so the CLI can find the model again.
+    ``backend`` chooses the identification search: ``"numpy"`` or ``"faiss"`` (same results).
+    ``timeout`` is how long (seconds) a write waits for another process's write.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        verifier: GalleryVerifier | None = None,
+        *,
+        bundle_path: Path | str | None = None,
+        backend: Backend = "numpy",
+        timeout: float = 30.0,
+    ) -> None:
+        new_meta = None
+        if verifier is not None:
+            bundle = Path(bundle_path).resolve() if bundle_path else verifier.info.folder
+            new_meta = {
+                "model_sha256": verifier.model_sha256,
+                "modality": verifier.modality,
+                "embedding_dim": str(verifier.embedding_dim),
+                "bundle_path": str(bundle),
+            }
+        self._db = Database(path, new_meta, timeout)
+        self._verifier = verifier
+        self._backend: Backend = backend
+        self._index: TemplateIndex | None = None
+        self._index_generation = -1
+        try:
+            if verifier is not None:
+                self._check_model(self.meta, verifier)
+                if bundle_path is not None and new_meta is not None:
+                    self._remember_bundle(new_meta["bundle_path"])
+        except BaseException:
+            self.close()
+            raise
+
+    # ----------------------------------------------------------------- properties
+    @property
+    def path(self) -> Path:
+        return self._db.path
+
+    @property
+    def meta(self) -> dict[str, str]:
+        """The gallery's ``meta`` table: format, model_sha256, modality, embedding_dim…"""
+        with self._db.read() as conn:
+            return read_meta(conn)
+
+    @property
+    def model_sha256(self) -> str:
+        return self.meta["model_sha256"]
+
+    @property
+    def embedding_dim(self) -> int:
+        return int(self.meta["embedding_dim"])
+
+    @property
+    def bundle_path(self) -> Path | None:
+        """The model bundle the gallery was enrolled with, as remembered (may have moved)."""
+        value = self.meta.get("bundle_path")
+        return Path(value) if value else None
+
+    @property
+    def verifier(self) -> GalleryVerifier | None:
+        return self._verifier
+
+    # ------------------------------------------------------------------- helpers
+    def _check_model(self, meta: dict[str, str], verifier: GalleryVerifier) -> None:
+        if meta["model_sha256"] != verifier.model_sha256:
+            hint = f" (enrolled with {meta['bundle_path']})" if meta.get("bundle_path") else ""
+            raise ModelMismatch(
+                f"{self.path}: the gallery holds templates of model "
+                f"{meta['model_sha256'][:12]}…{hint}, not of this model "
+                f"{verifier.model_sha256[:12]}…; templates of two models cannot be compared: "
+                f"open it with its own model, or move it to this one with "
+                f"`bioverify gallery reembed --gallery {self.path} --model NEW_BUNDLE`"
+            )
+        if int(meta["embedding_dim"]) != verifier.embedding_dim:
+            raise GalleryError(
+                f"{self.path}: embedding_dim {meta['embedding_dim']} in the gallery but "
+                f"{verifier.embedding_dim} from the model"
+            )
+
+    def _remember_bundle(self, bundle: str) -> None:
+        if self.meta.get("bundle_path") != bundle:
+            with self._db.write() as conn:
+                conn.execute("INSERT OR REPLACE INTO meta VALUES ('bundle_path', ?)", (bundle,))
+
+    def _require_verifier(self, action: str) -> GalleryVerifier:
+        if self._verifier is None:
+            raise GalleryError(f"{self.path}: to {action}, open the gallery with its model")
+        return self._verifier
+
+    def _unknown(self, identity: str) -> UnknownIdentity:
+        return UnknownIdentity(
+            f"{self.path}: no identity {identity!r} in the gallery "
+            "(`bioverify gallery list` shows who is enrolled)"
+        )
+
+    def _current_index(self, verifier: GalleryVerifier) -> TemplateIndex:
+        """The cached search matrix, reloaded when any process changed the gallery."""
+        if self._index is None or self._db.generation() != self._index_generation:
+            with self._db.read() as conn:
+                meta = read_meta(conn)
+                self._check_model(meta, verifier)
+                ids, matrix = records.mean_matrix(conn, verifier.embedding_dim)
+            self._index = TemplateIndex(ids, matrix, self._backend)
+            self._index_generation = int(meta["generation"])
+        return self._index
+
+    # --------------------------------------------------------------- operations
+    def enroll(self, identity: str, inputs: Iterable[Any]) -> EnrollReport:
+        """Enroll samples (file paths, bytes or arrays) under ``identity``.
+
+        Every sample is acquired first; one that fails (no face, no speech, unreadable) is
+        reported in :attr:`EnrollReport.skipped` and the rest are stored in one transaction
+        with the identity's new mean template: all of them or, after a crash, none. When no
+        sample acquires, nothing is written. Enrolling into an existing identity adds
+        templates; a file it already holds (same sha256) is skipped as a duplicate.
+        """
+        identity = check_identity(identity)
+        verifier = self._require_verifier("enroll")
+        templates, skipped = acquire_all(verifier, inputs)
+        enrolled: list[EnrolledSample] = []
+        if templates:
+            with self._db.write() as conn:
+                self._check_model(read_meta(conn), verifier)
+                ids, duplicates = records.add_templates(
+                    conn, identity, templates, verifier.model_sha256, verifier.embedding_dim
+                )
+                summary = records.identity_summary(conn, identity)
+            stored = [t for t in templates if all(t is not d for d in duplicates)]
+            enrolled = [
+                EnrolledSample(t.label, template_id, t.quality, t.notes)
+                for t, template_id in zip(stored, ids, strict=True)
+            ]
+            skipped += [
+                SkippedSample(d.label, "duplicate", f"{identity!r} already holds this file")
+                for d in duplicates
+            ]
+        else:
+            with self._db.read() as conn:
+                summary = records.identity_summary(conn, identity)
+        return EnrollReport(identity, enrolled, skipped, summary.n_templates if summary else 0)
+
+    def verify(self, identity: str, x: Any) -> Decision:
+        """1:1: is ``x`` the claimed ``identity``? Scores ``x`` against the identity's mean
+        template and decides at the verifier's calibrated threshold."""
+        identity = check_identity(identity)
+        verifier = self._require_verifier("verify")
+        with self._db.read() as conn:
+            self._check_model(read_meta(conn), verifier)
+            mean = records.identity_mean(conn, identity, verifier.embedding_dim)
+        if mean is None:
+            raise self._unknown(identity)
+        probe = verifier.acquire(x)
+        embedding = records.check_embedding(probe.embedding, verifier.embedding_dim, "probe")
+        return verifier.result_for(float(mean @ embedding), notes=list(probe.notes))
+
+    def identify(self, x: Any, top_k: int = 5) -> Identification:
+        """1:N open set: the identities whose mean template scores at or above the
+        threshold, best first, at most ``top_k``; none means "unknown"."""
+        verifier = self._require_verifier("identify")
+        if not isinstance(top_k, int) or top_k < 1:
+            raise InvalidInput(f"top_k must be a positive integer, got {top_k!r}")
+        threshold = verifier.threshold
+        if threshold is None:
+            raise CalibrationError(
+                "identification needs a threshold: load the model with a calibration "
+                "(calibration.json in the bundle, or --calibration)"
+            )
+        probe = verifier.acquire(x)
+        embedding = records.check_embedding(probe.embedding, verifier.embedding_dim, "probe")
+        index = self._current_index(verifier)
+        rows, scores = index.search(embedding, top_k)
+        notes = list(probe.notes)
+        candidates = [
+            Candidate(index.ids[row], float(score), verifier.result_for(float(score), notes))
+            for row, score in zip(rows.tolist(), scores.tolist(), strict=True)
+            if score >= threshold
+        ]
+        return Identification(candidates, float(threshold), len(index), notes)
+
+    def show(self, identity: str) -> IdentityDetails:
+        """An identity's templates: source file, sha256, quality, enrollment time, model."""
+        with self._db.read() as conn:
+            summary = records.identity_summary(conn, identity)
+            if summary is None:
+                raise self._unknown(identity)
+            return IdentityDetails(summary, records.template_records(conn, identity))
+
+    def remove(self, identity: str) -> RemovalReport:
+        """Delete an identity and all its templates, then erase them from the file.
+
+        Records are deleted with ``secure_delete`` on, and the file is checkpointed and
+        vacuumed, so the removed vectors cannot be read back from the gallery's files.
+        """
+        with self._db.write() as conn:
+            if records.identity_summary(conn, identity) is None:
+                raise self._unknown(identity)
+            removed = records.delete_identity(conn, identity)
+        return RemovalReport(identity, removed, self._db.scrub())
+
+    def check(self) -> builtins.list[str]:
+        """Problems found in the gallery (empty when sound): SQLite's integrity check, and
+        every template, mean template and count re-read and re-computed."""
+        problems = self._db.integrity_check()
+        if problems:
+            return problems
+        with self._db.read() as conn:
+            meta = read_meta(conn)
+            dim = int(meta["embedding_dim"])
+            for summary in records.identity_summaries(conn):
+                try:
+                    embeddings = records.template_embeddings(conn, summary.id, dim)
+                    mean = records.identity_mean(conn, summary.id, dim)
+                except GalleryError as exc:
+                    problems.append(f"{summary.id!r}: {exc}")
+                    continue
+                if len(embeddings) != summary.n_templates:
+                    problems.append(f"{summary.id!r}: n_templates is out of date")
+                elif mean is None or not np.allclose(
+                    mean, records.normalised_mean(embeddings, summary.id), atol=1e-5
+                ):
+                    problems.append(f"{summary.id!r}: mean template is out of date")
+            models = conn.execute("SELECT DISTINCT model_sha256 FROM templates").fetchall()
+            if any(row[0] != meta["model_sha256"] for row in models):
+                problems.append("templates of another model are in the gallery")
+        return problems
+
+    def export_json(self, path: Path | str) -> Path:
+        """Write a JSON backup (templates included: biometric data, file mode 0600)."""
+        with self._db.read() as conn:
+            return backup.export_json(conn, path)
+
+    def import_json(self, path: Path | str) -> builtins.list[str]:
+        """Add the identities of a JSON backup of a gallery of the same model; return them.
+
+        An identity that already exists here is refused (nothing is imported)."""
+        document = backup.read_export(path)
+        with self._db.write() as conn:
+            return backup.import_identities(conn, document, read_meta(conn))
+
+    def reembed(
+        self,
+        new_verifier: GalleryVerifier,
+        from_dir: Path | str | None = None,
+        *,
+        bundle_path: Path | str | None = None,
+        drop_unreachable: bool = False,
+    ) -> ReembedReport:
+        """Move the gallery to ``new_verifier``'s model by embedding every template's
+        original file again (see :func:`bioverify.gallery.reembed.reembed`)."""
+        report = reembed(
+            self._db,
+            new_verifier,
+            from_dir,
+            bundle_path=bundle_path,
+            drop_unreachable=drop_unreachable,
+        )
+        if report.switched:
+            self._verifier = new_verifier
+            self._index = None
+        return report
+
+    def list(self) -> builtins.list[records.IdentitySummary]:
+        """Every identity with its enrollment time and number of templates, by name."""
+        with self._db.read() as conn:
+            return records.identity_summaries(conn)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Gallery:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Gallery({str(self.path)!r})"
+
+
+__all__ = ["Gallery"]

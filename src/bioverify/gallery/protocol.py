@@ -1,0 +1,65 @@
+"""What the gallery needs from a verifier, as :class:`typing.Protocol` s.
+
+:class:`bioverify.verify.verifier.Verifier` satisfies :class:`GalleryVerifier`; so does any
+object with the same attributes (the tests use a small fake). The gallery never looks
+deeper than this: it stores what :meth:`GalleryVerifier.acquire` returns and asks
+:meth:`GalleryVerifier.result_for` to turn a score into a decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from bioverify.bundle import BundleInfo
+
+
+class Acquisition(Protocol):
+    """One sample turned into a template: :attr:`embedding` is ``float32 [D]``, unit norm."""
+
+    @property
+    def embedding(self) -> np.ndarray: ...
+    @property
+    def quality(self) -> dict[str, Any]: ...
+    @property
+    def notes(self) -> list[str]: ...
+    @property
+    def source(self) -> str: ...
+
+
+class Decision(Protocol):
+    """A verification decision for one score (``VerifyResult`` in the runtime)."""
+
+    @property
+    def match(self) -> bool: ...
+    @property
+    def score(self) -> float: ...
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+class GalleryVerifier(Protocol):
+    """The part of ``Verifier`` the gallery uses."""
+
+    @property
+    def info(self) -> BundleInfo: ...
+    @property
+    def model_sha256(self) -> str: ...
+    @property
+    def modality(self) -> str: ...
+    @property
+    def embedding_dim(self) -> int: ...
+    @property
+    def threshold(self) -> float | None: ...
+
+    def acquire(self, x: Any) -> Acquisition:
+        """Embed one sample; raise ``NoFaceFound`` / ``NoSpeechFound`` / ``InvalidInput``."""
+        ...
+
+    def result_for(self, score: float, notes: Sequence[str] = ()) -> Decision:
+        """The decision for ``score`` at the verifier's calibrated threshold."""
+        ...
+
+
+__all__ = ["Acquisition", "Decision", "GalleryVerifier"]

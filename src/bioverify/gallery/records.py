@@ -1,0 +1,300 @@
+"""Rows of a gallery: templates as little-endian float32 blobs, identities with the
+L2-normalised mean of their templates, and the SQL that reads and writes them.
+
+Every function takes an open connection and runs inside the caller's transaction
+(:meth:`~bioverify.gallery.database.Database.write` or ``read``). Blobs read back are
+checked (length, finite, unit norm), so a damaged record is reported as a
+:class:`GalleryError` instead of silently skewing scores.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from bioverify.errors import GalleryError
+
+#: how far from 1 the norm of a stored template may be
+NORM_TOLERANCE = 1e-3
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=_jsonable)
+
+
+def check_embedding(vector: Any, dim: int, source: str) -> np.ndarray:
+    """``vector`` as a C-contiguous ``float32 [dim]`` unit vector, or a :class:`GalleryError`."""
+    array = np.asarray(vector)
+    if array.shape != (dim,) or not np.issubdtype(array.dtype, np.floating):
+        raise GalleryError(
+            f"{source}: embedding of shape {array.shape} ({array.dtype}); "
+            f"the gallery holds float vectors of dimension {dim}"
+        )
+    array = np.ascontiguousarray(array, dtype=np.float32)
+    norm = float(np.linalg.norm(array))
+    if not np.isfinite(norm) or abs(norm - 1.0) > NORM_TOLERANCE:
+        raise GalleryError(f"{source}: embedding is not a finite unit vector (norm {norm:.4g})")
+    return array
+
+
+def to_blob(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype="<f4").tobytes()
+
+
+def from_blobs(blobs: Sequence[bytes], dim: int, what: str) -> np.ndarray:
+    """Stack blobs into ``float32 [N, dim]``, checking that each is a finite unit vector."""
+    if any(len(blob) != 4 * dim for blob in blobs):
+        raise GalleryError(f"corrupt gallery: a {what} has the wrong length for dimension {dim}")
+    matrix = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), dim)
+    norms = np.linalg.norm(matrix, axis=1)
+    if not np.all(np.abs(norms - 1.0) <= NORM_TOLERANCE):  # also false for NaN
+        raise GalleryError(f"corrupt gallery: a {what} is not a finite unit vector")
+    return matrix.astype(np.float32, copy=False)  # read-only view on little-endian machines
+
+
+def normalised_mean(embeddings: np.ndarray, identity: str) -> np.ndarray:
+    """The L2-normalised mean of unit templates: the identity's search template."""
+    mean = embeddings.astype(np.float64).mean(axis=0)
+    norm = float(np.linalg.norm(mean))
+    if norm < 1e-6:
+        raise GalleryError(f"the templates of {identity!r} cancel out; enroll other samples")
+    return (mean / norm).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """Where a template came from: file name, absolute path and sha256 (None for arrays)."""
+
+    name: str
+    path: str | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class NewTemplate:
+    """A template about to be stored; ``label`` names it in reports, ``enrolled_at``
+    (default: now) is kept when a backup is imported."""
+
+    embedding: np.ndarray
+    source: SourceRecord
+    quality: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    label: str = ""
+    enrolled_at: str | None = None
+
+
+@dataclass(frozen=True)
+class TemplateRecord:
+    """A stored template's facts (not its vector)."""
+
+    id: int
+    identity: str
+    source_name: str
+    source_path: str | None
+    source_sha256: str | None
+    quality: dict[str, Any]
+    notes: list[str]
+    enrolled_at: str
+    model_sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class IdentitySummary:
+    id: str
+    created: str
+    n_templates: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_TEMPLATE_COLUMNS = (
+    "id, identity, source_name, source_path, source_sha256, quality, notes, enrolled_at, "
+    "model_sha256"
+)
+
+
+def _template_record(row: tuple[Any, ...]) -> TemplateRecord:
+    try:
+        quality, notes = json.loads(row[5]), json.loads(row[6])
+    except (TypeError, json.JSONDecodeError) as exc:
+        raise GalleryError(f"corrupt gallery: template {row[0]} has unreadable facts") from exc
+    return TemplateRecord(
+        id=row[0],
+        identity=row[1],
+        source_name=row[2],
+        source_path=row[3],
+        source_sha256=row[4],
+        quality=quality,
+        notes=notes,
+        enrolled_at=row[7],
+        model_sha256=row[8],
+    )
+
+
+def add_templates(
+    conn: sqlite3.Connection,
+    identity: str,
+    templates: Sequence[NewTemplate],
+    model_sha256: str,
+    dim: int,
+    created: str | None = None,
+) -> tuple[list[int], list[NewTemplate]]:
+    """Store templates under ``identity`` (created if new, at ``created`` or now) and
+    refresh its mean.
+
+    A template whose source sha256 the identity already holds (or that repeats one in
+    ``templates``) is not stored twice; returns (new template ids, such duplicates).
+    """
+    known = {
+        row[0]
+        for row in conn.execute(
+            "SELECT source_sha256 FROM templates WHERE identity = ? AND source_sha256 IS NOT NULL",
+            (identity,),
+        )
+    }
+    fresh: list[NewTemplate] = []
+    duplicates: list[NewTemplate] = []
+    for template in templates:
+        digest = template.source.sha256
+        if digest is not None and digest in known:
+            duplicates.append(template)
+            continue
+        known.add(digest)
+        fresh.append(template)
+    if not fresh:
+        return [], duplicates
+    now = utc_now()
+    conn.execute(  # placeholder mean, replaced by refresh_identity in this transaction
+        "INSERT OR IGNORE INTO identities (id, created, mean, n_templates) VALUES (?, ?, ?, 1)",
+        (identity, created or now, to_blob(fresh[0].embedding)),
+    )
+    ids = []
+    for template in fresh:
+        cursor = conn.execute(
+            "INSERT INTO templates (identity, embedding, source_name, source_path, "
+            "source_sha256, quality, notes, enrolled_at, model_sha256) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                identity,
+                to_blob(template.embedding),
+                template.source.name,
+                template.source.path,
+                template.source.sha256,
+                to_json(template.quality),
+                to_json(list(template.notes)),
+                template.enrolled_at or now,
+                model_sha256,
+            ),
+        )
+        ids.append(int(cursor.lastrowid or 0))
+    refresh_identity(conn, identity, dim)
+    return ids, duplicates
+
+
+def template_embeddings(conn: sqlite3.Connection, identity: str, dim: int) -> np.ndarray:
+    rows = conn.execute(
+        "SELECT embedding FROM templates WHERE identity = ? ORDER BY id", (identity,)
+    ).fetchall()
+    return from_blobs([row[0] for row in rows], dim, f"template of {identity!r}")
+
+
+def refresh_identity(conn: sqlite3.Connection, identity: str, dim: int) -> int:
+    """Recompute the mean template and count; delete the identity if it has no templates."""
+    embeddings = template_embeddings(conn, identity, dim)
+    if len(embeddings) == 0:
+        conn.execute("DELETE FROM identities WHERE id = ?", (identity,))
+        return 0
+    conn.execute(
+        "UPDATE identities SET mean = ?, n_templates = ? WHERE id = ?",
+        (to_blob(normalised_mean(embeddings, identity)), len(embeddings), identity),
+    )
+    return len(embeddings)
+
+
+def delete_identity(conn: sqlite3.Connection, identity: str) -> int:
+    """Delete an identity and its templates; return how many templates went."""
+    removed = conn.execute("DELETE FROM templates WHERE identity = ?", (identity,)).rowcount
+    conn.execute("DELETE FROM identities WHERE id = ?", (identity,))
+    return removed
+
+
+def identity_summaries(conn: sqlite3.Connection) -> list[IdentitySummary]:
+    rows = conn.execute("SELECT id, created, n_templates FROM identities ORDER BY id")
+    return [IdentitySummary(*row) for row in rows]
+
+
+def identity_summary(conn: sqlite3.Connection, identity: str) -> IdentitySummary | None:
+    row = conn.execute(
+        "SELECT id, created, n_templates FROM identities WHERE id = ?", (identity,)
+    ).fetchone()
+    return IdentitySummary(*row) if row else None
+
+
+def identity_mean(conn: sqlite3.Connection, identity: str, dim: int) -> np.ndarray | None:
+    row = conn.execute("SELECT mean FROM identities WHERE id = ?", (identity,)).fetchone()
+    return None if row is None else from_blobs([row[0]], dim, f"mean of {identity!r}")[0]
+
+
+def template_records(conn: sqlite3.Connection, identity: str | None = None) -> list[TemplateRecord]:
+    """Stored templates' facts, of one identity or of all, in enrollment order."""
+    if identity is None:
+        rows = conn.execute(f"SELECT {_TEMPLATE_COLUMNS} FROM templates ORDER BY id")
+    else:
+        rows = conn.execute(
+            f"SELECT {_TEMPLATE_COLUMNS} FROM templates WHERE identity = ? ORDER BY id",
+            (identity,),
+        )
+    return [_template_record(row) for row in rows]
+
+
+def mean_matrix(conn: sqlite3.Connection, dim: int) -> tuple[list[str], np.ndarray]:
+    """Every identity's id and mean template, as a list and a ``float32 [N, dim]`` matrix
+    (in table order: a sequential scan, much faster than by name on a large gallery)."""
+    rows = conn.execute("SELECT id, mean FROM identities ORDER BY rowid").fetchall()
+    ids = [row[0] for row in rows]
+    return ids, from_blobs([row[1] for row in rows], dim, "mean template")
+
+
+__all__ = [
+    "IdentitySummary",
+    "NewTemplate",
+    "SourceRecord",
+    "TemplateRecord",
+    "add_templates",
+    "check_embedding",
+    "delete_identity",
+    "from_blobs",
+    "identity_mean",
+    "identity_summaries",
+    "identity_summary",
+    "mean_matrix",
+    "normalised_mean",
+    "refresh_identity",
+    "template_embeddings",
+    "template_records",
+    "to_blob",
+    "to_json",
+    "utc_now",
+]

@@ -1,0 +1,52 @@
+"""The runtime: embed and verify faces or voices with an exported model bundle (no torch).
+
+``from bioverify.verify import Verifier`` (or ``from bioverify import Verifier``). Note that
+``bioverify.verify`` *as an attribute of the package* is the one-call function
+:func:`~bioverify.verify.api.verify`; import names from this subpackage with ``from
+bioverify.verify import …``.
+
+Modules: ``session`` (onnxruntime + provider check), ``image_input`` / ``image_header``
+(decoding any image input), ``face_detect`` / ``face_input`` (detection and the aligned
+crop), ``voice_input`` (decoding, VAD, windows), ``inputs`` (modality of an input),
+``result`` (:class:`Acquired`, :class:`VerifyResult`), ``verifier`` (:class:`Verifier`),
+``evaluation`` (scoring a labelled dataset or LFW ``pairs.txt``), ``api`` (one-call form,
+default models). The heavy ones load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from bioverify.verify.api import default_bundle, load_verifier, verify
+
+if TYPE_CHECKING:
+    from bioverify.verify.result import Acquired, VerifyResult
+    from bioverify.verify.verifier import Verifier
+    from bioverify.verify.voice_input import Audio, VoiceSettings
+
+_LAZY = {
+    "Acquired": "bioverify.verify.result",
+    "Audio": "bioverify.verify.voice_input",
+    "Verifier": "bioverify.verify.verifier",
+    "VerifyResult": "bioverify.verify.result",
+    "VoiceSettings": "bioverify.verify.voice_input",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "Acquired",
+    "Audio",
+    "Verifier",
+    "VerifyResult",
+    "VoiceSettings",
+    "default_bundle",
+    "load_verifier",
+    "verify",
+]

@@ -1,0 +1,336 @@
+"""Scoring a model on labelled data: LFW-style ``pairs.txt`` or all trials of identity-labelled
+samples, with failures to acquire counted (never dropped silently).
+
+No torch and no ``bioverify.training``: callers pass file paths and identity names (the CLI
+finds them with the dataset scanner).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from bioverify.calibration import make_trials, score_trials, summarize
+from bioverify.calibration.llr import min_dcf
+from bioverify.calibration.roc import rule_of_three_count
+from bioverify.errors import DataError, InvalidInput
+from bioverify.verify.result import Acquired
+from bioverify.verify.verifier import Verifier
+
+#: LFW-style file name of sample ``n`` of ``name``
+LFW_FILE = "{name}/{name}_{n:04d}.jpg"
+#: failures listed by name in a report
+SHOW_FAILURES = 5
+#: inputs per progress step
+_CHUNK = 256
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One trial of a pairs protocol: two files, same identity or not, and its fold."""
+
+    a: Path
+    b: Path
+    genuine: bool
+    identity_a: str
+    identity_b: str
+    fold: int = 0
+
+
+def read_lfw_pairs(path: Path | str, data_dir: Path | str) -> list[Pair]:
+    """Parse LFW's ``pairs.txt``: a header ``folds n`` (or just ``n`` for one fold), then per
+    fold ``n`` same-identity lines ``name i j`` and ``n`` different-identity lines
+    ``name1 i name2 j``; files are ``data_dir/name/name_%04d.jpg``. Fields may be separated
+    by tabs or spaces. Raises :class:`DataError` naming the line of any malformed entry."""
+    path, root = Path(path), Path(data_dir)
+    try:
+        lines = [line.split() for line in path.read_text(encoding="utf-8").splitlines()]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot read the pairs file ({exc})") from exc
+    numbered = [(k + 1, fields) for k, fields in enumerate(lines) if fields]
+    if not numbered:
+        raise DataError(f"{path}: the pairs file is empty")
+    header_line, header = numbered[0]
+    try:
+        folds, per = (1, int(header[0])) if len(header) == 1 else (int(header[0]), int(header[1]))
+    except ValueError:
+        folds = per = -1
+    if len(header) > 2 or folds < 1 or per < 1:
+        raise DataError(
+            f"{path}, line {header_line}: expected a header 'folds pairs_per_class' like '10 300'"
+        )
+    body = numbered[1:]
+    if len(body) != 2 * folds * per:
+        raise DataError(
+            f"{path}: the header promises {folds} folds x {2 * per} pairs = {2 * folds * per} "
+            f"lines, but {len(body)} follow"
+        )
+    pairs = []
+    for k, (number, fields) in enumerate(body):
+        fold, genuine = k // (2 * per), (k % (2 * per)) < per
+        try:
+            if genuine and len(fields) == 3:
+                name_a = name_b = fields[0]
+                n_a, n_b = int(fields[1]), int(fields[2])
+            elif not genuine and len(fields) == 4:
+                name_a, name_b = fields[0], fields[2]
+                n_a, n_b = int(fields[1]), int(fields[3])
+            else:
+                raise ValueError
+        except ValueError:
+            expected = "name i j" if genuine else "name1 i name2 j"
+            raise DataError(
+                f"{path}, line {number}: expected a {'same' if genuine else 'different'}-"
+                f"identity pair '{expected}', got {' '.join(fields)!r}"
+            ) from None
+        pairs.append(
+            Pair(
+                root / LFW_FILE.format(name=name_a, n=n_a),
+                root / LFW_FILE.format(name=name_b, n=n_b),
+                genuine,
+                name_a,
+                name_b,
+                fold,
+            )
+        )
+    return pairs
+
+
+@dataclass
+class TrialScores:
+    """Scores of the trials that could be scored, and what could not be acquired.
+
+    ``failures`` lists ``(input, reason)`` for every input that failed to acquire (no face,
+    no speech, unreadable); trials involving one are not scored and are counted in
+    ``counts["trials_dropped"]``. ``acquisition`` counts how the acquired inputs were
+    taken (face ``mode_detect`` / ``mode_aligned``) and how many came with notes (several
+    faces, a fallback, windows…).
+    """
+
+    scores: np.ndarray
+    labels: np.ndarray
+    subject_a: np.ndarray
+    subject_b: np.ndarray
+    counts: dict[str, int]
+    failures: list[tuple[str, str]]
+    n_inputs: int
+    protocol: str
+    folds: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)
+    acquisition: dict[str, int] = field(default_factory=dict)
+
+
+def acquire_all(
+    verifier: Verifier, inputs: Sequence[Any], progress: bool = False
+) -> tuple[list[Acquired | None], list[tuple[str, str]]]:
+    """Acquire every input (batched); failures give ``None`` and an ``(input, reason)``."""
+    acquired: list[Acquired | None] = []
+    failures: list[tuple[str, str]] = []
+    with tqdm(total=len(inputs), desc="embedding", unit="input", disable=not progress) as bar:
+        for start in range(0, len(inputs), _CHUNK):
+            chunk = inputs[start : start + _CHUNK]
+            for x, result in zip(chunk, verifier.try_acquire_many(chunk), strict=True):
+                if isinstance(result, Acquired):
+                    acquired.append(result)
+                else:
+                    acquired.append(None)
+                    failures.append((str(x), f"{type(result).__name__}: {result}"))
+            bar.update(len(chunk))
+    return acquired, failures
+
+
+def acquisition_counts(acquired: Sequence[Acquired | None]) -> dict[str, int]:
+    """How the acquired inputs were taken: face modes and inputs with notes."""
+    counts: Counter[str] = Counter()
+    for a in acquired:
+        if a is None:
+            continue
+        if "mode" in a.quality:
+            counts[f"mode_{a.quality['mode']}"] += 1
+        if a.notes:
+            counts["with_notes"] += 1
+    return dict(sorted(counts.items()))
+
+
+def score_pairs(verifier: Verifier, pairs: Sequence[Pair], progress: bool = False) -> TrialScores:
+    """Score a pairs protocol; each distinct file is embedded once."""
+    if not pairs:
+        raise DataError("no pairs to score")
+    files = sorted({p.a for p in pairs} | {p.b for p in pairs})
+    acquired, failures = acquire_all(verifier, files, progress)
+    embedding = {f: a.embedding for f, a in zip(files, acquired, strict=True) if a is not None}
+    kept = [p for p in pairs if p.a in embedding and p.b in embedding]
+    if not any(p.genuine for p in kept) or all(p.genuine for p in kept):
+        raise DataError(
+            f"after {len(failures)} failures to acquire, the pairs left do not include both "
+            "same- and different-identity pairs"
+        )
+    scores = np.array([float(np.dot(embedding[p.a], embedding[p.b])) for p in kept])
+    return TrialScores(
+        scores=np.clip(scores, -1.0, 1.0),
+        labels=np.array([p.genuine for p in kept]),
+        subject_a=np.array([p.identity_a for p in kept]),
+        subject_b=np.array([p.identity_b for p in kept]),
+        counts={
+            "pairs": len(pairs),
+            "genuine": sum(p.genuine for p in kept),
+            "impostor": sum(not p.genuine for p in kept),
+            "trials_dropped": len(pairs) - len(kept),
+        },
+        failures=failures,
+        n_inputs=len(files),
+        protocol="pairs",
+        folds=np.array([p.fold for p in kept]),
+        acquisition=acquisition_counts(acquired),
+    )
+
+
+def impostor_count(n_genuine: int, smallest_far: float) -> int:
+    """Impostor trials to sample: as many as genuine trials, and at least ten times the rule
+    of three for the smallest target FAR (so about 30 false accepts are expected there)."""
+    return max(n_genuine, 10 * rule_of_three_count(smallest_far))
+
+
+def score_samples(
+    verifier: Verifier,
+    paths: Sequence[Path | str],
+    identities: Sequence[str],
+    *,
+    max_genuine_per_identity: int = 50,
+    max_genuine: int = 20000,
+    smallest_far: float = 1e-3,
+    seed: int = 0,
+    progress: bool = False,
+) -> TrialScores:
+    """Embed identity-labelled samples and score trials among those that were acquired:
+    every within-identity pair up to ``max_genuine_per_identity`` per identity and
+    ``max_genuine`` overall, and :func:`impostor_count` impostor pairs sampled uniformly
+    (:func:`bioverify.calibration.make_trials`, ``seed``), capped by the pairs that exist."""
+    if len(paths) != len(identities):
+        raise InvalidInput("give one identity per path")
+    acquired, failures = acquire_all(verifier, list(paths), progress)
+    ok = [k for k, a in enumerate(acquired) if a is not None]
+    ids = [identities[k] for k in ok]
+    embeddings = np.stack([a.embedding for a in acquired if a is not None]) if ok else None
+    if embeddings is None:
+        raise DataError(f"none of the {len(paths)} inputs could be acquired")
+    _, sizes = np.unique(np.asarray(ids), return_counts=True)
+    genuine_possible = int((sizes * (sizes - 1) // 2).sum())
+    impostor_possible = len(ids) * (len(ids) - 1) // 2 - genuine_possible
+    n_genuine = min(
+        int(np.minimum(sizes * (sizes - 1) // 2, max_genuine_per_identity).sum()), max_genuine
+    )
+    wanted = impostor_count(n_genuine, smallest_far)
+    trials = make_trials(
+        ids,
+        max_genuine_per_identity=max_genuine_per_identity,
+        max_genuine=max_genuine,
+        impostor_ratio=0.0,
+        min_impostor=min(wanted, impostor_possible),
+        seed=seed,
+    )
+    subject_a, subject_b = trials.subjects(ids)
+    notes = []
+    if wanted > impostor_possible:
+        notes.append(
+            f"only {impostor_possible} impostor pairs exist; all are used ({wanted} wanted)"
+        )
+    return TrialScores(
+        scores=score_trials(embeddings, trials),
+        labels=trials.genuine.copy(),
+        subject_a=subject_a,
+        subject_b=subject_b,
+        counts={**trials.counts, "identities_total": len(set(identities))},
+        failures=failures,
+        n_inputs=len(paths),
+        protocol=(
+            f"all within-identity pairs up to {max_genuine_per_identity} per identity and "
+            f"{max_genuine} overall; impostor pairs sampled uniformly across identities "
+            f"(max(genuine, 10 x 3/{smallest_far:g})), seed {seed}"
+        ),
+        notes=notes,
+        acquisition=acquisition_counts(acquired),
+    )
+
+
+def fold_accuracy(scores: np.ndarray, labels: np.ndarray, folds: np.ndarray) -> list[float]:
+    """LFW's 10-fold accuracy: for each fold, the threshold with the best accuracy on the
+    other folds, applied to it."""
+    out = []
+    for fold in np.unique(folds):
+        train, test = folds != fold, folds == fold
+        candidates = np.unique(scores[train])
+        accepted = scores[train][None, :] >= candidates[:, None]
+        accuracy = (accepted == labels[train][None, :]).mean(axis=1)
+        threshold = candidates[int(np.argmax(accuracy))]
+        out.append(float(((scores[test] >= threshold) == labels[test]).mean()))
+    return out
+
+
+def report(verifier: Verifier, result: TrialScores) -> dict[str, Any]:
+    """The evaluation report as a JSON-ready dict."""
+    targets = (1e-2, 1e-3)
+    summary = summarize(result.scores, result.labels, targets)
+    dcf, dcf_threshold = min_dcf(result.scores, result.labels, 0.01)
+    out: dict[str, Any] = {
+        "model": {
+            "name": verifier.info.name,
+            "modality": verifier.modality,
+            "sha256": verifier.model_sha256,
+        },
+        "protocol": result.protocol,
+        "trials": {
+            "genuine": summary.n_genuine,
+            "impostor": summary.n_impostor,
+            **{k: v for k, v in result.counts.items() if k not in ("genuine", "impostor")},
+        },
+        "eer": summary.eer,
+        "eer_threshold": summary.eer_threshold,
+        "tar_at_far": {f"{t:g}": summary.tar_at_far[t] for t in targets},
+        "far_supported": {f"{t:g}": summary.supported[t] for t in targets},
+        "min_dcf": {
+            "p_target": 0.01,
+            "value": dcf,
+            "threshold": None if math.isinf(dcf_threshold) else dcf_threshold,
+        },
+        "failures_to_acquire": {
+            "count": len(result.failures),
+            "of": result.n_inputs,
+            "rate": len(result.failures) / result.n_inputs if result.n_inputs else 0.0,
+            "examples": [
+                {"input": source, "reason": reason}
+                for source, reason in result.failures[:SHOW_FAILURES]
+            ],
+        },
+        "acquisition": dict(result.acquisition),
+        "notes": list(result.notes),
+    }
+    if result.folds is not None and np.unique(result.folds).size > 1:
+        accuracies = fold_accuracy(result.scores, result.labels, result.folds)
+        out["fold_accuracy"] = {
+            "mean": float(np.mean(accuracies)),
+            "std": float(np.std(accuracies)),
+            "folds": accuracies,
+        }
+    return out
+
+
+__all__ = [
+    "LFW_FILE",
+    "Pair",
+    "TrialScores",
+    "acquire_all",
+    "fold_accuracy",
+    "impostor_count",
+    "read_lfw_pairs",
+    "report",
+    "score_pairs",
+    "score_samples",
+]

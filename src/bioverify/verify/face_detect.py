@@ -1,0 +1,197 @@
+"""Face detectors for in-the-wild photos: OpenCV's Haar cascade or a YuNet ONNX model.
+
+A detector takes ``uint8 [H, W, 3]`` RGB and returns :class:`FaceBox` es, largest first.
+:class:`HaarDetector` uses the frontal-face cascade that opencv-python 4.x ships in
+``cv2.data.haarcascades`` (no download); OpenCV 5 dropped the cascades and
+``CascadeClassifier`` from its wheels, so bioverify requires ``opencv-python-headless<5``
+(see ``pyproject.toml``). :class:`YuNetDetector` runs a YuNet model (``face_detection_yunet
+*.onnx`` from the OpenCV model zoo) through ``cv2.FaceDetectorYN`` and also gives eye
+landmarks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from bioverify.errors import MissingDependency, ModelError
+
+HAAR_CASCADE = "haarcascade_frontalface_default.xml"
+
+
+@dataclass(frozen=True)
+class FaceBox:
+    """A detected face: box ``(x, y, w, h)`` in image pixels, a detector score if it has one,
+    and the two eye centres ``((x, y), (x, y))`` if the detector gives landmarks."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+    score: float | None = None
+    eyes: tuple[tuple[float, float], tuple[float, float]] | None = None
+
+    @property
+    def area(self) -> float:
+        return self.w * self.h
+
+    def as_list(self) -> list[int]:
+        """``[x, y, w, h]`` rounded to whole pixels."""
+        return [round(self.x), round(self.y), round(self.w), round(self.h)]
+
+
+class FaceDetector(Protocol):
+    """What :class:`~bioverify.verify.face_input.FacePreprocessor` needs from a detector."""
+
+    #: short name used in results ("haar", "yunet")
+    name: str
+
+    def detect(self, image: np.ndarray) -> list[FaceBox]:
+        """Faces in ``uint8 [H, W, 3]`` RGB, largest first."""
+        ...
+
+
+def _one_line(exc: cv2.error) -> str:
+    """OpenCV's multi-line error message on one line, shortened."""
+    text = " ".join(str(exc.msg if hasattr(exc, "msg") else exc).split())
+    return text if len(text) <= 240 else text[:237] + "..."
+
+
+def _shrink(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """The image scaled down (area interpolation) so its longer side is at most
+    ``max_side``, and the factor that maps its coordinates back."""
+    longest = max(image.shape[:2])
+    if longest <= max_side:
+        return image, 1.0
+    scale = max_side / longest
+    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), 1.0 / scale
+
+
+class HaarDetector:
+    """OpenCV's Viola–Jones frontal-face cascade.
+
+    The image is converted to grayscale and, when its longer side exceeds ``max_side``,
+    shrunk to it first (detection on a 12-megapixel photo is otherwise slow); boxes are
+    mapped back to the original pixels. ``min_size`` is the smallest face searched for, in
+    pixels of the (shrunk) detection image.
+    """
+
+    name = "haar"
+
+    def __init__(
+        self,
+        cascade: Path | str | None = None,
+        scale_factor: float = 1.1,
+        min_neighbors: int = 5,
+        min_size: int = 24,
+        max_side: int = 1024,
+    ) -> None:
+        if not hasattr(cv2, "CascadeClassifier"):
+            raise MissingDependency(
+                f"this OpenCV ({cv2.__version__}) has no Haar cascades (OpenCV 5 removed "
+                "them); install opencv-python-headless<5 or pass a YuNet detector model"
+            )
+        if cascade is None:
+            from cv2.data import haarcascades
+
+            cascade = Path(haarcascades) / HAAR_CASCADE
+            if not cascade.is_file():
+                raise MissingDependency(
+                    f"{cascade} is missing: this OpenCV build ships no Haar cascades; install "
+                    "opencv-python-headless<5 or pass a YuNet detector model"
+                )
+        self.cascade_path = Path(cascade)
+        self._cascade = cv2.CascadeClassifier(str(self.cascade_path))
+        if self._cascade.empty():
+            raise ModelError(f"{self.cascade_path}: not a readable OpenCV cascade file")
+        self.scale_factor = scale_factor
+        self.min_neighbors = min_neighbors
+        self.min_size = min_size
+        self.max_side = max_side
+
+    def detect(self, image: np.ndarray) -> list[FaceBox]:
+        small, back = _shrink(image, self.max_side)
+        gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+        found = self._cascade.detectMultiScale(
+            gray,
+            scaleFactor=self.scale_factor,
+            minNeighbors=self.min_neighbors,
+            minSize=(self.min_size, self.min_size),
+        )
+        boxes = [
+            FaceBox(float(x) * back, float(y) * back, float(w) * back, float(h) * back)
+            for x, y, w, h in np.asarray(found).reshape(-1, 4)
+        ]
+        return sorted(boxes, key=lambda b: -b.area)
+
+
+class YuNetDetector:
+    """A YuNet ONNX face detector (``cv2.FaceDetectorYN``), with eye landmarks.
+
+    ``model`` is the path of a YuNet ``.onnx`` file (for example
+    ``face_detection_yunet_2023mar.onnx`` from the OpenCV model zoo; bioverify downloads
+    nothing). Faces scoring below ``score_threshold`` are dropped.
+    """
+
+    name = "yunet"
+
+    def __init__(
+        self,
+        model: Path | str,
+        score_threshold: float = 0.8,
+        nms_threshold: float = 0.3,
+        max_side: int = 1024,
+    ) -> None:
+        self.model_path = Path(model)
+        if not self.model_path.is_file():
+            raise ModelError(f"{self.model_path}: YuNet detector model not found")
+        try:
+            self._detector = cv2.FaceDetectorYN.create(
+                str(self.model_path), "", (320, 320), score_threshold, nms_threshold, 5000
+            )
+        except cv2.error as exc:
+            raise ModelError(
+                f"{self.model_path}: not a usable YuNet model ({_one_line(exc)})"
+            ) from exc
+        self.max_side = max_side
+
+    def detect(self, image: np.ndarray) -> list[FaceBox]:
+        small, back = _shrink(image, self.max_side)
+        self._detector.setInputSize((small.shape[1], small.shape[0]))
+        try:
+            _, faces = self._detector.detect(cv2.cvtColor(small, cv2.COLOR_RGB2BGR))
+        except cv2.error as exc:
+            raise ModelError(
+                f"{self.model_path}: YuNet detection failed ({_one_line(exc)})"
+            ) from exc
+        boxes = []
+        for row in np.zeros((0, 15)) if faces is None else np.asarray(faces):
+            x, y, w, h = (float(v) * back for v in row[:4])
+            first = (float(row[4]) * back, float(row[5]) * back)
+            second = (float(row[6]) * back, float(row[7]) * back)
+            left, right = sorted((first, second))  # by x: the eye on the image's left first
+            boxes.append(FaceBox(x, y, w, h, score=float(row[14]), eyes=(left, right)))
+        return sorted(boxes, key=lambda b: -b.area)
+
+
+def make_detector(spec: FaceDetector | Path | str | None) -> FaceDetector:
+    """``None`` or ``"haar"`` → :class:`HaarDetector`; a path to an ``.onnx`` file →
+    :class:`YuNetDetector`; a detector object is returned as is."""
+    if spec is None or spec == "haar":
+        return HaarDetector()
+    if isinstance(spec, str | Path):
+        path = Path(spec)
+        if path.suffix.lower() != ".onnx":
+            raise ModelError(
+                f"face detector {str(spec)!r}: expected 'haar' or the path of a YuNet .onnx file"
+            )
+        return YuNetDetector(path)
+    return spec
+
+
+__all__ = ["FaceBox", "FaceDetector", "HaarDetector", "YuNetDetector", "make_detector"]

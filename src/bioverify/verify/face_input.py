@@ -1,0 +1,232 @@
+"""Face preprocessing at run time: any image → the model's ``uint8 [S, S, 3]`` crop.
+
+The model was trained on *aligned* frames (LFW: 250 × 250, face upright and centred) cropped
+with a :class:`~bioverify.face_geometry.FaceGeometry`. At run time an image is either such a
+frame already (mode ``"aligned"``: the geometry's :func:`~bioverify.face_geometry.crop_aligned`
+is applied as in training) or an in-the-wild photo (mode ``"detect"``): a detector finds the
+largest face, a similarity transform maps the photo into a virtual aligned frame, and the same
+``crop_aligned`` cuts the model input from that frame.
+
+How a detection is placed in the frame:
+
+* Haar boxes (no landmarks): OpenCV's frontal-face cascade was run on 1,000 random LFW images
+  (seed 0; 997 detected, ``benchmarks``-style command in ``docs/architecture.md``). The
+  largest box's median centre is (125.5, 126.0) and its median side 121 px in the 250 × 250
+  frame (5th–95th percentile of the side: 107–139 px). A detected box is therefore scaled by
+  ``121 / box side`` and its centre moved to (125.5, 126.0): :data:`HAAR_REFERENCE`. The
+  geometry's default crop box (57, 49, 136, 136) is then 1.12 × the box, centred 9 px above
+  the box centre.
+* Detectors with eye landmarks (YuNet): the eyes are mapped onto the mean LFW eye centres
+  (104, 112) and (147, 111) (:data:`LFW_EYES`), which also undoes in-plane rotation.
+
+Both references are in LFW's 250 × 250 frame and are scaled to the geometry's
+``frame_size``; they assume its frames follow LFW's alignment (true of every model this
+project trains).
+
+Mode ``"auto"`` (the default) detects; when no face is found and the image has the aligned
+frame's aspect ratio (within 1 %) and between half and twice its size, it is taken as an
+aligned frame, with a note saying so. Otherwise no face is :class:`NoFaceFound`. The same
+fallback applies when no detector is available (an OpenCV without Haar cascades and no
+YuNet model); other images then raise :class:`~bioverify.errors.MissingDependency`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+
+from bioverify.errors import InvalidInput, MissingDependency, NoFaceFound
+from bioverify.face_geometry import FaceGeometry, crop_aligned
+from bioverify.verify.face_detect import FaceBox, FaceDetector, make_detector
+from bioverify.verify.image_input import MAX_PIXELS, describe, load_image
+from bioverify.verify.result import Prepared
+
+FACE_MODES = ("auto", "aligned", "detect")
+#: the frame the references below are measured in (LFW)
+REFERENCE_FRAME = (250.0, 250.0)
+#: median Haar box in the LFW frame: centre x, centre y, side (see the module docstring)
+HAAR_REFERENCE = (125.5, 126.0, 121.0)
+#: mean eye centres in the LFW frame: the image-left eye, then the image-right eye
+LFW_EYES = ((104.0, 112.0), (147.0, 111.0))
+#: a face smaller than this share of its size in the model input gets a note
+_SMALL_FACE = 0.5
+
+
+def _reference_scale(geometry: FaceGeometry) -> tuple[float, float]:
+    return (
+        geometry.frame_size[0] / REFERENCE_FRAME[0],
+        geometry.frame_size[1] / REFERENCE_FRAME[1],
+    )
+
+
+def box_to_frame(box: FaceBox, geometry: FaceGeometry) -> np.ndarray:
+    """The 2 × 3 affine matrix mapping photo pixels to frame pixels for a detection:
+    eyes onto :data:`LFW_EYES` when the box has landmarks, else the box onto
+    :data:`HAAR_REFERENCE` (scale and shift only)."""
+    sx, sy = _reference_scale(geometry)
+    if box.eyes is not None:
+        (lx, ly), (rx, ry) = LFW_EYES
+        target_l, target_r = complex(lx * sx, ly * sy), complex(rx * sx, ry * sy)
+        source_l, source_r = complex(*box.eyes[0]), complex(*box.eyes[1])
+        if source_l == source_r:
+            raise NoFaceFound("the detector returned both eyes at one point; cannot align")
+        a = (target_r - target_l) / (source_r - source_l)
+        b = target_l - a * source_l
+        return np.array([[a.real, -a.imag, b.real], [a.imag, a.real, b.imag]])
+    cx, cy, side = HAAR_REFERENCE
+    k = side * sx / box.w
+    centre_x, centre_y = box.x + box.w / 2, box.y + box.h / 2
+    return np.array([[k, 0.0, cx * sx - k * centre_x], [0.0, k, cy * sy - k * centre_y]])
+
+
+def warp_to_frame(image: np.ndarray, matrix: np.ndarray, frame_size: tuple[int, int]) -> np.ndarray:
+    """The virtual aligned frame: ``image`` warped by ``matrix`` (photo → frame pixels) into
+    ``frame_size``, black outside the photo (like LFW's borders).
+
+    Only the part of the photo the frame covers is used, and when the frame is smaller than
+    the face in the photo that part is first shrunk with area interpolation (a plain warp
+    would alias).
+    """
+    frame_w, frame_h = frame_size
+    inverse = cv2.invertAffineTransform(matrix)
+    corners = np.array([[0, 0], [frame_w, 0], [0, frame_h], [frame_w, frame_h]], np.float64)
+    photo = corners @ inverse[:, :2].T + inverse[:, 2]
+    height, width = image.shape[:2]
+    x0 = min(max(int(np.floor(photo[:, 0].min())) - 2, 0), width - 1)
+    y0 = min(max(int(np.floor(photo[:, 1].min())) - 2, 0), height - 1)
+    x1 = max(min(int(np.ceil(photo[:, 0].max())) + 2, width), x0 + 1)
+    y1 = max(min(int(np.ceil(photo[:, 1].max())) + 2, height), y0 + 1)
+    region = image[y0:y1, x0:x1]
+    m = matrix.astype(np.float64).copy()
+    m[:, 2] += m[:, :2] @ np.array([x0, y0], np.float64)
+    scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))  # frame px per photo px
+    if scale < 0.9:
+        size = (max(1, round(region.shape[1] * scale)), max(1, round(region.shape[0] * scale)))
+        shrink_x, shrink_y = size[0] / region.shape[1], size[1] / region.shape[0]
+        region = cv2.resize(region, size, interpolation=cv2.INTER_AREA)
+        m[:, 0] /= shrink_x
+        m[:, 1] /= shrink_y
+    return cv2.warpAffine(
+        region,
+        m,
+        (frame_w, frame_h),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=(0, 0, 0),
+    )
+
+
+def looks_aligned(image: np.ndarray, geometry: FaceGeometry) -> bool:
+    """The auto-mode fallback rule: the frame's aspect ratio within 1 % and between half and
+    twice its size."""
+    height, width = image.shape[:2]
+    frame_w, frame_h = geometry.frame_size
+    ratio_w, ratio_h = width / frame_w, height / frame_h
+    return abs(ratio_w - ratio_h) <= 0.01 * max(ratio_w, ratio_h) and 0.5 <= ratio_w <= 2.0
+
+
+class FacePreprocessor:
+    """Turns an image input into the model input for one :class:`FaceGeometry`.
+
+    ``mode`` is ``"auto"``, ``"aligned"`` or ``"detect"`` (module docstring). ``detector``
+    is ``"haar"`` (default), the path of a YuNet ``.onnx`` model, or a
+    :class:`~bioverify.verify.face_detect.FaceDetector`; it is created on first use, so the
+    aligned mode needs none.
+    """
+
+    def __init__(
+        self,
+        geometry: FaceGeometry,
+        mode: str = "auto",
+        detector: Any = None,
+        max_pixels: int = MAX_PIXELS,
+    ) -> None:
+        if mode not in FACE_MODES:
+            raise InvalidInput(f"face mode must be one of {FACE_MODES}, got {mode!r}")
+        self.geometry = geometry
+        self.mode = mode
+        self.max_pixels = max_pixels
+        self._detector_spec = detector
+        self._detector: FaceDetector | None = None
+
+    @property
+    def detector(self) -> FaceDetector:
+        if self._detector is None:
+            self._detector = make_detector(self._detector_spec)
+        return self._detector
+
+    def __call__(self, x: Any) -> Prepared:
+        source = describe(x)
+        image = load_image(x, self.max_pixels)
+        height, width = image.shape[:2]
+        quality: dict[str, Any] = {"image_size": [width, height], "mode": self.mode}
+        if self.mode == "aligned":
+            return self._aligned(image, quality, [], source)
+        try:
+            detector = self.detector
+        except MissingDependency as exc:
+            if self.mode == "auto" and looks_aligned(image, self.geometry):
+                note = f"no face detector available ({exc}); used the image as an aligned crop"
+                return self._aligned(image, quality, [note], source)
+            raise
+        boxes = detector.detect(image)
+        quality.update(detector=detector.name, faces_found=len(boxes))
+        if not boxes:
+            if self.mode == "auto" and looks_aligned(image, self.geometry):
+                note = (
+                    f"no face detected; the {width}x{height} image has the shape of the "
+                    "model's aligned frames, so it was used as an aligned crop"
+                )
+                return self._aligned(image, quality, [note], source)
+            raise NoFaceFound(
+                f"{source}: no face found ({detector.name} detector); use a photo with "
+                "a clearly visible frontal face, or face_mode='aligned' for aligned crops"
+            )
+        return self._detected(image, boxes, quality, source)
+
+    def _aligned(
+        self, image: np.ndarray, quality: dict[str, Any], notes: list[str], source: str
+    ) -> Prepared:
+        quality.update(mode="aligned", face_box=None, face_size=None)
+        try:
+            crop = crop_aligned(image, self.geometry)
+        except InvalidInput as exc:
+            raise InvalidInput(f"{source}: {exc} (or use face_mode='detect')") from exc
+        return Prepared([crop], quality, notes, source)
+
+    def _detected(
+        self, image: np.ndarray, boxes: list[FaceBox], quality: dict[str, Any], source: str
+    ) -> Prepared:
+        box = boxes[0]
+        notes = []
+        if len(boxes) > 1:
+            x, y, w, h = box.as_list()
+            notes.append(f"{len(boxes)} faces found; used the largest ({w}x{h} px at {x},{y})")
+        matrix = box_to_frame(box, self.geometry)
+        scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))  # frame px per photo px
+        model_px = self.geometry.output_size / self.geometry.crop_box[2]  # model px per frame px
+        face_in_model = box.w * scale * model_px
+        if box.w < _SMALL_FACE * face_in_model:
+            notes.append(
+                f"the face is only {round(box.w)} px wide but fills about "
+                f"{round(face_in_model)} px of the model input; it was upscaled, so accuracy "
+                "may be lower"
+            )
+        quality.update(mode="detect", face_box=box.as_list(), face_size=round(box.w))
+        if box.score is not None:
+            quality["detector_score"] = box.score
+        frame = warp_to_frame(image, matrix, self.geometry.frame_size)
+        return Prepared([crop_aligned(frame, self.geometry)], quality, notes, source)
+
+
+__all__ = [
+    "FACE_MODES",
+    "HAAR_REFERENCE",
+    "LFW_EYES",
+    "FacePreprocessor",
+    "box_to_frame",
+    "looks_aligned",
+    "warp_to_frame",
+]

@@ -1,0 +1,99 @@
+"""What the runtime hands back: acquired samples and verification results."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Prepared:
+    """One input after preprocessing, before the model: the model input arrays (one face
+    crop, or one or more voice windows whose embeddings are averaged), what was measured
+    about the input, notes for the user, and a name of the input."""
+
+    arrays: list[np.ndarray]
+    quality: dict[str, Any]
+    notes: list[str]
+    source: str
+
+
+@dataclass
+class Acquired:
+    """One input turned into a template.
+
+    ``embedding`` is ``float32 [D]`` with unit L2 norm. ``quality`` says what was found: for
+    faces ``face_box`` ``[x, y, w, h]`` in the input's pixels (``None`` in aligned mode),
+    ``face_size`` (px), ``faces_found``, ``mode`` and ``detector``; for voices
+    ``duration_seconds``, ``speech_seconds`` and ``windows``. ``notes`` are remarks for the
+    user (several faces, a fallback taken, a short clip…). ``source`` names the input.
+    """
+
+    embedding: np.ndarray
+    quality: dict[str, Any]
+    notes: list[str]
+    source: str
+
+
+def _number(value: float | None) -> float | str | None:
+    """JSON-safe float: an infinite value (a threshold that accepts nothing) as a string."""
+    if value is None:
+        return None
+    return "inf" if math.isinf(value) else float(value)
+
+
+@dataclass
+class VerifyResult:
+    """The decision on one pair and what it means.
+
+    ``match`` is ``score >= threshold`` (cosine similarity of the two embeddings). When the
+    threshold comes from a calibration, ``operating_point`` names it (``"FAR=0.001"``) and
+    ``far`` / ``frr`` are the false-accept / false-reject rates *measured* at that threshold
+    on the calibration trials, with confidence intervals ``far_ci`` / ``frr_ci``
+    (``supported`` is false when too few impostor trials stood behind the FAR target). With a
+    fitted score calibrator, ``llr`` is the natural-log likelihood ratio of the score and
+    ``probability`` the posterior probability of "same identity" at the prior ``prior``.
+    Fields the loaded calibration cannot fill are ``None``.
+    """
+
+    match: bool
+    score: float
+    threshold: float
+    modality: str
+    operating_point: str | None = None
+    far: float | None = None
+    frr: float | None = None
+    far_ci: tuple[float, float] | None = None
+    frr_ci: tuple[float, float] | None = None
+    supported: bool | None = None
+    llr: float | None = None
+    probability: float | None = None
+    prior: float | None = None
+    model_sha256: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict with every field (strict JSON: no NaN or infinity)."""
+        return {
+            "match": self.match,
+            "score": float(self.score),
+            "threshold": _number(self.threshold),
+            "operating_point": self.operating_point,
+            "far": self.far,
+            "frr": self.frr,
+            "far_ci": list(self.far_ci) if self.far_ci is not None else None,
+            "frr_ci": list(self.frr_ci) if self.frr_ci is not None else None,
+            "supported": self.supported,
+            "llr": self.llr,
+            "probability": self.probability,
+            "prior": self.prior,
+            "modality": self.modality,
+            "model_sha256": self.model_sha256,
+            "notes": list(self.notes),
+        }
+
+
+__all__ = ["Acquired", "Prepared", "VerifyResult"]

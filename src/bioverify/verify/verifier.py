@@ -1,0 +1,353 @@
+"""The :class:`Verifier`: one model bundle, its calibration, and the preprocessing it needs."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bioverify.bundle import BundleInfo, open_bundle
+from bioverify.calibration import Calibration, OperatingPoint
+from bioverify.errors import (
+    BioverifyError,
+    CalibrationError,
+    InvalidInput,
+    ModelError,
+    ModelMismatch,
+    NoFaceFound,
+    NoSpeechFound,
+)
+from bioverify.face_geometry import FaceGeometry
+from bioverify.verify.face_input import FacePreprocessor
+from bioverify.verify.image_input import MAX_PIXELS, describe
+from bioverify.verify.inputs import input_modality
+from bioverify.verify.result import Acquired, Prepared, VerifyResult
+from bioverify.verify.session import create_session
+from bioverify.verify.voice_input import VoicePreprocessor, VoiceSettings
+
+logger = logging.getLogger(__name__)
+
+#: errors that mean "this input could not be turned into a template" (failures to acquire)
+ACQUISITION_ERRORS = (InvalidInput, NoFaceFound, NoSpeechFound)
+#: model inputs per onnxruntime call
+DEFAULT_BATCH_SIZE = 32
+
+
+def _resolve_calibration(
+    calibration: Calibration | Path | str | bool | None, info: BundleInfo
+) -> Calibration | None:
+    if calibration is False:
+        return None
+    if calibration is None or calibration is True:
+        path = info.calibration_path
+        if path is None:
+            if calibration is True:
+                raise CalibrationError(f"the bundle {info.folder} has no calibration.json")
+            return None
+        calibration = path
+    loaded = calibration if isinstance(calibration, Calibration) else Calibration.load(calibration)
+    loaded.check_model(info.model_sha256)
+    if loaded.model_sha256 is None:
+        logger.warning(
+            "the calibration is not bound to a model (no model_sha256), so it cannot be checked "
+            "against %s; recalibrate with `bioverify calibrate --model` to bind it",
+            info.name,
+        )
+    return loaded
+
+
+def _default_point(calibration: Calibration) -> OperatingPoint:
+    points = calibration.operating_points
+    far_points = [op for op in points if op.target_far is not None]
+    return (far_points or points)[0]
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine similarity of two embeddings; :class:`InvalidInput` for bad shapes or zeros."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1)
+    b = np.asarray(b, dtype=np.float64).reshape(-1)
+    if a.shape != b.shape:
+        raise InvalidInput(f"embeddings differ in size ({a.size} vs {b.size})")
+    norm = float(np.linalg.norm(a) * np.linalg.norm(b))
+    if not math.isfinite(norm) or norm == 0.0:
+        raise InvalidInput("an embedding is zero or not finite; cannot compute a cosine score")
+    return float(np.clip(np.dot(a, b) / norm, -1.0, 1.0))
+
+
+class Verifier:
+    """Embeds inputs with one model bundle and decides pairs at a calibrated threshold.
+
+    Build it with :meth:`load`. Attributes: ``info`` (the bundle), ``model_sha256``,
+    ``modality``, ``embedding_dim``, ``calibration`` (or ``None``), ``threshold`` and
+    ``operating_point`` (``None`` without a calibration or explicit threshold),
+    ``providers`` (the onnxruntime providers really in use) and ``prior`` (for
+    ``VerifyResult.probability``).
+    """
+
+    def __init__(
+        self,
+        info: BundleInfo,
+        session: Any,
+        providers: list[str],
+        preprocess: FacePreprocessor | VoicePreprocessor,
+        calibration: Calibration | None = None,
+        point: OperatingPoint | None = None,
+        threshold: float | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        prior: float = 0.5,
+    ) -> None:
+        if batch_size < 1:
+            raise InvalidInput(f"batch_size must be >= 1, got {batch_size}")
+        if not 0.0 < prior < 1.0:
+            raise InvalidInput(f"prior must be in (0, 1), got {prior}")
+        self.info = info
+        self.model_sha256 = info.model_sha256
+        self.modality = info.modality
+        self.embedding_dim = info.embedding_dim
+        self.providers = providers
+        self.preprocess = preprocess
+        self.calibration = calibration
+        self.point = point
+        self.threshold = point.threshold if point is not None else threshold
+        self.operating_point = point.label if point is not None else None
+        self.batch_size = batch_size
+        self.prior = prior
+        self._session = session
+        self._input_name = str(info.input.get("name") or session.get_inputs()[0].name)
+        self._output_name = str(info.output.get("name") or session.get_outputs()[0].name)
+
+    @classmethod
+    def load(
+        cls,
+        bundle: BundleInfo | Path | str,
+        providers: Sequence[str] | None = None,
+        calibration: Calibration | Path | str | bool | None = None,
+        operating_point: str | float | None = None,
+        *,
+        threshold: float | None = None,
+        face_mode: str = "auto",
+        detector: Any = None,
+        voice: VoiceSettings | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        max_pixels: int = MAX_PIXELS,
+        prior: float = 0.5,
+        intra_op_threads: int = 0,
+    ) -> Verifier:
+        """Open a bundle (folder, ``bundle.json``, ``.zip`` or :class:`BundleInfo`).
+
+        ``providers``: onnxruntime providers to try (default CUDA, then CPU).
+        ``calibration``: a :class:`Calibration`, its path, ``None`` (the bundle's
+        ``calibration.json`` if it has one) or ``False`` (none). A calibration made for
+        another model raises :class:`ModelMismatch`. ``operating_point``: a label such as
+        ``"FAR=0.001"`` or a target FAR (default: the calibration's first FAR point).
+        ``threshold``: an explicit threshold instead of an operating point (its error rates
+        are then unknown). Without either, :meth:`verify` raises :class:`CalibrationError`.
+        Faces: ``face_mode`` (``"auto"``, ``"aligned"``, ``"detect"``), ``detector``
+        (``"haar"``, a YuNet ``.onnx`` path or a detector object), ``max_pixels``. Voices:
+        ``voice`` settings. ``prior`` is the prior of same-identity pairs behind
+        ``VerifyResult.probability``.
+        """
+        info = bundle if isinstance(bundle, BundleInfo) else open_bundle(bundle)
+        try:
+            model_bytes = info.model_path.read_bytes()
+        except OSError as exc:
+            raise ModelError(f"{info.model_path}: cannot read the model ({exc.strerror})") from exc
+        if hashlib.sha256(model_bytes).hexdigest() != info.model_sha256:
+            raise ModelMismatch(
+                f"{info.model_path}: the model's sha256 does not match bundle.json; the model "
+                "file was changed or corrupted"
+            )
+        loaded = _resolve_calibration(calibration, info)
+        if threshold is not None and operating_point is not None:
+            raise InvalidInput("give either threshold= or operating_point=, not both")
+        point = None
+        if threshold is not None:
+            threshold = float(threshold)
+            if math.isnan(threshold):
+                raise InvalidInput("threshold must be a number, got NaN")
+        elif loaded is not None:
+            point = (
+                loaded.operating_point(operating_point)
+                if operating_point is not None
+                else _default_point(loaded)
+            )
+        elif operating_point is not None:
+            raise CalibrationError(
+                f"operating point {operating_point!r} needs a calibration, and {info.name} has "
+                "none; run `bioverify calibrate --model BUNDLE --data DIR --install`"
+            )
+        preprocess: FacePreprocessor | VoicePreprocessor
+        if info.modality == "face":
+            geometry = FaceGeometry.from_dict(info.preprocessing["face_geometry"])
+            preprocess = FacePreprocessor(geometry, face_mode, detector, max_pixels)
+        else:
+            preprocess = VoicePreprocessor(int(info.preprocessing["sample_rate"]), voice)
+        session, used = create_session(
+            model_bytes, providers, intra_op_threads, name=f"{info.name} ({info.model_path})"
+        )
+        return cls(info, session, used, preprocess, loaded, point, threshold, batch_size, prior)
+
+    def __repr__(self) -> str:
+        return (
+            f"Verifier({self.info.name!r}, modality={self.modality!r}, "
+            f"threshold={self.threshold!r}, operating_point={self.operating_point!r}, "
+            f"providers={self.providers!r})"
+        )
+
+    # -- embedding ---------------------------------------------------------------------------
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        (out,) = self._session.run([self._output_name], {self._input_name: batch})
+        out = np.asarray(out, dtype=np.float32)
+        if out.ndim != 2 or out.shape != (batch.shape[0], self.embedding_dim):
+            raise ModelError(
+                f"{self.info.name}: the model returned shape {out.shape}, expected "
+                f"[{batch.shape[0]}, {self.embedding_dim}]"
+            )
+        return out
+
+    def _embed_prepared(self, prepared: Sequence[Prepared]) -> np.ndarray:
+        """Run the model on every array of every item (same-shaped arrays batched together)
+        and average each item's windows; rows are unit-norm ``float32``."""
+        flat = [(item, array) for item, p in enumerate(prepared) for array in p.arrays]
+        by_shape: dict[tuple[int, ...], list[int]] = defaultdict(list)
+        for k, (_, array) in enumerate(flat):
+            by_shape[array.shape].append(k)
+        outputs = np.zeros((len(flat), self.embedding_dim), np.float32)
+        for indices in by_shape.values():
+            for start in range(0, len(indices), self.batch_size):
+                chunk = indices[start : start + self.batch_size]
+                outputs[chunk] = self._run(np.stack([flat[k][1] for k in chunk]))
+        sums = np.zeros((len(prepared), self.embedding_dim), np.float64)
+        np.add.at(sums, [item for item, _ in flat], outputs)
+        norms = np.linalg.norm(sums, axis=1, keepdims=True)
+        if not np.all(np.isfinite(norms)) or np.any(norms == 0):
+            raise ModelError(f"{self.info.name}: the model returned a zero or non-finite embedding")
+        return (sums / norms).astype(np.float32)
+
+    def _check_modality(self, x: Any) -> None:
+        try:
+            kind = input_modality(x)
+        except InvalidInput:
+            return  # cannot tell: let the preprocessing say what is wrong
+        if kind != self.modality:
+            what = "an image" if kind == "face" else "audio"
+            raise InvalidInput(
+                f"{describe(x)} is {what}, but {self.info.name} is a {self.modality} model"
+            )
+
+    def _acquire(self, inputs: Sequence[Any], tolerant: bool) -> list[Acquired | BioverifyError]:
+        results: list[Acquired | BioverifyError] = []
+        for start in range(0, len(inputs), self.batch_size):
+            prepared: list[Prepared | BioverifyError] = []
+            for x in inputs[start : start + self.batch_size]:
+                try:
+                    self._check_modality(x)
+                    prepared.append(self.preprocess(x))
+                except ACQUISITION_ERRORS as exc:
+                    if not tolerant:
+                        raise
+                    prepared.append(exc)
+            good = [p for p in prepared if isinstance(p, Prepared)]
+            embeddings = iter(self._embed_prepared(good)) if good else iter(())
+            for p in prepared:
+                if isinstance(p, Prepared):
+                    results.append(Acquired(next(embeddings), p.quality, p.notes, p.source))
+                else:
+                    results.append(p)
+        return results
+
+    def acquire(self, x: Any) -> Acquired:
+        """One input → :class:`Acquired` (embedding, quality, notes). Raises
+        :class:`NoFaceFound`, :class:`NoSpeechFound` or :class:`InvalidInput`."""
+        (result,) = self.acquire_many([x])
+        return result
+
+    def acquire_many(self, inputs: Iterable[Any]) -> list[Acquired]:
+        """:meth:`acquire` for many inputs, run through the model in batches."""
+        results = self._acquire(list(inputs), tolerant=False)
+        return [r for r in results if isinstance(r, Acquired)]
+
+    def try_acquire_many(self, inputs: Iterable[Any]) -> list[Acquired | BioverifyError]:
+        """Like :meth:`acquire_many`, but an input that cannot be acquired (no face, no
+        speech, unreadable) gives its error in its place instead of stopping the batch."""
+        return self._acquire(list(inputs), tolerant=True)
+
+    def embed(self, inputs: Iterable[Any]) -> np.ndarray:
+        """``float32 [N, D]`` unit-norm embeddings of the inputs, batched."""
+        acquired = self.acquire_many(inputs)
+        if not acquired:
+            return np.zeros((0, self.embedding_dim), np.float32)
+        return np.stack([a.embedding for a in acquired])
+
+    # -- decisions ---------------------------------------------------------------------------
+
+    @staticmethod
+    def score(a_emb: np.ndarray, b_emb: np.ndarray) -> float:
+        """Cosine similarity of two embeddings (higher = more similar)."""
+        return cosine(a_emb, b_emb)
+
+    def _require_threshold(self) -> float:
+        if self.threshold is None:
+            raise CalibrationError(
+                f"no threshold for {self.info.name}: it has no calibration. Calibrate it on "
+                "your data (`bioverify calibrate --model BUNDLE --data DIR --install`) or pass "
+                "threshold= explicitly"
+            )
+        return self.threshold
+
+    def result_for(self, score: float, notes: Iterable[str] = ()) -> VerifyResult:
+        """The decision on a score at this verifier's threshold, with what the calibration
+        knows about it. Raises :class:`CalibrationError` when there is no threshold."""
+        threshold = self._require_threshold()
+        score = float(score)
+        result = VerifyResult(
+            match=score >= threshold,
+            score=score,
+            threshold=threshold,
+            modality=self.modality,
+            operating_point=self.operating_point,
+            model_sha256=self.model_sha256,
+            notes=list(notes),
+        )
+        if self.point is not None:
+            op = self.point
+            result.far, result.frr = op.far, op.frr
+            result.far_ci, result.frr_ci = op.far_ci, op.frr_ci
+            result.supported = op.supported
+            if not op.supported:
+                result.notes.append(
+                    f"the calibration had too few impostor trials to support {op.label} "
+                    "(rule of three); its expected FAR is uncertain"
+                )
+        if self.calibration is not None and self.calibration.calibrator.is_fitted:
+            calibrator = self.calibration.calibrator
+            result.llr = float(calibrator.llr([score])[0])
+            result.probability = float(calibrator.probability([score], self.prior)[0])
+            result.prior = self.prior
+        return result
+
+    def verify(self, a: Any, b: Any) -> VerifyResult:
+        """Are ``a`` and ``b`` the same identity? (Two inputs of this model's modality.)"""
+        return self.verify_many([(a, b)])[0]
+
+    def verify_many(self, pairs: Iterable[tuple[Any, Any]]) -> list[VerifyResult]:
+        """:meth:`verify` for many pairs, embedding all inputs in batches."""
+        pairs = list(pairs)
+        self._require_threshold()  # fail before any work
+        acquired = self.acquire_many([x for pair in pairs for x in pair])
+        results = []
+        for k in range(len(pairs)):
+            first, second = acquired[2 * k], acquired[2 * k + 1]
+            notes = [f"a: {n}" for n in first.notes] + [f"b: {n}" for n in second.notes]
+            results.append(self.result_for(cosine(first.embedding, second.embedding), notes))
+        return results
+
+
+__all__ = ["ACQUISITION_ERRORS", "Verifier", "cosine"]

@@ -1,0 +1,154 @@
+"""``bioverify enroll / identify / gallery …`` end to end, with a fake model loader."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bioverify.cli import cli, gallery_common
+from gallery_fakes import FakeVerifier, write_samples
+
+
+@pytest.fixture
+def bundles(tmp_path, monkeypatch) -> dict[str, Path]:
+    """Two fake bundle folders; loading one gives the FakeVerifier of that name."""
+    folders = {name: tmp_path / "bundles" / name for name in ("model-a", "model-b")}
+    for folder in folders.values():
+        folder.mkdir(parents=True)
+
+    def fake_load(model, face_mode="auto", detector=None, **options):
+        name = Path(model).name
+        assert name in folders, f"unexpected bundle {model}"
+        return FakeVerifier(seed=name, bundle=Path(model).resolve())
+
+    monkeypatch.setattr(gallery_common, "load_verifier", fake_load)
+    return folders
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _enroll_people(tmp_path: Path, gallery: Path, model: Path) -> None:
+    for person in ("alice", "bob"):
+        files = write_samples(tmp_path / "data" / person, person, 2)
+        code, out, _ = _run(
+            "enroll", "--gallery", gallery, "--model", model, "--id", person, *files
+        )
+        assert code == 0, out
+
+
+def test_enroll_then_identify_without_model(tmp_path, bundles) -> None:
+    gallery = tmp_path / "g.db"
+    files = write_samples(tmp_path / "data" / "alice", "alice", 2)
+    blank = tmp_path / "data" / "blank.txt"
+    blank.write_text("noface")
+    code, out, _ = _run(
+        "enroll", "--gallery", gallery, "--model", bundles["model-a"], "--id", "alice",
+        *files, blank,
+    )  # fmt: skip
+    assert code == 0
+    assert f"enrolled {files[0]} (face 96 px)" in out
+    assert f"skipped {blank}: " in out and "no face" in out
+    assert "alice: 2 template(s) in the gallery (2 added, 1 skipped)" in out
+    assert stat.S_IMODE(gallery.stat().st_mode) == 0o600
+    probe = write_samples(tmp_path / "probe", "alice", 1, start=9)[0]
+    code, out, _ = _run("identify", "--gallery", gallery, probe)  # model remembered
+    assert code == 0 and out.startswith("1. alice  score 0.")
+    code, out, _ = _run("identify", "--gallery", gallery, probe, "--json", "--top-k", "2")
+    document = json.loads(out)
+    assert document["decision"] == "alice" and document["candidates"][0]["match"] is True
+    stranger = write_samples(tmp_path / "probe", "zed", 1)[0]
+    code, out, _ = _run("identify", "--gallery", gallery, stranger)
+    assert code == 0 and out.startswith("unknown: none of 1 identities")
+
+
+def test_enroll_with_nothing_acquired_exits_3(tmp_path, bundles) -> None:
+    blank = tmp_path / "blank.txt"
+    blank.write_text("noface")
+    code, _, err = _run(
+        "enroll", "--gallery", tmp_path / "g.db", "--model", bundles["model-a"], "--id", "x", blank
+    )
+    assert code == 3 and "error: no sample of 'x' could be enrolled" in err
+
+
+def test_gallery_list_show_remove(tmp_path, bundles) -> None:
+    gallery = tmp_path / "g.db"
+    _enroll_people(tmp_path, gallery, bundles["model-a"])
+    code, out, _ = _run("gallery", "list", "--gallery", gallery)
+    assert code == 0 and out.splitlines()[0].startswith("2 identities; face model")
+    code, out, _ = _run("gallery", "list", "--gallery", gallery, "--json")
+    assert [i["id"] for i in json.loads(out)["identities"]] == ["alice", "bob"]
+    code, out, _ = _run("gallery", "show", "--gallery", gallery, "bob", "--json")
+    assert [t["source_name"] for t in json.loads(out)["templates"]] == ["bob_0.txt", "bob_1.txt"]
+    code, out, _ = _run("gallery", "remove", "--gallery", gallery, "bob")
+    assert code == 0 and out.strip() == "removed bob (2 template(s))"
+    code, out, err = _run("gallery", "show", "--gallery", gallery, "bob")
+    assert code == 6 and "no identity 'bob'" in err and len(err.strip().splitlines()) == 1
+    code, out, _ = _run("gallery", "check", "--gallery", gallery)
+    assert code == 0 and out.strip() == "ok"
+
+
+def test_verify_against_a_claimed_identity(tmp_path, bundles) -> None:
+    gallery = tmp_path / "g.db"
+    _enroll_people(tmp_path, gallery, bundles["model-a"])
+    probe = write_samples(tmp_path / "probe", "bob", 1, start=9)[0]
+    code, out, _ = _run("verify", "--gallery", gallery, "--id", "bob", probe, "--json")
+    assert code == 0 and json.loads(out)["match"] is True
+    code, out, _ = _run("verify", "--gallery", gallery, "--id", "alice", probe, "--json")
+    assert code == 0 and json.loads(out)["match"] is False
+    code, _, err = _run("verify", "--gallery", gallery, "--id", "carol", probe)
+    assert code == 6 and "no identity 'carol'" in err
+    code, _, err = _run("verify", "--gallery", gallery, probe)
+    assert code == 2 and "--gallery and --id go together" in err
+    code, _, err = _run("verify", "--gallery", gallery, "--id", "bob", probe, probe)
+    assert code == 2 and "needs one input, got 2" in err
+
+
+def test_other_model_and_reembed(tmp_path, bundles) -> None:
+    gallery = tmp_path / "g.db"
+    _enroll_people(tmp_path, gallery, bundles["model-a"])
+    probe = write_samples(tmp_path / "probe", "bob", 1, start=9)[0]
+    code, _, err = _run("identify", "--gallery", gallery, "--model", bundles["model-b"], probe)
+    assert code == 4 and "bioverify gallery reembed" in err
+    moved = tmp_path / "moved"
+    (tmp_path / "data").rename(moved)
+    code, out, err = _run("gallery", "reembed", "--gallery", gallery, "--model", bundles["model-b"])
+    assert code == 6 and out.count("unreachable ") == 4 and "--from DIR" in err
+    code, out, _ = _run(
+        "gallery", "reembed", "--gallery", gallery, "--model", bundles["model-b"], "--from", moved
+    )
+    assert code == 0 and "re-embedded 4 template(s)" in out
+    code, out, _ = _run("identify", "--gallery", gallery, probe)  # now remembers model-b
+    assert code == 0 and out.startswith("1. bob ")
+
+
+def test_export_and_import(tmp_path, bundles) -> None:
+    gallery = tmp_path / "g.db"
+    _enroll_people(tmp_path, gallery, bundles["model-a"])
+    backup = tmp_path / "backup.json"
+    code, out, _ = _run("gallery", "export", "--gallery", gallery, backup)
+    assert code == 0 and "biometric" in out
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o600
+    restored = tmp_path / "restored.db"
+    code, out, _ = _run("gallery", "import", "--gallery", restored, backup)
+    assert code == 0 and out.strip() == f"imported 2 identities into {restored}"
+    code, _, err = _run("gallery", "import", "--gallery", restored, backup)
+    assert code == 6 and "already in the gallery" in err
+
+
+def test_bad_gallery_files_are_one_line_errors(tmp_path, bundles) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("hello\n")
+    code, _, err = _run("gallery", "list", "--gallery", text)
+    assert code == 6 and err.strip().splitlines() == [
+        f"error: {text}: not a gallery (not an SQLite database)"
+    ]
+    code, _, err = _run("identify", "--gallery", tmp_path / "none.db", text)
+    assert code == 6 and "enroll with --model" in err

@@ -1,0 +1,128 @@
+"""Evaluation on labelled data: LFW pairs.txt parsing, trial scoring, failures to acquire."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bioverify.bundle import BundleInfo
+from bioverify.errors import DataError
+from bioverify.verify import Verifier
+from bioverify.verify.evaluation import (
+    fold_accuracy,
+    impostor_count,
+    read_lfw_pairs,
+    report,
+    score_pairs,
+    score_samples,
+)
+
+
+def _image(seed: int, person: int) -> np.ndarray:
+    """A 250 × 250 image: a person's fixed pattern plus a little per-image noise."""
+    base = np.random.default_rng(1000 + person).integers(0, 256, (250, 250, 3))
+    noise = np.random.default_rng(seed).integers(-20, 21, (250, 250, 3))
+    return np.clip(base + noise, 0, 255).astype(np.uint8)
+
+
+def make_fake_lfw(root: Path, people: int = 4, per_person: int = 3) -> Path:
+    """Identity folders in LFW's naming (name/name_0001.png…), one unreadable file."""
+    import cv2
+
+    for p in range(people):
+        name = f"Person_{p}"
+        (root / name).mkdir(parents=True)
+        for n in range(1, per_person + 1):
+            cv2.imwrite(str(root / name / f"{name}_{n:04d}.png"), _image(10 * p + n, p))
+    return root
+
+
+PAIRS = """2\t2
+Person_0\t1\t2
+Person_1\t1\t3
+Person_0\t1\tPerson_1\t1
+Person_2\t2\tPerson_3\t1
+Person_2\t1\t3
+Person_3\t2\t3
+Person_0\t3\tPerson_3\t3
+Person_1\t2\tPerson_2\t2
+"""
+
+
+def test_reads_lfw_pairs(tmp_path: Path) -> None:
+    (tmp_path / "pairs.txt").write_text(PAIRS)
+    pairs = read_lfw_pairs(tmp_path / "pairs.txt", tmp_path / "lfw")
+    assert len(pairs) == 8
+    assert [p.genuine for p in pairs] == [True, True, False, False] * 2
+    assert [p.fold for p in pairs] == [0] * 4 + [1] * 4
+    first = pairs[0]
+    assert first.a == tmp_path / "lfw" / "Person_0" / "Person_0_0001.jpg"
+    assert first.b.name == "Person_0_0002.jpg" and first.identity_b == "Person_0"
+    assert pairs[3].identity_a == "Person_2" and pairs[3].b.name == "Person_3_0001.jpg"
+    (tmp_path / "one.txt").write_text("1\nA 1 2\nA 1 B 1\n")  # pairsDevTrain-style header
+    assert len(read_lfw_pairs(tmp_path / "one.txt", tmp_path)) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "empty"),
+        ("ten 300\n", "header"),
+        ("1 1\nA 1 2\n", "promises"),
+        ("1 1\nA 1 B 1\nA 1 2\n", "line 2: expected a same-identity pair"),
+        ("1 1\nA 1 2\nA 1 B\n", "line 3: expected a different-identity pair"),
+        ("1 1\nA x 2\nA 1 B 2\n", "line 2"),
+    ],
+)
+def test_malformed_pairs_files(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "pairs.txt").write_text(text)
+    with pytest.raises(DataError, match=message):
+        read_lfw_pairs(tmp_path / "pairs.txt", tmp_path)
+
+
+def test_score_pairs_counts_failures(face_bundle: BundleInfo, tmp_path: Path) -> None:
+    root = make_fake_lfw(tmp_path / "lfw")
+    for path in root.rglob("*.png"):  # pairs.txt names .jpg files
+        path.rename(path.with_suffix(".jpg"))
+    (root / "Person_3" / "Person_3_0003.jpg").write_bytes(b"broken")
+    (tmp_path / "pairs.txt").write_text(PAIRS)
+    verifier = Verifier.load(face_bundle.folder, face_mode="aligned")
+    result = score_pairs(verifier, read_lfw_pairs(tmp_path / "pairs.txt", root))
+    assert result.counts["pairs"] == 8
+    assert result.counts["trials_dropped"] == 2  # both pairs naming Person_3_0003
+    assert len(result.failures) == 1 and "Person_3_0003" in result.failures[0][0]
+    assert result.labels.sum() == 3 and (~result.labels).sum() == 3
+    assert result.scores[result.labels].min() > result.scores[~result.labels].max()
+    out = report(verifier, result)
+    assert out["eer"] == 0.0
+    assert out["failures_to_acquire"]["count"] == 1
+    assert out["trials"]["trials_dropped"] == 2
+    assert out["acquisition"] == {"mode_aligned": 11}  # 12 distinct files, 1 broken
+    assert set(out["tar_at_far"]) == {"0.01", "0.001"}
+    assert out["far_supported"] == {"0.01": False, "0.001": False}
+    assert len(out["fold_accuracy"]["folds"]) == 2
+
+
+def test_score_samples_uses_all_genuine_pairs(face_bundle: BundleInfo, tmp_path: Path) -> None:
+    root = make_fake_lfw(tmp_path / "lfw", people=5, per_person=4)
+    paths = sorted(root.rglob("*.png"))
+    identities = [p.parent.name for p in paths]
+    verifier = Verifier.load(face_bundle.folder, face_mode="aligned")
+    result = score_samples(verifier, paths, identities, max_genuine_per_identity=4)
+    assert result.counts["genuine"] == 5 * 4  # min(6 pairs, cap 4) per identity
+    # impostors: 10 × rule of three at FAR 1e-3 wanted, capped by the 160 that exist
+    assert result.counts["impostor"] == 160 == result.counts["impostor_possible"]
+    assert "only 160 impostor pairs exist" in result.notes[0]
+    assert result.scores[result.labels].min() > result.scores[~result.labels].max()
+    assert set(result.subject_a[result.labels]) <= set(identities)
+
+
+def test_helpers() -> None:
+    assert impostor_count(100, 1e-3) == 30000
+    assert impostor_count(50000, 1e-2) == 50000
+    scores = np.array([0.9, 0.8, 0.1, 0.2, 0.85, 0.7, 0.3, 0.75])
+    labels = np.array([1, 1, 0, 0, 1, 1, 0, 0], bool)
+    folds = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    assert fold_accuracy(scores, labels, folds) == [1.0, 0.75]

@@ -1,0 +1,222 @@
+"""Face preprocessing: aligned crops, Haar detection, the detection → frame mapping."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from bioverify.errors import InvalidInput, ModelError, NoFaceFound
+from bioverify.face_geometry import FaceGeometry, crop_aligned
+from bioverify.media import read_image
+from bioverify.verify.face_detect import FaceBox, make_detector
+from bioverify.verify.face_input import (
+    HAAR_REFERENCE,
+    LFW_EYES,
+    FacePreprocessor,
+    box_to_frame,
+    looks_aligned,
+)
+
+FACES = Path(__file__).parent / "data" / "faces"
+POWELL = FACES / "Colin_Powell_0001.jpg"
+SERENA = FACES / "Serena_Williams_0001.jpg"
+LFW = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "lfw"
+needs_haar = pytest.mark.skipif(
+    not hasattr(cv2, "CascadeClassifier"),
+    reason="this OpenCV has no Haar cascades (OpenCV 5); bioverify pins opencv<5",
+)
+
+
+def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(a.astype(float).ravel(), b.astype(float).ravel())[0, 1])
+
+
+class _FixedDetector:
+    """A detector that returns given boxes."""
+
+    name = "fixed"
+
+    def __init__(self, boxes: list[FaceBox]) -> None:
+        self.boxes = boxes
+
+    def detect(self, image: np.ndarray) -> list[FaceBox]:
+        return list(self.boxes)
+
+
+def test_aligned_mode_is_the_training_crop() -> None:
+    geometry = FaceGeometry()
+    prepared = FacePreprocessor(geometry, mode="aligned")(POWELL)
+    np.testing.assert_array_equal(prepared.arrays[0], crop_aligned(read_image(POWELL), geometry))
+    assert prepared.quality["mode"] == "aligned" and prepared.quality["face_box"] is None
+    with pytest.raises(InvalidInput, match="face_mode='detect'"):
+        FacePreprocessor(geometry, mode="aligned")(np.zeros((100, 300, 3), np.uint8))
+
+
+def test_reference_box_maps_onto_itself() -> None:
+    cx, cy, side = HAAR_REFERENCE
+    box = FaceBox(cx - side / 2, cy - side / 2, side, side)
+    np.testing.assert_allclose(box_to_frame(box, FaceGeometry()), [[1, 0, 0], [0, 1, 0]])
+    # the same face twice as large and shifted in a photo maps back onto the reference
+    matrix = box_to_frame(FaceBox(300, 100, 2 * side, 2 * side), FaceGeometry())
+    centre = matrix @ np.array([300 + side, 100 + side, 1.0])
+    np.testing.assert_allclose(centre, [cx, cy])
+    assert matrix[0, 0] == pytest.approx(0.5)
+
+
+def test_eye_landmarks_map_onto_the_lfw_eyes_and_undo_rotation() -> None:
+    (lx, ly), (rx, ry) = LFW_EYES
+    # eyes of a face rotated by 90° and scaled ×2 in a photo
+    left, right = (500.0, 200.0), (500.0 + 2 * (ry - ly), 200.0 + 2 * (rx - lx))
+    matrix = box_to_frame(FaceBox(0, 0, 10, 10, eyes=(left, right)), FaceGeometry())
+    np.testing.assert_allclose(matrix @ np.array([*left, 1.0]), [lx, ly], atol=1e-9)
+    np.testing.assert_allclose(matrix @ np.array([*right, 1.0]), [rx, ry], atol=1e-9)
+
+
+def test_a_detector_with_landmarks_recovers_the_aligned_crop() -> None:
+    geometry = FaceGeometry()
+    frame = read_image(POWELL)
+    # the aligned frame rotated by 30° and shrunk into a bigger photo: the eyes go with it
+    rotation = cv2.getRotationMatrix2D((125, 125), 30, 0.8)
+    rotation[:, 2] += (200, 150)
+    photo = cv2.warpAffine(frame, rotation, (700, 600))
+    eyes = [tuple(rotation @ np.array([x, y, 1.0])) for x, y in LFW_EYES]
+    box = FaceBox(0, 0, 100, 100, eyes=(eyes[0], eyes[1]))
+    detector = _FixedDetector([box])
+    prepared = FacePreprocessor(geometry, mode="detect", detector=detector)(photo)
+    assert _correlation(prepared.arrays[0], crop_aligned(frame, geometry)) > 0.95
+
+
+def test_several_faces_use_the_largest_and_say_so() -> None:
+    boxes = [FaceBox(60, 60, 120, 120), FaceBox(0, 0, 30, 30)]
+    prepared = FacePreprocessor(FaceGeometry(), "detect", _FixedDetector(boxes))(POWELL)
+    assert prepared.quality["faces_found"] == 2
+    assert prepared.quality["face_box"] == [60, 60, 120, 120]
+    assert any("2 faces found; used the largest" in note for note in prepared.notes)
+
+
+def test_small_faces_get_a_note() -> None:
+    prepared = FacePreprocessor(
+        FaceGeometry(), "detect", _FixedDetector([FaceBox(100, 100, 20, 20)])
+    )(np.zeros((300, 300, 3), np.uint8))
+    assert prepared.arrays[0].shape == (112, 112, 3)
+    assert any("only 20 px wide" in note for note in prepared.notes)
+
+
+def test_auto_falls_back_to_aligned_only_for_frame_shaped_images() -> None:
+    geometry = FaceGeometry()
+    blank = _FixedDetector([])
+    frame_like = np.full((250, 250, 3), 128, np.uint8)
+    prepared = FacePreprocessor(geometry, "auto", blank)(frame_like)
+    assert prepared.quality["mode"] == "aligned"
+    assert "used as an aligned crop" in prepared.notes[0]
+    with pytest.raises(NoFaceFound, match="no face found"):
+        FacePreprocessor(geometry, "auto", blank)(np.full((250, 400, 3), 128, np.uint8))
+    with pytest.raises(NoFaceFound):
+        FacePreprocessor(geometry, "detect", blank)(frame_like)
+    assert looks_aligned(np.zeros((500, 500, 3), np.uint8), geometry)
+    assert not looks_aligned(np.zeros((100, 100, 3), np.uint8), geometry)
+    assert not looks_aligned(np.zeros((250, 260, 3), np.uint8), geometry)
+
+
+def test_bad_mode_and_detector_specs() -> None:
+    with pytest.raises(InvalidInput, match="face mode"):
+        FacePreprocessor(FaceGeometry(), mode="guess")
+    with pytest.raises(ModelError, match="YuNet"):
+        make_detector("detector.xml")
+    with pytest.raises(ModelError, match="not found"):
+        make_detector("/nonexistent/yunet.onnx")
+
+
+def test_a_broken_yunet_model_is_a_one_line_model_error(tmp_path: Path) -> None:
+    (tmp_path / "yunet.onnx").write_bytes(b"not an onnx model")
+    with pytest.raises(ModelError, match="not a usable YuNet model") as caught:
+        make_detector(tmp_path / "yunet.onnx")
+    assert "\n" not in str(caught.value)
+
+
+@needs_haar
+def test_haar_finds_the_lfw_faces_where_lfw_put_them() -> None:
+    for path in sorted(FACES.glob("*.jpg")):
+        prepared = FacePreprocessor(FaceGeometry(), mode="detect")(path)
+        assert prepared.quality["faces_found"] == 1
+        x, y, w, _ = prepared.quality["face_box"]
+        assert abs(x + w / 2 - 125) < 12 and abs(y + w / 2 - 126) < 12 and 95 < w < 145
+        assert prepared.quality["detector"] == "haar"
+
+
+@needs_haar
+def test_haar_in_a_wild_photo_gives_the_aligned_crop() -> None:
+    """An LFW frame pasted, enlarged, into a bigger photo is found and cropped close to its
+    aligned crop."""
+    geometry = FaceGeometry()
+    frame = read_image(POWELL)
+    ramp = np.linspace(60, 160, 1200, dtype=np.float32)
+    photo = np.repeat(np.broadcast_to(ramp, (900, 1200))[:, :, None], 3, axis=2).astype(np.uint8)
+    photo[300:700, 450:850] = cv2.resize(frame, (400, 400), interpolation=cv2.INTER_CUBIC)
+    prepared = FacePreprocessor(geometry, mode="auto")(photo)
+    assert prepared.quality["mode"] == "detect" and prepared.quality["faces_found"] == 1
+    x, y, w, _ = prepared.quality["face_box"]
+    # the frame's face, at 1.6 x: its centre near 300 + 1.6 x (125, 126)
+    assert abs(x + w / 2 - 650) < 15 and abs(y + w / 2 - 502) < 15 and 170 < w < 240
+    assert _correlation(prepared.arrays[0], crop_aligned(frame, geometry)) > 0.85
+
+
+@needs_haar
+def test_haar_with_two_people_uses_the_larger() -> None:
+    photo = np.full((400, 800, 3), 100, np.uint8)
+    photo[50:350, 20:320] = cv2.resize(read_image(SERENA), (300, 300))
+    photo[150:300, 500:650] = cv2.resize(read_image(POWELL), (150, 150))
+    prepared = FacePreprocessor(FaceGeometry(), mode="detect")(photo)
+    assert prepared.quality["faces_found"] == 2
+    assert prepared.quality["face_box"][0] < 320  # Serena's, the larger
+    assert any("2 faces found" in note for note in prepared.notes)
+
+
+@needs_haar
+def test_no_face_raises() -> None:
+    texture = np.random.default_rng(1).integers(0, 255, (300, 400), dtype=np.uint8)
+    with pytest.raises(NoFaceFound, match="no face found"):
+        FacePreprocessor(FaceGeometry(), mode="auto")(cv2.GaussianBlur(texture, (9, 9), 3))
+
+
+@needs_haar
+@pytest.mark.shared_data
+def test_haar_crops_on_lfw_match_the_aligned_crops() -> None:
+    """On 40 random LFW images the detected crop correlates with the aligned crop."""
+    if not LFW.is_dir():
+        pytest.skip("../shared/data/faces/lfw is absent")
+    files = sorted(LFW.glob("*/*.jpg"))
+    random.Random(7).shuffle(files)
+    geometry = FaceGeometry()
+    detect = FacePreprocessor(geometry, mode="detect")
+    correlations, misses = [], 0
+    for path in files[:40]:
+        try:
+            crop = detect(path).arrays[0]
+        except NoFaceFound:
+            misses += 1
+            continue
+        correlations.append(_correlation(crop, crop_aligned(read_image(path), geometry)))
+    assert misses <= 2
+    assert np.median(correlations) > 0.8
+
+
+def test_without_a_detector_auto_still_takes_aligned_frames(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bioverify.errors import MissingDependency
+    from bioverify.verify import face_input
+
+    def no_detector(spec: object) -> None:
+        raise MissingDependency("this OpenCV has no Haar cascades")
+
+    monkeypatch.setattr(face_input, "make_detector", no_detector)
+    prepared = FacePreprocessor(FaceGeometry(), mode="auto")(POWELL)
+    assert prepared.quality["mode"] == "aligned"
+    assert "no face detector available" in prepared.notes[0]
+    with pytest.raises(MissingDependency):
+        FacePreprocessor(FaceGeometry(), mode="auto")(np.zeros((300, 500, 3), np.uint8))

@@ -1,0 +1,243 @@
+"""The Verifier on tiny ONNX bundles: loading, providers, calibration binding, decisions."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.signal import butter, lfilter
+
+import bioverify
+from bioverify.bundle import CALIBRATION_FILE, BundleInfo, write_bundle_json
+from bioverify.errors import CalibrationError, InvalidInput, ModelError, ModelMismatch
+from bioverify.verify import Verifier, VerifyResult
+from bioverify.verify.api import default_bundle
+
+FACES = Path(__file__).parent / "data" / "faces"
+POWELL_1 = FACES / "Colin_Powell_0001.jpg"
+POWELL_6 = FACES / "Colin_Powell_0006.jpg"
+SERENA = FACES / "Serena_Williams_0001.jpg"
+RESULT_FIELDS = {
+    "match",
+    "score",
+    "threshold",
+    "operating_point",
+    "far",
+    "frr",
+    "far_ci",
+    "frr_ci",
+    "supported",
+    "llr",
+    "probability",
+    "prior",
+    "modality",
+    "model_sha256",
+    "notes",
+}
+
+
+def _noise_image(seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (250, 250, 3), dtype=np.uint8)
+
+
+def _voice(band: tuple[float, float], seconds: float, seed: int, rate: int = 16000) -> np.ndarray:
+    """Band-passed noise: a "speaker" is a frequency band."""
+    noise = np.random.default_rng(seed).standard_normal(round(seconds * rate))
+    b, a = butter(4, [band[0] / (rate / 2), band[1] / (rate / 2)], "bandpass")
+    shaped = lfilter(b, a, noise)
+    return (0.3 * shaped / np.abs(shaped).max()).astype(np.float32)
+
+
+def test_logs_the_provider_really_used(
+    face_bundle: BundleInfo, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="bioverify.verify.session"):
+        verifier = Verifier.load(face_bundle.folder, threshold=0.5)
+    assert verifier.providers == ["CPUExecutionProvider"]
+    assert any("runs on CPUExecutionProvider" in r.message for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="bioverify.verify.session"):
+        Verifier.load(
+            face_bundle.folder, providers=["CUDAExecutionProvider", "CPUExecutionProvider"]
+        )
+    import onnxruntime
+
+    if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        assert any("CUDA was requested" in r.message for r in caplog.records)
+    with pytest.raises(ModelError, match="none of the onnxruntime providers"):
+        Verifier.load(face_bundle.folder, providers=["NoSuchExecutionProvider"])
+
+
+def test_a_changed_model_is_refused(face_bundle: BundleInfo, tmp_path: Path) -> None:
+    folder = tmp_path / "bundle"
+    shutil.copytree(face_bundle.folder, folder)
+    with (folder / "model.onnx").open("ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(ModelMismatch, match="sha256"):
+        Verifier.load(folder)
+    info = replace(face_bundle, model_sha256="0" * 64)
+    with pytest.raises(ModelMismatch):
+        Verifier.load(info)
+
+
+def test_a_calibration_of_another_model_is_refused(face_bundle: BundleInfo, tmp_path: Path) -> None:
+    from tiny_bundles import synthetic_calibration
+
+    foreign = synthetic_calibration("f" * 64)
+    with pytest.raises(ModelMismatch, match="calibrate this model"):
+        Verifier.load(face_bundle.folder, calibration=foreign)
+    foreign.save(tmp_path / "foreign.json")
+    with pytest.raises(ModelMismatch):
+        Verifier.load(face_bundle.folder, calibration=tmp_path / "foreign.json")
+    folder = tmp_path / "bundle"
+    shutil.copytree(face_bundle.folder, folder)
+    foreign.save(folder / CALIBRATION_FILE)
+    with pytest.raises(ModelMismatch):
+        Verifier.load(folder)  # the bundle's own calibration.json is checked too
+    assert Verifier.load(folder, calibration=False).calibration is None
+
+
+def test_verify_same_and_different_faces(calibrated_face_bundle: BundleInfo) -> None:
+    verifier = Verifier.load(calibrated_face_bundle.folder, face_mode="aligned")
+    assert verifier.operating_point == "FAR=0.001"
+    same = verifier.verify(POWELL_1, POWELL_1)
+    assert same.match and same.score == pytest.approx(1.0, abs=1e-5)
+    different = verifier.verify(_noise_image(1), _noise_image(2))
+    assert not different.match and different.score < verifier.threshold
+    for result in (same, different):
+        assert result.far is not None and result.frr is not None and result.far <= 0.001
+        assert result.far_ci is not None and result.far_ci[0] <= result.far <= result.far_ci[1]
+        assert result.supported is True
+        assert result.llr is not None and result.prior == 0.5
+        assert result.probability is not None and 0 <= result.probability <= 1
+    assert same.probability > 0.99 > different.probability  # type: ignore[operator]
+
+
+def test_result_json_has_every_field(calibrated_face_bundle: BundleInfo) -> None:
+    verifier = Verifier.load(calibrated_face_bundle.folder, operating_point="FAR=0.01")
+    result = verifier.verify(POWELL_1, SERENA)
+    document = json.loads(json.dumps(result.to_dict(), allow_nan=False))
+    assert set(document) == RESULT_FIELDS
+    assert document["operating_point"] == "FAR=0.01"
+    assert document["modality"] == "face"
+    assert document["model_sha256"] == calibrated_face_bundle.model_sha256
+    assert isinstance(result, VerifyResult)
+    assert Verifier.load(calibrated_face_bundle.folder, operating_point=0.01).threshold == (
+        verifier.threshold
+    )
+    with pytest.raises(CalibrationError, match=r"no operating point FAR=0\.0001"):
+        Verifier.load(calibrated_face_bundle.folder, operating_point="FAR=0.0001")
+
+
+def test_without_calibration_a_threshold_must_be_given(face_bundle: BundleInfo) -> None:
+    verifier = Verifier.load(face_bundle.folder)
+    assert verifier.threshold is None and verifier.operating_point is None
+    assert verifier.embed([POWELL_1]).shape == (1, verifier.embedding_dim)  # embedding works
+    with pytest.raises(CalibrationError, match="bioverify calibrate"):
+        verifier.verify(POWELL_1, POWELL_6)
+    with pytest.raises(CalibrationError, match="needs a calibration"):
+        Verifier.load(face_bundle.folder, operating_point="FAR=0.001")
+    explicit = Verifier.load(face_bundle.folder, threshold=0.25).verify(POWELL_1, POWELL_1)
+    assert explicit.match and explicit.threshold == 0.25
+    assert explicit.far is None and explicit.probability is None
+    with pytest.raises(InvalidInput, match="not both"):
+        Verifier.load(face_bundle.folder, threshold=0.2, operating_point="FAR=0.001")
+
+
+def test_embed_is_batched_and_equals_single(face_bundle: BundleInfo) -> None:
+    verifier = Verifier.load(face_bundle.folder, face_mode="aligned", batch_size=2)
+    inputs = [POWELL_1, POWELL_6, SERENA, _noise_image(3), POWELL_1.read_bytes()]
+    batch = verifier.embed(inputs)
+    assert batch.shape == (5, verifier.embedding_dim) and batch.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(batch, axis=1), 1.0, atol=1e-5)
+    singles = np.stack([verifier.acquire(x).embedding for x in inputs])
+    np.testing.assert_allclose(batch, singles, atol=1e-5)
+    np.testing.assert_allclose(batch[0], batch[4], atol=1e-6)
+    assert verifier.embed([]).shape == (0, verifier.embedding_dim)
+
+
+def test_verify_many_matches_verify(calibrated_face_bundle: BundleInfo) -> None:
+    verifier = Verifier.load(calibrated_face_bundle.folder, face_mode="aligned", batch_size=3)
+    pairs = [(POWELL_1, POWELL_6), (POWELL_1, SERENA), (SERENA, SERENA)]
+    many = verifier.verify_many(pairs)
+    assert [r.score for r in many] == pytest.approx([verifier.verify(a, b).score for a, b in pairs])
+    assert many[2].match
+
+
+def test_try_acquire_many_reports_failures(face_bundle: BundleInfo, tmp_path: Path) -> None:
+    verifier = Verifier.load(face_bundle.folder, face_mode="aligned")
+    (tmp_path / "bad.jpg").write_bytes(b"not a jpeg")
+    results = verifier.try_acquire_many([POWELL_1, tmp_path / "bad.jpg", SERENA])
+    assert isinstance(results[1], InvalidInput)
+    assert results[0].embedding.shape == (verifier.embedding_dim,)  # type: ignore[union-attr]
+    with pytest.raises(InvalidInput):
+        verifier.acquire_many([POWELL_1, tmp_path / "bad.jpg"])
+
+
+def test_voice_verifier(voice_bundle: BundleInfo, tmp_path: Path) -> None:
+    import soundfile
+
+    verifier = Verifier.load(voice_bundle.folder, threshold=0.5)
+    low, high = (100, 600), (2000, 4000)
+    soundfile.write(tmp_path / "a.wav", _voice(low, 2.0, 1), 16000)
+    same = verifier.verify(tmp_path / "a.wav", (_voice(low, 3.0, 2)[::2].copy(), 8000))
+    assert same.match and same.score > 0.9
+    assert not verifier.verify(_voice(low, 2.0, 3), _voice(high, 2.0, 4)).match
+    acquired = verifier.acquire(_voice(low, 14.0, 5))
+    assert acquired.quality["windows"] == 4 and acquired.notes
+    assert float(np.linalg.norm(acquired.embedding)) == pytest.approx(1.0, abs=1e-5)
+    # unequal lengths in one batch
+    embeddings = verifier.embed([_voice(low, 1.0, 6), _voice(low, 2.5, 7), _voice(high, 7.0, 8)])
+    assert embeddings.shape == (3, verifier.embedding_dim)
+    with pytest.raises(InvalidInput, match="is an image, but tiny-voice is a voice model"):
+        verifier.acquire(POWELL_1)
+
+
+def test_one_call_verify_and_default_model(calibrated_face_bundle: BundleInfo) -> None:
+    result = bioverify.verify(
+        POWELL_1, POWELL_1, model=calibrated_face_bundle.folder, face_mode="aligned"
+    )
+    assert result.match and result.operating_point == "FAR=0.001"
+    verifier = Verifier.load(calibrated_face_bundle.folder)
+    assert bioverify.verify(POWELL_1, SERENA, model=verifier).score < 1
+    with pytest.raises(ModelError, match="no default face model installed; pass model="):
+        bioverify.verify(POWELL_1, POWELL_6)
+    with pytest.raises(ModelError, match="no default voice model"):
+        default_bundle("voice")
+    with pytest.raises(InvalidInput, match="cannot compare"):
+        bioverify.verify(POWELL_1, np.zeros(16000, np.float32))
+
+
+def test_zipped_bundle_and_bundle_json_path(face_bundle: BundleInfo, tmp_path: Path) -> None:
+    archive = shutil.make_archive(str(tmp_path / "bundle"), "zip", face_bundle.folder)
+    zipped = Verifier.load(archive, threshold=0.3, face_mode="aligned")
+    direct = Verifier.load(face_bundle.folder / "bundle.json", threshold=0.3, face_mode="aligned")
+    np.testing.assert_allclose(zipped.embed([SERENA]), direct.embed([SERENA]), atol=1e-6)
+
+
+def test_wrong_output_size_is_a_model_error(face_bundle: BundleInfo, tmp_path: Path) -> None:
+    folder = tmp_path / "bundle"
+    shutil.copytree(face_bundle.folder, folder)
+    info = replace(face_bundle, model_path=(folder / "model.onnx").resolve(), embedding_dim=7)
+    write_bundle_json(info)
+    with pytest.raises(ModelError, match="expected"):
+        Verifier.load(folder, face_mode="aligned").embed([SERENA])
+
+
+def test_one_call_cache_sees_an_installed_calibration(
+    face_bundle: BundleInfo, tmp_path: Path
+) -> None:
+    from tiny_bundles import synthetic_calibration
+
+    folder = tmp_path / "bundle"
+    shutil.copytree(face_bundle.folder, folder)
+    with pytest.raises(CalibrationError):
+        bioverify.verify(POWELL_1, POWELL_6, model=folder, face_mode="aligned")
+    synthetic_calibration(face_bundle.model_sha256).save(folder / CALIBRATION_FILE)
+    result = bioverify.verify(POWELL_1, POWELL_6, model=folder, face_mode="aligned")
+    assert result.operating_point == "FAR=0.001"

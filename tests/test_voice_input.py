@@ -1,0 +1,110 @@
+"""Voice preprocessing: decoding, resampling, the energy VAD, windows of long recordings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from bioverify.errors import InvalidInput, NoSpeechFound
+from bioverify.verify.voice_input import (
+    Audio,
+    VoicePreprocessor,
+    VoiceSettings,
+    speech_mask,
+    windows,
+)
+
+RATE = 16000
+
+
+def _tone(seconds: float, rate: int, frequency: float = 440.0, level: float = 0.3) -> np.ndarray:
+    t = np.arange(round(seconds * rate)) / rate
+    return (level * np.sin(2 * np.pi * frequency * t)).astype(np.float32)
+
+
+def test_8k_and_44k_stereo_files_are_resampled(tmp_path: Path) -> None:
+    soundfile.write(tmp_path / "low.wav", _tone(1.5, 8000), 8000)
+    stereo = np.stack([_tone(1.5, 44100), _tone(1.5, 44100, level=0.1)], axis=1)
+    soundfile.write(tmp_path / "high.flac", stereo, 44100)
+    soundfile.write(tmp_path / "c.ogg", _tone(1.5, RATE), RATE)
+    pre = VoicePreprocessor(RATE)
+    for name in ("low.wav", "high.flac", "c.ogg"):
+        waveform = pre.load(tmp_path / name)
+        assert waveform.dtype == np.float32 and abs(waveform.size - 1.5 * RATE) <= 2
+    mixed = pre.load(tmp_path / "high.flac")
+    assert np.abs(mixed).max() == pytest.approx(0.2, abs=0.01)  # the channel mean
+    spectrum = np.abs(np.fft.rfft(pre.load(tmp_path / "low.wav")))
+    assert np.argmax(spectrum) * RATE / (1.5 * RATE) == pytest.approx(440, abs=2)
+
+
+def test_bytes_arrays_and_rates() -> None:
+    pre = VoicePreprocessor(RATE)
+    assert pre.load(_tone(1.0, RATE)).size == RATE  # a bare array is at the model's rate
+    assert pre.load((_tone(1.0, 8000), 8000)).size == RATE
+    assert pre.load(Audio(_tone(1.0, 48000), 48000)).size == RATE
+    ints = (_tone(1.0, RATE) * 32767).astype(np.int16)
+    assert np.abs(pre.load(ints)).max() == pytest.approx(0.3, abs=1e-3)
+    with pytest.raises(InvalidInput, match="1-D"):
+        pre.load(np.zeros((100, 2), np.float32))
+    with pytest.raises(InvalidInput, match="NaN"):
+        pre.load(np.full(100, np.nan, np.float32))
+    with pytest.raises(InvalidInput, match="not a readable audio file"):
+        pre.load(b"RIFF nonsense")
+
+
+def test_bytes_of_a_file(tmp_path: Path) -> None:
+    soundfile.write(tmp_path / "a.wav", _tone(1.0, 22050), 22050)
+    prepared = VoicePreprocessor(RATE)((tmp_path / "a.wav").read_bytes())
+    assert prepared.quality["duration_seconds"] == pytest.approx(1.0, abs=1e-3)
+    assert prepared.source.startswith("<") and "bytes" in prepared.source
+
+
+def test_silence_is_no_speech() -> None:
+    pre = VoicePreprocessor(RATE)
+    with pytest.raises(NoSpeechFound, match=r"0\.00 s of speech"):
+        pre(np.zeros(3 * RATE, np.float32))
+    quiet = np.random.default_rng(0).normal(0, 1e-4, 3 * RATE).astype(np.float32)  # -80 dBFS
+    with pytest.raises(NoSpeechFound):
+        pre(quiet)
+    with pytest.raises(NoSpeechFound, match=r"fewer than the 0\.5 s"):
+        pre(_tone(0.3, RATE))
+
+
+def test_vad_trims_silence_around_and_inside_speech() -> None:
+    silence = np.zeros(RATE, np.float32)
+    burst = _tone(1.0, RATE)
+    waveform = np.concatenate([silence, burst, silence, burst, silence])
+    settings = VoiceSettings(hangover=0.1)
+    mask = speech_mask(waveform, RATE, settings)
+    kept = mask.sum() / RATE
+    assert 2.0 <= kept <= 2.0 + 4 * 0.1 + 0.05  # the bursts plus the hangovers
+    prepared = VoicePreprocessor(RATE, settings)(waveform)
+    assert prepared.quality["duration_seconds"] == pytest.approx(5.0)
+    assert prepared.quality["speech_seconds"] == pytest.approx(kept, abs=1e-3)
+    assert prepared.quality["windows"] == 1 and prepared.arrays[0].size == mask.sum()
+
+
+def test_long_recordings_are_windowed() -> None:
+    settings = VoiceSettings(window_seconds=6.0, hop_seconds=3.0)
+    parts = windows(np.arange(20 * RATE, dtype=np.float32), RATE, settings)
+    starts = [int(p[0]) for p in parts]
+    assert starts == [0, 3 * RATE, 6 * RATE, 9 * RATE, 12 * RATE, 14 * RATE]
+    assert all(p.size == 6 * RATE for p in parts)
+    assert windows(np.zeros(6 * RATE, np.float32), RATE, settings)[0].size == 6 * RATE
+    prepared = VoicePreprocessor(RATE, settings)(_tone(20.0, RATE))
+    assert prepared.quality["windows"] == 6
+    assert "average of 6 windows" in prepared.notes[0]
+
+
+def test_too_long_recordings_are_refused(tmp_path: Path) -> None:
+    pre = VoicePreprocessor(RATE, VoiceSettings(max_seconds=2.0))
+    soundfile.write(tmp_path / "long.wav", _tone(3.0, 8000), 8000)
+    with pytest.raises(InvalidInput, match="more than the limit"):
+        pre(tmp_path / "long.wav")
+    with pytest.raises(InvalidInput, match="more than the limit"):
+        pre(_tone(3.0, RATE))
+    with pytest.raises(InvalidInput, match="hop_seconds"):
+        VoiceSettings(window_seconds=2.0, hop_seconds=3.0)
