@@ -96,7 +96,7 @@ def _fit(
 
 def _model_trials(
     model: Path,
-    data: Path,
+    data: tuple[Path, ...],
     split_path: Path | None,
     split_part: str,
     face_mode: str,
@@ -157,8 +157,8 @@ def _model_trials(
 @click.option(
     "--data",
     type=click.Path(path_type=Path),
-    default=None,
-    help="With --model: identity folders or a CSV manifest.",
+    multiple=True,
+    help="With --model: identity folders or a CSV manifest; repeat for several datasets.",
 )
 @click.option(
     "--split",
@@ -248,7 +248,7 @@ def _model_trials(
 def calibrate(
     scores_path: Path | None,
     model: Path | None,
-    data: Path | None,
+    data: tuple[Path, ...],
     split_path: Path | None,
     split_part: str,
     max_genuine_per_identity: int,
@@ -270,9 +270,9 @@ def calibrate(
     Trials come from --scores, or are scored here with --model on --data."""
     if (scores_path is None) == (model is None):
         raise InvalidInput("give either --scores CSV or --model BUNDLE with --data DIR")
-    if model is not None and data is None:
+    if model is not None and not data:
         raise InvalidInput("--model needs --data DIR (identity folders) to score trials on")
-    if scores_path is not None and (data is not None or split_path is not None or install):
+    if scores_path is not None and (data or split_path is not None or install):
         raise InvalidInput("--data, --split and --install go with --model, not --scores")
     if out is None and not install:
         raise InvalidInput("give --out FILE (or --install with --model)")
@@ -281,7 +281,6 @@ def calibrate(
     target = _bundle_calibration_path(model) if install and model is not None else None
     model_sha256 = None
     if model is not None:
-        assert data is not None
         smallest = min(target_far) if target_far else 1e-3
         table, model_sha256, lines = _model_trials(
             model,

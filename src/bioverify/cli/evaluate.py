@@ -17,7 +17,7 @@ from bioverify.cli.runtime_options import (
     progress_wanted,
     select_samples,
 )
-from bioverify.errors import DataError
+from bioverify.errors import DataError, InvalidInput
 
 
 def _summary(report: dict[str, Any]) -> list[str]:
@@ -121,7 +121,7 @@ def _pairs_protocol(
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def evaluate(
     model: Path,
-    data: Path,
+    data: tuple[Path, ...],
     split_path: Path | None,
     split_part: str,
     pairs_path: Path | None,
@@ -137,8 +137,10 @@ def evaluate(
 
     verifier = load_runtime_verifier(model, face_mode, detector, calibration=False)
     if pairs_path is not None:
-        result, notes = _pairs_protocol(verifier, pairs_path, data, split_path, split_part)
-        where = f"{data}"
+        if len(data) != 1:
+            raise InvalidInput("--pairs takes exactly one --data folder (the pairs' images)")
+        result, notes = _pairs_protocol(verifier, pairs_path, data[0], split_path, split_part)
+        where = f"{data[0]}"
     else:
         paths, identities, where = select_samples(data, split_path, split_part, verifier.modality)
         result = score_samples(

@@ -6,7 +6,7 @@ Kept free of heavy imports: the runtime itself is imported inside the commands.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -46,8 +46,10 @@ def data_options(function: F) -> F:
             click.option(
                 "--data",
                 required=True,
+                multiple=True,
                 type=click.Path(path_type=Path),
-                help="Identity folders (one sub-folder per identity) or a CSV manifest.",
+                help="Identity folders (one sub-folder per identity) or a CSV manifest; "
+                "repeat for several datasets (as given to `bioverify train`).",
             ),
             click.option(
                 "--split",
@@ -76,18 +78,19 @@ def progress_wanted() -> bool:
 
 
 def select_samples(
-    data: Path, split_path: Path | None, part: str, modality: str
+    data: Sequence[Path], split_path: Path | None, part: str, modality: str
 ) -> tuple[list[Path], list[str], str]:
-    """The dataset's files and identities (only ``part`` of the split when one is given)
+    """The datasets' files and identities (only ``part`` of the split when one is given)
     and a sentence saying which. Uses the torch-free dataset scanner and split checker."""
-    from bioverify.training.data import scan_dataset
+    from bioverify.training.data import scan_datasets
     from bioverify.training.splits import load_split
 
-    inventory = scan_dataset(data, modality=modality, progress=progress_wanted())
+    inventory = scan_datasets(list(data), modality=modality, progress=progress_wanted())
     if split_path is None:
         samples = inventory.samples
         where = (
-            f"all {len(inventory.identities())} identities of {data} (no --split: make sure "
+            f"all {len(inventory.identities())} identities of "
+            f"{', '.join(map(str, data))} (no --split: make sure "
             "the model never saw them in training)"
         )
     else:

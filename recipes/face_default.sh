@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Regenerates the default face model shipped in src/bioverify/models/face/ from the shared LFW
+# data: train (MobileFaceNet at 64x64, ArcFace m=0.3) on the LFW train identities — 10 epochs,
+# then a 12-epoch warm restart — export to ONNX (fp32), calibrate on the held-out test
+# identities, install. Measured here: about 27 + 35 min of training on 2 CPU cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+benchmarks/train_face_arcface.sh
+benchmarks/train_face_arcface_long.sh
+.venv/bin/bioverify export runs/face_arcface_long/best.pt --out build/face_default \
+  --name face-mobilefacenet64-arcface --overwrite
+.venv/bin/bioverify calibrate --model build/face_default --data ../shared/data/faces/lfw \
+  --split benchmarks/splits/lfw.json --split-part test --face-mode aligned \
+  --target-far 0.01 --target-far 0.001 --target-frr 0.05 --install --report build/face_report
+mkdir -p src/bioverify/models/face
+cp build/face_default/{model.onnx,bundle.json,calibration.json} src/bioverify/models/face/
