@@ -163,6 +163,7 @@ def test_face_bundles_are_complete_and_hash_checked(face) -> None:
         assert info.output == {"name": "embedding", "dtype": "float32", "shape": ["N", DIM]}
         assert info.preprocessing["face_geometry"]["output_size"] == FACE_SIZE
         assert sorted(p.name for p in variant.bundle.iterdir()) == ["bundle.json", MODEL_FILE]
+        assert (variant.bundle / "bundle.json").stat().st_mode & 0o044 == 0o044  # shareable
     fp32 = report.variants[0].bundle
     assert [v.bundle.name for v in report.variants] == ["face", "face-fp16", "face-int8"]
     assert not [p for p in fp32.parent.iterdir() if p.name.startswith(".")]  # no staging left
@@ -340,6 +341,8 @@ def test_selection_prefers_identities_with_pairs_and_caps() -> None:
     assert max(counts.values()) == 2
     singles = {"id0", "id3"}  # identities with one sample come last
     assert [s.identity in singles for s in chosen] == sorted(s.identity in singles for s in chosen)
+    few = [Sample(Path(f"{i}_{n}.wav"), f"spk{i}") for i in range(2) for n in range(10)]
+    assert len(select(few, max_samples=12, per_identity=4)) == 12  # 6 each, not 4
 
 
 def test_batched_groups_equal_shapes() -> None:

@@ -15,7 +15,7 @@ from scipy.signal import butter, lfilter
 import bioverify
 from bioverify.bundle import CALIBRATION_FILE, BundleInfo, write_bundle_json
 from bioverify.errors import CalibrationError, InvalidInput, ModelError, ModelMismatch
-from bioverify.verify import Verifier, VerifyResult
+from bioverify.verify import Verifier, VerifyResult, api
 from bioverify.verify.api import default_bundle
 
 FACES = Path(__file__).parent / "data" / "faces"
@@ -198,7 +198,10 @@ def test_voice_verifier(voice_bundle: BundleInfo, tmp_path: Path) -> None:
         verifier.acquire(POWELL_1)
 
 
-def test_one_call_verify_and_default_model(calibrated_face_bundle: BundleInfo) -> None:
+def test_one_call_verify_and_default_model(
+    calibrated_face_bundle: BundleInfo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(api, "MODELS_DIR", tmp_path / "no_models")
     result = bioverify.verify(
         POWELL_1, POWELL_1, model=calibrated_face_bundle.folder, face_mode="aligned"
     )
@@ -211,6 +214,27 @@ def test_one_call_verify_and_default_model(calibrated_face_bundle: BundleInfo) -
         default_bundle("voice")
     with pytest.raises(InvalidInput, match="cannot compare"):
         bioverify.verify(POWELL_1, np.zeros(16000, np.float32))
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.mark.parametrize("modality", ["face", "voice"])
+def test_shipped_default_models_verify_the_examples(modality: str) -> None:
+    if not (api.MODELS_DIR / modality / "bundle.json").is_file():
+        pytest.skip(f"no default {modality} model in this checkout")
+    suffix = "jpg" if modality == "face" else "ogg"
+    same = bioverify.verify(
+        EXAMPLES / f"{modality}_a1.{suffix}", EXAMPLES / f"{modality}_a2.{suffix}"
+    )
+    other = bioverify.verify(
+        EXAMPLES / f"{modality}_a1.{suffix}", EXAMPLES / f"{modality}_b1.{suffix}"
+    )
+    assert same.score > other.score
+    assert same.threshold == other.threshold and same.operating_point == "FAR=0.01"
+    assert same.far is not None and same.probability is not None
+    info = Verifier.load(default_bundle(modality)).info
+    assert info.modality == modality and info.model_path.stat().st_size < 20 * 2**20
 
 
 def test_zipped_bundle_and_bundle_json_path(face_bundle: BundleInfo, tmp_path: Path) -> None:

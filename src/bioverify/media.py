@@ -69,34 +69,55 @@ def resample(waveform: np.ndarray, orig_rate: int, target_rate: int) -> np.ndarr
     return resampled.astype(np.float32, copy=False)
 
 
-def read_audio(path: Path | str, sample_rate: int = 16000) -> np.ndarray:
+def read_audio(
+    path: Path | str, sample_rate: int = 16000, max_seconds: float | None = None
+) -> np.ndarray:
     """Read an audio file (WAV, FLAC, OGG, MP3 — whatever libsndfile decodes) to mono float32.
 
     Channels are averaged, samples are in [-1, 1], and the signal is resampled to
-    ``sample_rate`` with :func:`resample`. A file without samples is invalid input.
+    ``sample_rate`` with :func:`resample`. A file without samples is invalid input. With
+    ``max_seconds``, a recording longer than that is refused while decoding: at most that
+    much audio is ever held in memory, whatever the file's header claims.
     """
     path = Path(path)
-    return _decode_audio(path, sample_rate, str(path))
+    return _decode_audio(path, sample_rate, str(path), max_seconds)
 
 
-def decode_audio(data: bytes, sample_rate: int = 16000, source: str = "audio") -> np.ndarray:
+def decode_audio(
+    data: bytes, sample_rate: int = 16000, source: str = "audio", max_seconds: float | None = None
+) -> np.ndarray:
     """:func:`read_audio` for encoded audio bytes (a WAV, FLAC, OGG or MP3 file's contents)."""
     if not data:
         raise InvalidInput(f"{source}: empty audio data; pass a non-empty audio file")
-    return _decode_audio(io.BytesIO(data), sample_rate, source)
+    return _decode_audio(io.BytesIO(data), sample_rate, source, max_seconds)
 
 
-def _decode_audio(file: Path | io.BytesIO, sample_rate: int, source: str) -> np.ndarray:
+def _decode_audio(
+    file: Path | io.BytesIO, sample_rate: int, source: str, max_seconds: float | None
+) -> np.ndarray:
     try:
-        samples, rate = soundfile.read(file, dtype="float32", always_2d=True)
+        with soundfile.SoundFile(file) as sound:
+            rate = int(sound.samplerate)
+            limit = -1 if max_seconds is None else int(max_seconds * rate) + 1
+            # decoded in blocks and downmixed block by block: memory is the mono signal only
+            parts = [
+                block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]
+                for block in sound.blocks(
+                    blocksize=max(rate, 1) * 10, frames=limit, dtype="float32", always_2d=True
+                )
+            ]
     except (soundfile.LibsndfileError, RuntimeError, OSError) as exc:
         raise InvalidInput(
             f"{source}: not a readable audio file ({exc}); expected WAV, FLAC, OGG or MP3"
         ) from exc
-    if samples.shape[0] == 0:
+    mono = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    if mono.size == 0:
         raise InvalidInput(f"{source}: the audio file holds no samples")
-    mono = samples.mean(axis=1, dtype=np.float32) if samples.shape[1] > 1 else samples[:, 0]
-    return resample(mono, int(rate), sample_rate)
+    if max_seconds is not None and mono.size >= limit:
+        raise InvalidInput(
+            f"{source}: the recording lasts more than the limit of {max_seconds:g} s; cut it first"
+        )
+    return resample(mono, rate, sample_rate)
 
 
 __all__ = ["decode_audio", "decode_image", "read_audio", "read_image", "resample"]

@@ -170,6 +170,10 @@ class Calibration:
             ) from exc
         except ValueError as exc:
             raise CalibrationError(f"{source} is not strict JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise CalibrationError(
+                f"{source} is not a calibration (JSON nested too deeply)"
+            ) from exc
         return cls.from_dict(data, source)
 
     def operating_point(self, label_or_target: str | float) -> OperatingPoint:

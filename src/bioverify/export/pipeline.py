@@ -196,8 +196,6 @@ def _variant_warnings(
             f"{precision}: EER {100 * eer:.2f} % is {100 * (eer - fp32_eer):.2f} points worse "
             f"than fp32's {100 * fp32_eer:.2f} % (more than {100 * EER_TOLERANCE:.0f})"
         )
-    for warning in warnings:
-        logger.warning(warning)
     return tuple(warnings)
 
 
@@ -356,8 +354,8 @@ def _write(
                 variant_facts["calibration"] = {
                     "data": str(real.source.resolve()),
                     "samples": len(real),
-                    "method": "MinMax, QDQ, uint8 activations, int8 per-channel weights, "
-                    "backbone only",
+                    "method": "MinMax, QDQ, uint8 activations, int8 per-channel weights; "
+                    "backbone Conv/Gemm/MatMul only",
                 }
             info = _write_bundle(
                 result.model.parent, trained, f"{name}-{precision}", precision, variant_facts

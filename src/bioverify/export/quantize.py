@@ -8,8 +8,14 @@ found by the ``pkg.torch.onnx.name_scopes`` metadata the dynamo exporter writes 
 node (``['', 'backbone', ...]``).
 
 int8 is static QDQ quantisation by :func:`onnxruntime.quantization.quantize_static`:
-uint8 activations, int8 per-channel weights, MinMax ranges from real samples. ORT's
-``quant_pre_process`` is not run: its symbolic shape inference fails on the exported
+uint8 activations, int8 per-channel weights, MinMax ranges from real samples, and only the
+weighted ops (``Conv``, ``Gemm``, ``MatMul``). On a trained ECAPA-TDNN (channels 128, 48
+speech clips) quantising every supported backbone op gave cosine to fp32 0.92 (min 0.71):
+the squeeze-excitation gates and the attentive statistics pooling (``Mul``, ``Add``,
+``Sigmoid``) lose too much in 8 bits; weighted ops only gave 0.9996 (min 0.999). On the
+MobileFaceNet the two agree (0.9994).
+
+ORT's ``quant_pre_process`` is not run: its symbolic shape inference fails on the exported
 normalisation (``Expand``), and the exporter's graph is already optimised. Nor is
 ``CalibMaxIntermediateOutputs``: in onnxruntime 1.32 it drops every full chunk of collected
 ranges instead of merging it (``No data is collected.``, or ranges from the last chunk only);
@@ -38,6 +44,8 @@ from onnxruntime.transformers.float16 import convert_float_to_float16
 from bioverify.errors import ExportError
 
 _SCOPES = "pkg.torch.onnx.name_scopes"
+#: the ops int8 quantises (those with weights; see the module docstring)
+INT8_OPS = ("Conv", "Gemm", "MatMul")
 
 
 def _scope(node: onnx.NodeProto) -> list[str]:
@@ -106,8 +114,8 @@ class _Reader(CalibrationDataReader):
 
 
 def to_int8(source: Path, target: Path, batches: Sequence[np.ndarray]) -> None:
-    """Statically quantise the backbone to int8 (QDQ), calibrated on ``batches`` of real
-    model inputs."""
+    """Statically quantise the backbone's weighted ops to int8 (QDQ), calibrated on
+    ``batches`` of real model inputs."""
     if not batches:
         raise ExportError("int8 quantisation needs calibration samples; none were given")
     model = onnx.load(str(source))
@@ -122,8 +130,9 @@ def to_int8(source: Path, target: Path, batches: Sequence[np.ndarray]) -> None:
             weight_type=QuantType.QInt8,
             per_channel=True,
             nodes_to_quantize=backbone,
+            op_types_to_quantize=list(INT8_OPS),
             calibrate_method=CalibrationMethod.MinMax,
         )
 
 
-__all__ = ["backbone_nodes", "to_fp16", "to_int8"]
+__all__ = ["INT8_OPS", "backbone_nodes", "to_fp16", "to_int8"]

@@ -10,6 +10,7 @@ run's validation length (as validation saw them).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from bioverify.face_geometry import crop_aligned
 from bioverify.media import read_audio, read_image
 from bioverify.training.data import Sample, scan_dataset
 
-#: samples decoded at most, and per identity (identities with two or more samples first)
+#: samples decoded at most, and at least this many per identity (see :func:`select`)
 MAX_SAMPLES = 256
 PER_IDENTITY = 4
 
@@ -45,12 +46,14 @@ def select(
     per_identity: int = PER_IDENTITY,
     seed: int = 0,
 ) -> list[Sample]:
-    """Up to ``per_identity`` samples of each identity, identities in seeded random order with
-    those that have two or more samples first (they give genuine trials), at most
-    ``max_samples`` in all."""
+    """At most ``max_samples`` samples, spread over identities: up to
+    ``max(per_identity, ceil(max_samples / identities))`` of each (so a few speakers still
+    fill the budget), identities in seeded random order with those that have two or more
+    samples first (they give genuine trials)."""
     groups: dict[str, list[Sample]] = {}
     for sample in samples:
         groups.setdefault(sample.identity, []).append(sample)
+    per_identity = max(per_identity, math.ceil(max_samples / max(len(groups), 1)))
     rng = np.random.default_rng(seed)
     names = sorted(groups)
     order = [names[i] for i in rng.permutation(len(names))]

@@ -25,13 +25,14 @@ MAX_IDENTITY_LENGTH = 200
 
 
 def check_identity(identity: Any) -> str:
-    """An identity name: 1–200 characters, no surrounding blanks, no control characters."""
+    """An identity name: 1–200 characters, no surrounding blanks, no control characters and
+    no lone surrogates (they cannot be stored as UTF-8)."""
     if (
         not isinstance(identity, str)
         or not identity
         or identity != identity.strip()
         or len(identity) > MAX_IDENTITY_LENGTH
-        or any(unicodedata.category(char) == "Cc" for char in identity)
+        or any(unicodedata.category(char) in ("Cc", "Cs") for char in identity)
     ):
         raise InvalidInput(
             f"invalid identity {identity!r}: use 1–{MAX_IDENTITY_LENGTH} printable characters "
@@ -48,12 +49,17 @@ def describe_source(x: Any) -> SourceRecord:
             digest = file_sha256(path)
         except OSError as exc:
             raise InvalidInput(f"{path}: cannot read ({exc.strerror})") from exc
-        return SourceRecord(path.name, str(path.resolve()), digest)
+        return SourceRecord(_as_text(path.name), _as_text(str(path.resolve())), digest)
     if isinstance(x, bytes | bytearray | memoryview):
         return SourceRecord("<bytes>", None, hashlib.sha256(x).hexdigest())
     if isinstance(x, np.ndarray):
         return SourceRecord("<array>", None, hashlib.sha256(x.tobytes()).hexdigest())
     return SourceRecord(f"<{type(x).__name__}>")
+
+
+def _as_text(name: str) -> str:
+    """A file name as storable UTF-8 text: bytes that are not UTF-8 become ``\\xNN``."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def sample_label(x: Any) -> str:

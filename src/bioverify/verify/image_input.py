@@ -4,7 +4,8 @@ image.
 Files and bytes are decoded by :func:`bioverify.media.decode_image` (the decoder training
 used): EXIF orientation applied, grayscale replicated, 16-bit scaled to 8 bits, alpha dropped.
 Before decoding, the image size is read from the file header and an image of more than
-``max_pixels`` pixels is refused (a small file can decode to gigabytes).
+``max_pixels`` pixels (default :data:`MAX_PIXELS`, 50 megapixels) is refused (a small file can
+decode to gigabytes); data without a readable size in its header is refused undecoded.
 
 Arrays: ``uint8`` (or ``uint16``, scaled to 8 bits) ``[H, W]`` grayscale, ``[H, W, 1]``,
 ``[H, W, 3]`` RGB or ``[H, W, 4]`` RGBA (alpha dropped). PIL images have their EXIF
@@ -58,10 +59,20 @@ def _check_pixels(width: int, height: int, max_pixels: int, source: str) -> None
 
 
 def decode_bytes(data: bytes, source: str, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """Decode encoded image bytes after checking the header's size against ``max_pixels``."""
+    """Decode encoded image bytes after checking the header's size against ``max_pixels``.
+
+    Data whose size cannot be read from its header (an unknown format, or a damaged header)
+    is refused undecoded, so the pixel limit holds before any decoder allocates memory.
+    """
+    if not data:
+        raise InvalidInput(f"{source}: empty image data; pass a non-empty image file")
     size = image_size(data)
-    if size is not None:
-        _check_pixels(*size, max_pixels, source)
+    if size is None:
+        raise InvalidInput(
+            f"{source}: not a readable image (no image size in its header); expected JPEG, "
+            "PNG, BMP, GIF, PGM/PPM, WebP or TIFF"
+        )
+    _check_pixels(*size, max_pixels, source)
     image = decode_image(data, source=source)
     _check_pixels(image.shape[1], image.shape[0], max_pixels, source)
     return image

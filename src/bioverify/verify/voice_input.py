@@ -14,7 +14,9 @@
    is cut into windows of that length every ``hop_seconds`` (default 3 s, the last window
    ending at the end) whose embeddings the verifier averages.
 
-A recording longer than ``max_seconds`` (default 600 s) is refused before decoding it.
+A recording longer than ``max_seconds`` (default 600 s) is refused before decoding it (and
+decoding stops there whatever the header claims), and one recorded at a sample rate outside
+:data:`MIN_SAMPLE_RATE` … :data:`MAX_SAMPLE_RATE` is refused.
 """
 
 from __future__ import annotations
@@ -34,6 +36,21 @@ from bioverify.verify.image_input import describe
 from bioverify.verify.result import Prepared
 
 _FRAME_SECONDS = 0.02
+#: lowest and highest accepted input sample rates (Hz): below 4 kHz nothing of speech is left
+MIN_SAMPLE_RATE = 4000
+MAX_SAMPLE_RATE = 192000
+
+
+def check_sample_rate(rate: Any, source: str) -> int:
+    """``rate`` as an int, or :class:`InvalidInput` when it is not a supported sample rate."""
+    if isinstance(rate, bool) or not isinstance(rate, int | np.integer):
+        raise InvalidInput(f"{source}: the sample rate must be an integer (Hz), got {rate!r}")
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise InvalidInput(
+            f"{source}: sample rate {rate} Hz is not supported; use {MIN_SAMPLE_RATE}.."
+            f"{MAX_SAMPLE_RATE} Hz (16000 is typical for speech)"
+        )
+    return int(rate)
 
 
 @dataclass(frozen=True)
@@ -104,15 +121,18 @@ class VoicePreprocessor:
         source = describe(x)
         if isinstance(x, str | os.PathLike):
             path = Path(x)
+            if not path.is_file():
+                problem = "is a folder" if path.is_dir() else "does not exist"
+                raise InvalidInput(f"{source}: cannot read audio file ({problem})")
             self._check_length(path, source)
-            return read_audio(path, self.sample_rate)
+            return read_audio(path, self.sample_rate, self.settings.max_seconds)
         if isinstance(x, bytes | bytearray | memoryview):
             self._check_length(io.BytesIO(bytes(x)), source)
-            return decode_audio(bytes(x), self.sample_rate, source)
+            return decode_audio(bytes(x), self.sample_rate, source, self.settings.max_seconds)
         if isinstance(x, Audio):
             return self._from_array(x.waveform, x.sample_rate, source)
         if isinstance(x, tuple) and len(x) == 2 and isinstance(x[0], np.ndarray):
-            return self._from_array(x[0], int(x[1]), source)
+            return self._from_array(x[0], x[1], source)
         if isinstance(x, np.ndarray):
             return self._from_array(x, self.sample_rate, source)
         raise InvalidInput(
@@ -127,13 +147,15 @@ class VoicePreprocessor:
             raise InvalidInput(
                 f"{source}: not a readable audio file ({exc}); expected WAV, FLAC or OGG"
             ) from exc
+        check_sample_rate(info.samplerate, source)
         if info.duration > self.settings.max_seconds:
             raise InvalidInput(
                 f"{source}: the recording lasts {info.duration:.0f} s, more than the limit of "
                 f"{self.settings.max_seconds:g} s; cut it first"
             )
 
-    def _from_array(self, array: np.ndarray, rate: int, source: str) -> np.ndarray:
+    def _from_array(self, array: np.ndarray, rate: Any, source: str) -> np.ndarray:
+        rate = check_sample_rate(rate, source)
         if array.ndim != 1:
             raise InvalidInput(
                 f"{source}: an audio array must be 1-D mono, got shape {tuple(array.shape)}; "
@@ -143,6 +165,8 @@ class VoicePreprocessor:
             array = array.astype(np.float32) / 32768.0
         elif array.dtype.kind != "f":
             raise InvalidInput(f"{source}: audio samples must be float or int16, got {array.dtype}")
+        with np.errstate(over="ignore"):  # float64 beyond float32's range becomes inf below
+            array = array.astype(np.float32, copy=False)
         if array.size == 0 or not np.all(np.isfinite(array)):
             raise InvalidInput(f"{source}: the audio array is empty or holds NaN/inf")
         if array.size / rate > self.settings.max_seconds:
@@ -150,7 +174,7 @@ class VoicePreprocessor:
                 f"{source}: {array.size / rate:.0f} s of audio is more than the limit of "
                 f"{self.settings.max_seconds:g} s"
             )
-        return resample(array.astype(np.float32, copy=False), rate, self.sample_rate)
+        return resample(array, rate, self.sample_rate)
 
     def __call__(self, x: Any) -> Prepared:
         source = describe(x)
@@ -179,4 +203,13 @@ class VoicePreprocessor:
         return Prepared(parts, quality, notes, source)
 
 
-__all__ = ["Audio", "VoicePreprocessor", "VoiceSettings", "speech_mask", "windows"]
+__all__ = [
+    "MAX_SAMPLE_RATE",
+    "MIN_SAMPLE_RATE",
+    "Audio",
+    "VoicePreprocessor",
+    "VoiceSettings",
+    "check_sample_rate",
+    "speech_mask",
+    "windows",
+]
