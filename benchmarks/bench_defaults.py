@@ -314,24 +314,30 @@ def speed_markdown(r: dict[str, Any], command: str) -> str:
 # -- robustness ------------------------------------------------------------------------------
 
 
-def embed_all(verifier: Verifier, inputs: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Embeddings of the inputs that were acquired, and the mask of those."""
+def embed_all(
+    verifier: Verifier, inputs: Sequence[Any]
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Embeddings of the inputs that were acquired, the mask of those, and the reasons of
+    the failures."""
     results = []
     for start in range(0, len(inputs), 64):
         results += verifier.try_acquire_many(inputs[start : start + 64])
     ok = np.array([isinstance(a, Acquired) for a in results])
     embeddings = np.stack([a.embedding for a in results if isinstance(a, Acquired)])
-    return embeddings, ok
+    reasons = [f"{type(a).__name__}: {a}" for a in results if not isinstance(a, Acquired)]
+    return embeddings, ok, reasons
 
 
 def evaluate(verifier: Verifier, inputs: Sequence[Any], samples: Sequence[Sample]) -> dict:
     start = time.perf_counter()
-    embeddings, ok = embed_all(verifier, inputs)
+    embeddings, ok, reasons = embed_all(verifier, inputs)
     kept = [s for s, k in zip(samples, ok, strict=True) if k]
+    failed = [str(s.path) for s, k in zip(samples, ok, strict=True) if not k]
     result = evaluate_embeddings(embeddings, kept)
     result["inputs"] = len(inputs)
     result["failed_to_acquire"] = int((~ok).sum())
     result["fta_rate"] = float((~ok).mean())
+    result["failures"] = [f"{p} ({r})" for p, r in zip(failed, reasons, strict=True)][:20]
     result["embed_seconds"] = time.perf_counter() - start
     result["load"] = load()
     return result
@@ -409,7 +415,7 @@ def in_the_wild(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     coarse = rng.uniform(0, 255, (3, 4, 3)).astype(np.float32)
     canvas = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
     canvas += rng.normal(0, 12, canvas.shape).astype(np.float32)
-    tint = rng.uniform(0.6, 1.0, 3).astype(np.float32)
+    tint = rng.uniform(0.5, 1.0, 3).astype(np.float32)
     face = image.astype(np.float32)[:, :, None] * tint[None, None, :]
     scale = rng.uniform(0.6, 1.4)
     size = (round(face.shape[1] * scale), round(face.shape[0] * scale))

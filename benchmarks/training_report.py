@@ -18,7 +18,7 @@ from typing import Any
 
 RESULTS = Path(__file__).parent / "results"
 ROWS = {
-    "face": ["baseline_face", "face_arcface", "face_triplet"],
+    "face": ["baseline_face", "face_arcface", "face_arcface_long", "face_triplet"],
     "voice": ["baseline_voice", "voice_arcface", "voice_triplet"],
 }
 D = "../shared/data/speakers"
