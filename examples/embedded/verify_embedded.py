@@ -1,0 +1,145 @@
+"""Verify two inputs with a bare bioverify ``model.onnx`` + ``calibration.json``: onnxruntime
+and numpy only (OpenCV to decode images, soundfile to decode audio) — no bioverify install.
+
+Everything needed is read from the files themselves: the modality, input name and
+preprocessing (face crop geometry or voice sample rate) from the ONNX ``metadata_props``
+(``bioverify.*`` keys), the threshold from the calibration's operating points. The model
+does normalisation, the log-mel front-end and the L2 normalisation in its graph.
+
+Faces must be aligned images shaped like the geometry's frame (e.g. 250 × 250 LFW-style
+crops); face detection is the full runtime's job. Audio must already be at the model's
+sample rate (16 kHz); the energy VAD and the 6 s windows match ``bioverify.verify``.
+
+Usage::
+
+    python verify_embedded.py model.onnx calibration.json a.jpg b.jpg [--far 0.01]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+import soundfile
+
+# voice activity detection and windows, as bioverify.verify.voice_input's defaults
+FRAME_SECONDS, FLOOR_DB, RANGE_DB, HANGOVER = 0.02, -55.0, 35.0, 0.1
+WINDOW_SECONDS, HOP_SECONDS, MIN_SPEECH_SECONDS = 6.0, 3.0, 0.5
+
+
+class Model:
+    """An ONNX session plus the facts its metadata carries."""
+
+    def __init__(self, path: str) -> None:
+        providers = [
+            p
+            for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
+            if p in ort.get_available_providers()
+        ]
+        self.session = ort.InferenceSession(path, providers=providers)
+        meta = self.session.get_modelmeta().custom_metadata_map
+        self.modality = meta["bioverify.modality"]
+        self.input_name = json.loads(meta["bioverify.input"])["name"]
+        self.preprocessing = json.loads(meta["bioverify.preprocessing"])
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: batch})[0]
+
+    def embed(self, path: str) -> np.ndarray:
+        """A unit-norm embedding of one file."""
+        if self.modality == "face":
+            return self.run(face_crop(path, self.preprocessing["face_geometry"])[None])[0]
+        windows = voice_windows(path, self.preprocessing["sample_rate"])
+        total = np.sum([self.run(w[None])[0].astype(np.float64) for w in windows], axis=0)
+        return (total / np.linalg.norm(total)).astype(np.float32)
+
+
+def face_crop(path: str, geometry: dict) -> np.ndarray:
+    """The aligned crop ``uint8 [S, S, 3]`` RGB the face model takes."""
+    image = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR_RGB)
+    if image is None:
+        sys.exit(f"error: {path}: not a readable image")
+    height, width = image.shape[:2]
+    frame_w, frame_h = geometry["frame_size"]
+    scale_x, scale_y = width / frame_w, height / frame_h
+    x, y, w, h = geometry["crop_box"]
+    crop = image[
+        round(y * scale_y) : round((y + h) * scale_y), round(x * scale_x) : round((x + w) * scale_x)
+    ]
+    if geometry["colour"] == "gray":
+        crop = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+    size = geometry["output_size"]
+    method = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR}[geometry["interpolation"]]
+    resized = cv2.resize(crop, (size, size), interpolation=method)
+    if resized.ndim == 2:
+        resized = np.repeat(resized[:, :, None], 3, axis=2)
+    return np.ascontiguousarray(resized)
+
+
+def voice_windows(path: str, rate: int) -> list[np.ndarray]:
+    """Speech-only ``float32`` windows of at most 6 s (energy VAD, as the runtime)."""
+    waveform, file_rate = soundfile.read(path, dtype="float32", always_2d=True)
+    if file_rate != rate:
+        sys.exit(f"error: {path} is at {file_rate} Hz; resample it to {rate} Hz first")
+    waveform = waveform.mean(axis=1, dtype=np.float32)
+    frame = max(1, round(FRAME_SECONDS * rate))
+    n_frames = int(np.ceil(waveform.size / frame))
+    padded = np.zeros(n_frames * frame, np.float32)
+    padded[: waveform.size] = waveform
+    power = np.mean(padded.reshape(n_frames, frame).astype(np.float64) ** 2, axis=1)
+    level = 10.0 * np.log10(np.maximum(power, 1e-20))
+    speech = (level > FLOOR_DB) & (level > float(np.percentile(level, 99)) - RANGE_DB)
+    widen = round(HANGOVER / FRAME_SECONDS)
+    if widen and speech.any():
+        speech = np.convolve(speech.astype(np.float64), np.ones(2 * widen + 1), mode="same") > 0
+    kept = waveform[np.repeat(speech, frame)[: waveform.size]]
+    if kept.size / rate < MIN_SPEECH_SECONDS:
+        sys.exit(f"error: {path}: too little speech ({kept.size / rate:.2f} s)")
+    size, hop = round(WINDOW_SECONDS * rate), round(HOP_SECONDS * rate)
+    if kept.size <= size:
+        return [kept]
+    starts = list(range(0, kept.size - size + 1, hop))
+    if starts[-1] + size < kept.size:
+        starts.append(kept.size - size)
+    return [kept[s : s + size] for s in starts]
+
+
+def threshold_at(model_path: str, calibration_path: str, far: float | None) -> tuple[float, str]:
+    """The calibrated threshold at ``far`` (default: the calibration's first FAR point);
+    refused when the calibration was made for another model."""
+    with open(calibration_path, encoding="utf-8") as handle:
+        calibration = json.load(handle)
+    with open(model_path, "rb") as handle:
+        sha256 = hashlib.sha256(handle.read()).hexdigest()
+    if calibration.get("model_sha256") not in (None, sha256):
+        sys.exit(f"error: {calibration_path} was made for another model; recalibrate")
+    points = [p for p in calibration["operating_points"] if p["target_far"]]
+    if far is not None:
+        points = [p for p in points if abs(p["target_far"] - far) < 1e-12]
+    if not points:
+        sys.exit(f"error: {calibration_path} has no operating point at FAR={far}")
+    return float(points[0]["threshold"]), f"FAR={points[0]['target_far']:g}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("model")
+    parser.add_argument("calibration")
+    parser.add_argument("a")
+    parser.add_argument("b")
+    parser.add_argument("--far", type=float, default=None)
+    args = parser.parse_args()
+    model = Model(args.model)
+    threshold, point = threshold_at(args.model, args.calibration, args.far)
+    score = float(np.dot(model.embed(args.a), model.embed(args.b)))
+    result = {"match": score >= threshold, "score": score, "threshold": threshold}
+    print(json.dumps({**result, "operating_point": point, "modality": model.modality}))
+
+
+if __name__ == "__main__":
+    main()

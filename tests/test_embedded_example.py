@@ -1,0 +1,63 @@
+"""examples/embedded/verify_embedded.py (onnxruntime + numpy only) embeds exactly as the
+Verifier does, on the shipped default models and the example inputs."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bioverify.verify import Verifier
+from bioverify.verify.api import MODELS_DIR
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+SCRIPT = EXAMPLES / "embedded" / "verify_embedded.py"
+CASES = {
+    "face": ["face_a1.jpg", "face_a2.jpg", "face_b1.jpg"],
+    "voice": ["voice_a1.ogg", "voice_b1.ogg"],
+}
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("verify_embedded", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("modality", ["face", "voice"])
+def test_embeddings_equal_the_verifier(modality: str) -> None:
+    bundle = MODELS_DIR / modality
+    if not (bundle / "model.onnx").is_file():
+        pytest.skip(f"no default {modality} model in this checkout")
+    files = [str(EXAMPLES / name) for name in CASES[modality]]
+    model = _script().Model(str(bundle / "model.onnx"))
+    embedded = np.stack([model.embed(f) for f in files])
+    verifier = Verifier.load(bundle, face_mode="aligned")
+    np.testing.assert_allclose(embedded, verifier.embed(files), atol=2e-5)
+
+
+def test_command_line_decision_matches_the_verifier() -> None:
+    bundle = MODELS_DIR / "voice"
+    if not (bundle / "model.onnx").is_file():
+        pytest.skip("no default voice model in this checkout")
+    a, b = EXAMPLES / "voice_a1.ogg", EXAMPLES / "voice_a2.ogg"
+    args = [
+        sys.executable,
+        str(SCRIPT),
+        str(bundle / "model.onnx"),
+        str(bundle / "calibration.json"),
+    ]
+    out = subprocess.run([*args, str(a), str(b)], capture_output=True, text=True, check=True)
+    decision = json.loads(out.stdout)
+    expected = Verifier.load(bundle).verify(a, b)
+    assert decision["match"] == expected.match
+    assert decision["threshold"] == pytest.approx(expected.threshold)
+    assert decision["score"] == pytest.approx(expected.score, abs=1e-5)
