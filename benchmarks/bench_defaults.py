@@ -449,7 +449,7 @@ def bench_face(args: argparse.Namespace) -> dict[str, Any]:
     print("face synthetic in-the-wild (detect) ...", flush=True)
     out["conditions"]["wild_proxy_detect"] = evaluate(detect, wild, samples)
     if args.save_wild_example:
-        cv2.imwrite(str(RESULTS / "defaults_wild_proxy_example.jpg"), wild[0])
+        cv2.imwrite(str(args.save_wild_example), wild[0])
     return out
 
 
@@ -552,7 +552,12 @@ def main() -> None:
     parser.add_argument("--voice-cap", type=int, default=40, help="clips per test speaker")
     parser.add_argument("--face-cap", type=int, default=20, help="images per test identity")
     parser.add_argument("--skip-face", action="store_true", help="robustness: voice only")
-    parser.add_argument("--save-wild-example", action="store_true")
+    parser.add_argument(
+        "--save-wild-example",
+        type=Path,
+        metavar="FILE",
+        help="write the first synthetic in-the-wild image here (an LFW face: not for the repo)",
+    )
     args = parser.parse_args()
     command = "python -m benchmarks.bench_defaults " + " ".join(sys.argv[1:])
 

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from bioverify.bundle import CALIBRATION_FILE, BundleInfo
 from bioverify.calibration import Calibration
 from bioverify.cli import cli
+from bioverify.verify import api
 from test_evaluation import PAIRS, make_fake_lfw
 
 FACES = Path(__file__).parent / "data" / "faces"
@@ -69,7 +70,10 @@ def test_verify_prints_the_decision(calibrated_face_bundle: BundleInfo) -> None:
     assert document["far"] is not None and document["modality"] == "face"
 
 
-def test_verify_errors_are_one_line(face_bundle: BundleInfo, tmp_path: Path) -> None:
+def test_verify_errors_are_one_line(
+    face_bundle: BundleInfo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(api, "MODELS_DIR", tmp_path / "no_models")
     model = face_bundle.folder
     code, _, err = _run("verify", POWELL_1, POWELL_1, "--model", model)
     assert "bioverify calibrate" in _one_line_error(code, err) and code == 5

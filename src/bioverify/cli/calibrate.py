@@ -24,6 +24,7 @@ from bioverify.cli.runtime_options import (
     load_runtime_verifier,
     progress_wanted,
     select_samples,
+    trial_options,
 )
 from bioverify.errors import InvalidInput
 
@@ -174,20 +175,7 @@ def _model_trials(
     show_default=True,
     help="Which part of --split to calibrate on.",
 )
-@click.option(
-    "--max-genuine-per-identity",
-    type=click.IntRange(min=1),
-    default=50,
-    show_default=True,
-    help="With --model: genuine trials kept per identity.",
-)
-@click.option(
-    "--max-genuine",
-    type=click.IntRange(min=1),
-    default=20000,
-    show_default=True,
-    help="With --model: genuine trials kept overall.",
-)
+@trial_options
 @face_options
 @click.option(
     "--install",

@@ -16,6 +16,7 @@ from bioverify.cli.runtime_options import (
     pct,
     progress_wanted,
     select_samples,
+    trial_options,
 )
 from bioverify.errors import DataError, InvalidInput
 
@@ -102,20 +103,7 @@ def _pairs_protocol(
     default=None,
     help="LFW-style pairs.txt (files DATA/name/name_%04d.jpg); default: all trials of DATA.",
 )
-@click.option(
-    "--max-genuine-per-identity",
-    type=click.IntRange(min=1),
-    default=50,
-    show_default=True,
-    help="Without --pairs: genuine trials kept per identity.",
-)
-@click.option(
-    "--max-genuine",
-    type=click.IntRange(min=1),
-    default=20000,
-    show_default=True,
-    help="Without --pairs: genuine trials kept overall.",
-)
+@trial_options
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @face_options
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")

@@ -77,6 +77,31 @@ def progress_wanted() -> bool:
     return sys.stderr.isatty()
 
 
+def trial_options(function: F) -> F:
+    """--max-genuine-per-identity, --max-genuine: the caps on genuine trials when trials are
+    made from labelled data (``benchmarks/protocol.py`` uses the same defaults)."""
+    for option in reversed(
+        [
+            click.option(
+                "--max-genuine-per-identity",
+                type=click.IntRange(min=1),
+                default=50,
+                show_default=True,
+                help="Genuine trials kept per identity when trials come from labelled data.",
+            ),
+            click.option(
+                "--max-genuine",
+                type=click.IntRange(min=1),
+                default=20000,
+                show_default=True,
+                help="Genuine trials kept overall when trials come from labelled data.",
+            ),
+        ]
+    ):
+        function = option(function)
+    return function
+
+
 def select_samples(
     data: Sequence[Path], split_path: Path | None, part: str, modality: str
 ) -> tuple[list[Path], list[str], str]:
