@@ -258,6 +258,13 @@ def bench_speed(args: argparse.Namespace) -> dict[str, Any]:
             "threads": ort_threads(face),
             **throughput(lambda: len(face.embed(crops)), args.min_seconds),
         }
+        prepared = [face.preprocess(c) for c in crops]
+        print("throughput face model only ...", flush=True)
+        out["throughput"]["face_model_only"] = {
+            "input": f"batches of {len(crops)} already preprocessed crops (model run only)",
+            "threads": ort_threads(face),
+            **throughput(lambda: len(face._embed_prepared(prepared)), args.min_seconds),
+        }
     out["load_at_end"] = load()
     return out
 

@@ -65,7 +65,7 @@ SPLITS = {
 }
 BATCHES = (1, 32)
 PRECISIONS = ("fp32", "fp16", "int8")
-BACKENDS = ("torch",) + PRECISIONS
+BACKENDS = ("torch", *PRECISIONS)
 #: issue 4's targets: speed ratio to torch eager at batch 1, and int8's mean cosine to fp32
 TARGET_FP32, TARGET_INT8, TARGET_COSINE = 1.5, 2.5, 0.99
 
@@ -107,7 +107,21 @@ def model_inputs(trained: TrainedEncoder, folder: Path, count: int, seconds: flo
     return np.stack(clips).astype(np.float32)
 
 
-def runners(trained: TrainedEncoder, bundles: dict[str, Path], threads: int) -> dict[str, Any]:
+Runner = Callable[[np.ndarray], Any]
+
+
+def ort_runner(model: Path, threads: int) -> Runner:
+    """``f(batch) -> outputs`` of an onnxruntime CPU session."""
+    session = cpu_session(model, threads)
+    name = session.get_inputs()[0].name
+
+    def run(batch: np.ndarray) -> Any:
+        return session.run(None, {name: batch})
+
+    return run
+
+
+def runners(trained: TrainedEncoder, bundles: dict[str, Path], threads: int) -> dict[str, Runner]:
     """One ``f(batch)`` per backend."""
     encoder = trained.encoder
 
@@ -115,15 +129,13 @@ def runners(trained: TrainedEncoder, bundles: dict[str, Path], threads: int) -> 
         with torch.no_grad():
             encoder(torch.from_numpy(batch))
 
-    out: dict[str, Callable[[np.ndarray], Any]] = {"torch": torch_run}
+    out: dict[str, Runner] = {"torch": torch_run}
     for precision, bundle in bundles.items():
-        session = cpu_session(bundle / "model.onnx", threads)
-        name = session.get_inputs()[0].name
-        out[precision] = lambda batch, s=session, n=name: s.run(None, {n: batch})
+        out[precision] = ort_runner(bundle / "model.onnx", threads)
     return out
 
 
-def rate(run: Callable[[np.ndarray], Any], batch: np.ndarray, min_seconds: float) -> float:
+def rate(run: Runner, batch: np.ndarray, min_seconds: float) -> float:
     calls, began = 0, time.perf_counter()
     while calls < 1 or time.perf_counter() - began < min_seconds:
         run(batch)
@@ -132,7 +144,7 @@ def rate(run: Callable[[np.ndarray], Any], batch: np.ndarray, min_seconds: float
 
 
 def time_backends(
-    runs: dict[str, Callable[[np.ndarray], Any]], batch: np.ndarray, rounds: int, min_s: float
+    runs: dict[str, Runner], batch: np.ndarray, rounds: int, min_s: float
 ) -> dict[str, dict[str, Any]]:
     for run in runs.values():
         run(batch)  # warm-up
@@ -153,7 +165,7 @@ def time_backends(
     }
 
 
-def embed(run: Callable[[np.ndarray], Any], x: np.ndarray) -> np.ndarray:
+def embed(run: Runner, x: np.ndarray) -> np.ndarray:
     """Embeddings of ``x`` by an onnxruntime runner, in batches of 32."""
     return np.concatenate([np.asarray(run(b)[0], np.float32) for b in batched(list(x), 32)])
 
@@ -276,12 +288,14 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"{result['machine']['cpus']} CPUs shared with a training run and other jobs (load "
         f"{result['machine']['load_at_start']} at start, {result['machine']['load_at_end']} at "
-        f"end). torch {result['machine']['torch']}, onnxruntime {result['machine']['onnxruntime']}, "
+        f"end). torch {result['machine']['torch']}, "
+        f"onnxruntime {result['machine']['onnxruntime']}, "
         f"{result['threads']} intra-op threads for torch and onnxruntime alike. Embeddings/s: best "
         f"of {result['rounds']} interleaved rounds of >= {result['min_seconds']} s after one "
         "warm-up call; ratio = best / torch eager's best (median-round ratio in brackets).",
         "",
-        "| modality | batch | backend | embeddings/s (best) | median | ratio to torch | load (1-min, per round) |",
+        "| modality | batch | backend | embeddings/s (best) | median | ratio to torch "
+        "| load (1-min, per round) |",
         "|---|---|---|---|---|---|---|",
     ]
     for modality, res in result["modalities"].items():
@@ -291,7 +305,7 @@ def markdown(result: dict[str, Any]) -> str:
                 lines.append(
                     f"| {modality} | {key.split('_')[1]} | {name} | {t['best']:.1f} | "
                     f"{t['median']:.1f} | {t['ratio_best']:.2f}x ({t['ratio_median']:.2f}x) | "
-                    f"{', '.join(str(l[0]) for l in t['load_per_round'])} |"
+                    f"{', '.join(str(avg[0]) for avg in t['load_per_round'])} |"
                 )
     lines += [
         "",
@@ -304,7 +318,8 @@ def markdown(result: dict[str, Any]) -> str:
         for name, agree in res["cosine"].items():
             lines.append(
                 f"| {modality} | {res['real_inputs']} x {res['input']} {res['input_dtype']} | "
-                f"{name.replace('_vs_', ' vs ')} | {agree['mean_cosine']:.6f} | {agree['min_cosine']:.6f} |"
+                f"{name.replace('_vs_', ' vs ')} | {agree['mean_cosine']:.6f} | "
+                f"{agree['min_cosine']:.6f} |"
             )
     lines += [
         "",
@@ -317,7 +332,8 @@ def markdown(result: dict[str, Any]) -> str:
         for name, t in res["targets"].items():
             value = f"{t['value']:.4f}" if "cosine" in name else f"{t['value']:.2f}x"
             lines.append(
-                f"| {modality} | {name} >= {t['target']} | {value} | {'PASS' if t['pass'] else 'FAIL'} |"
+                f"| {modality} | {name} >= {t['target']} | {value} | "
+                f"{'PASS' if t['pass'] else 'FAIL'} |"
             )
     lines += ["", "## Where onnxruntime spends its time (batch 1, share of node time)", ""]
     for modality, res in result["modalities"].items():
