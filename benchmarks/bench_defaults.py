@@ -48,6 +48,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -230,9 +231,7 @@ def bench_speed(args: argparse.Namespace) -> dict[str, Any]:
             "score": result.score,
             "match": result.match,
             "cold": cold(pair, extra, args.cold_runs),
-            "warm": warm(
-                lambda p=pair, o=options: bioverify.verify(*map(str, p), **o), args.warm_calls
-            ),
+            "warm": warm(partial(bioverify.verify, *map(str, pair), **options), args.warm_calls),
         }
     voice = Verifier.load(default_bundle("voice"))
     clips = voice_clips(voice, 8)
@@ -279,7 +278,8 @@ def speed_markdown(r: dict[str, Any], command: str) -> str:
         f"{m['cpus']} CPUs shared with a training run and other jobs (load average "
         f"{m['load_at_start']} at start, {r['load_at_end']} at end; each row gives the 1/5/15-min "
         f"load beside it). Python {m['python']}, onnxruntime {m['onnxruntime']}, OpenCV "
-        f"{m['opencv']}. Numbers on a loaded machine are upper bounds on latency.",
+        f"{m['opencv']}. Numbers on a loaded machine are upper bounds on latency, and repeat "
+        "runs at other loads have differed several-fold: compare only figures from one run.",
         "",
         "## `bioverify.verify(a, b)` latency",
         "",
@@ -384,7 +384,11 @@ def voice_conditions() -> dict[str, Callable[[Path, Path], Path]]:
         sf.write(stem.with_suffix(".mp3"), wave, rate, format="MP3", subtype="MPEG_LAYER_III")
         return stem.with_suffix(".mp3")
 
-    conditions = {"wav_8khz": wav8k, "wav_44.1khz_stereo": wav44k_stereo, "ogg_vorbis": ogg}
+    conditions: dict[str, Callable[[Path, Path], Path]] = {
+        "wav_8khz": wav8k,
+        "wav_44.1khz_stereo": wav44k_stereo,
+        "ogg_vorbis": ogg,
+    }
     if "MP3" in sf.available_formats():
         conditions["mp3"] = mp3
     return conditions
@@ -421,10 +425,10 @@ def in_the_wild(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     height, width = CANVAS
     coarse = rng.uniform(0, 255, (3, 4, 3)).astype(np.float32)
     canvas = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
-    canvas += rng.normal(0, 12, canvas.shape).astype(np.float32)
+    canvas = canvas + rng.normal(0, 12, canvas.shape).astype(np.float32)
     tint = rng.uniform(0.5, 1.0, 3).astype(np.float32)
     face = image.astype(np.float32)[:, :, None] * tint[None, None, :]
-    scale = rng.uniform(0.6, 1.4)
+    scale = float(rng.uniform(0.6, 1.4))
     size = (round(face.shape[1] * scale), round(face.shape[0] * scale))
     face = cv2.resize(face, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     y = int(rng.integers(0, height - face.shape[0] + 1))
@@ -452,7 +456,9 @@ def bench_face(args: argparse.Namespace) -> dict[str, Any]:
     wild = []
     for s in samples:
         gray = cv2.imread(str(s.path), cv2.IMREAD_GRAYSCALE)
-        wild.append(in_the_wild(gray, rng))
+        if gray is None:
+            raise SystemExit(f"{s.path}: cannot read the image")
+        wild.append(in_the_wild(np.asarray(gray), rng))
     print("face synthetic in-the-wild (detect) ...", flush=True)
     out["conditions"]["wild_proxy_detect"] = evaluate(detect, wild, samples)
     if args.save_wild_example:

@@ -10,12 +10,12 @@ strings, lists and dicts only; random-generator states are converted to those by
 from __future__ import annotations
 
 import os
-import pickle
 import random
 import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
+from pickle import UnpicklingError  # the error torch.load(weights_only=True) raises
 from typing import Any
 
 import numpy as np
@@ -55,7 +55,7 @@ def load_checkpoint(path: Path | str) -> dict[str, Any]:
         raise ModelError(f"{path}: checkpoint not found")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
+    except (OSError, RuntimeError, EOFError, ValueError, UnpicklingError) as exc:
         raise ModelError(f"{path}: not a readable bioverify checkpoint ({exc})") from exc
     except zipfile.BadZipFile as exc:
         raise ModelError(f"{path}: checkpoint file is truncated or corrupt ({exc})") from exc
