@@ -423,17 +423,17 @@ def in_the_wild(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A gray aligned LFW image, tinted, rescaled and pasted at a random place on a 640x480
     canvas of smooth random colour with noise (BGR ``uint8``)."""
     height, width = CANVAS
-    coarse = rng.uniform(0, 255, (3, 4, 3)).astype(np.float32)
+    coarse = np.asarray(rng.uniform(0, 255, (3, 4, 3)), np.float32)
     canvas = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
-    canvas = canvas + rng.normal(0, 12, canvas.shape).astype(np.float32)
-    tint = rng.uniform(0.5, 1.0, 3).astype(np.float32)
+    canvas = canvas + np.asarray(rng.normal(0, 12, canvas.shape), np.float32)
+    tint = np.asarray(rng.uniform(0.5, 1.0, 3), np.float32)
     face = image.astype(np.float32)[:, :, None] * tint[None, None, :]
     scale = float(rng.uniform(0.6, 1.4))
     size = (round(face.shape[1] * scale), round(face.shape[0] * scale))
-    face = cv2.resize(face, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    y = int(rng.integers(0, height - face.shape[0] + 1))
-    x = int(rng.integers(0, width - face.shape[1] + 1))
-    canvas[y : y + face.shape[0], x : x + face.shape[1]] = face
+    scaled = cv2.resize(face, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    y = int(rng.integers(0, height - scaled.shape[0] + 1))
+    x = int(rng.integers(0, width - scaled.shape[1] + 1))
+    canvas[y : y + scaled.shape[0], x : x + scaled.shape[1]] = scaled
     return np.clip(canvas, 0, 255).astype(np.uint8)
 
 
@@ -476,6 +476,15 @@ def _eer_row(name: str, result: dict[str, Any], base: dict[str, Any]) -> str:
     return f"| {name} | " + " | ".join(cells) + f" | {fta} | {result['load'][0]} |"
 
 
+def trial_counts(result: dict[str, Any]) -> str:
+    """'pooled 477 genuine / 30000 impostor; corpus ...' for one condition."""
+    rows = {"pooled": result["pooled"], **result.get("per_corpus", {})}
+    return "; ".join(
+        f"{name} {row['n_genuine']} genuine / {row['n_impostor']} impostor"
+        for name, row in rows.items()
+    )
+
+
 def robustness_markdown(r: dict[str, Any], command: str) -> str:
     lines = ["# Default models: robustness to unseen formats and capture", "", f"`{command}`", ""]
     lines.append(
@@ -496,7 +505,11 @@ def robustness_markdown(r: dict[str, Any], command: str) -> str:
             f"`benchmarks/splits/speakers.json` (at most {voice['cap_per_speaker']} per speaker, "
             f"first by path; stored as {', '.join(voice['source_formats'])}). Each condition "
             "converts every clip from the shared data into a temporary folder (mono mixdown, "
-            "polyphase resampling with scipy, written by libsndfile) and embeds the files.",
+            "polyphase resampling with scipy, written by libsndfile) and embeds the files. "
+            "The cap makes the first row differ slightly from the all-clips figure in "
+            "`defaults_accuracy.md`. Trials (original): "
+            + trial_counts(voice["conditions"]["original"])
+            + ".",
             "",
             "| condition | pooled EER | change | "
             + " | ".join(f"{c} EER (change)" for c in corpora)
@@ -522,7 +535,8 @@ def robustness_markdown(r: dict[str, Any], command: str) -> str:
             f"## Face ({face['model']})",
             "",
             f"{face['samples']} images of the {face['identities']} test identities of "
-            f"`benchmarks/splits/lfw.json` (at most {face['cap_per_identity']} per identity).",
+            f"`benchmarks/splits/lfw.json` (at most {face['cap_per_identity']} per identity, "
+            "first by path). Trials (aligned): " + trial_counts(base) + ".",
             "",
             "**The in-the-wild row is a synthetic proxy, not real in-the-wild photos** (the "
             "shared data holds none): each grayscale aligned LFW image is tinted with a random "

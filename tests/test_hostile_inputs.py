@@ -32,6 +32,7 @@ from bioverify.cli import cli
 from bioverify.errors import (
     BioverifyError,
     CalibrationError,
+    GalleryError,
     InvalidInput,
     ModelError,
     NoFaceFound,
@@ -39,6 +40,7 @@ from bioverify.errors import (
     UnknownIdentity,
 )
 from bioverify.gallery import Gallery
+from bioverify.gallery.backup import read_export
 from bioverify.verify import Verifier
 from bioverify.verify.image_input import MAX_PIXELS
 from bioverify.verify.voice_input import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
@@ -399,6 +401,8 @@ def test_hostile_calibration_files(tmp_path, data) -> None:
     path.write_bytes(data)
     with pytest.raises(CalibrationError):
         Calibration.load(path)
+    with pytest.raises(GalleryError):
+        read_export(path)
 
 
 # ------------------------------------------------------------------ CLI

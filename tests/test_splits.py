@@ -240,6 +240,10 @@ def test_load_split_rejects_unreadable_files(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(DataError, match="not a readable split file"):
         load_split(tmp_path / "bad.json")
+    for hostile in ("[" * 100_000, "1" * 100_000):
+        (tmp_path / "hostile.json").write_text(hostile)
+        with pytest.raises(DataError, match="not a readable split file"):
+            load_split(tmp_path / "hostile.json")
     with pytest.raises(DataError, match="holds a JSON object"):
         load_split(_write(tmp_path / "list.json", [1, 2]))
     with pytest.raises(DataError, match="split file not found"):

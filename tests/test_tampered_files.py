@@ -75,7 +75,9 @@ def test_bundle_json_missing_or_wrong_fields(
         load_bundle(folder)
 
 
-@pytest.mark.parametrize("content", [b"", b"{", b"[]", b"\xff\xfe{}", b"[" * 100_000])
+@pytest.mark.parametrize(
+    "content", [b"", b"{", b"[]", b"\xff\xfe{}", b"[" * 100_000, b"1" * 100_000]
+)
 def test_unreadable_bundle_json(face_bundle: BundleInfo, tmp_path: Path, content: bytes) -> None:
     folder = _copy(face_bundle, tmp_path)
     (folder / BUNDLE_FILE).write_bytes(content)

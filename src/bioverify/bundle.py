@@ -198,7 +198,7 @@ def load_bundle(path: Path | str, verify_sha256: bool = True) -> BundleInfo:
         raise _fail(str(folder), f"not a model bundle (no {BUNDLE_FILE})")
     try:
         data = json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise _fail(str(manifest), f"cannot read ({exc})") from exc
     info = parse_bundle_json(data, folder, str(manifest))
     if not info.model_path.is_file():

@@ -38,7 +38,7 @@ def _key_values(pairs: tuple[str, ...], option: str) -> dict[str, Any]:
             raise InvalidInput(f"{option} takes key=value, got {pair!r}")
         try:
             value = json.loads(text)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             value = text
         parsed[key.strip()] = value
     return parsed
@@ -147,7 +147,7 @@ def train(ctx: click.Context, **options: Any) -> None:
     if options["resume"] and saved.is_file():
         try:
             base = json.loads(saved.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             raise InvalidInput(f"{saved}: cannot read the run's config ({exc})") from exc
         settings = {**base, **settings}
     missing = [f"--{name}" for name in _REQUIRED if not settings.get(name)]

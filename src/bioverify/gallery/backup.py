@@ -103,7 +103,7 @@ def read_export(path: Path | str) -> dict[str, Any]:
     path = Path(path)
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise GalleryError(f"{path}: not a readable gallery backup ({exc})") from exc
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise GalleryError(f"{path}: not a bioverify gallery backup")

@@ -138,7 +138,7 @@ _TEMPLATE_COLUMNS = (
 def _template_record(row: tuple[Any, ...]) -> TemplateRecord:
     try:
         quality, notes = json.loads(row[5]), json.loads(row[6])
-    except (TypeError, json.JSONDecodeError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise GalleryError(f"corrupt gallery: template {row[0]} has unreadable facts") from exc
     return TemplateRecord(
         id=row[0],

@@ -318,7 +318,7 @@ def read_fixed_split(path: Path | str) -> dict[str, str]:
     elif path.is_file():
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             raise DataError(f"{path}: not a readable JSON fixed split ({exc})") from exc
         if not isinstance(document, dict) or not set(SPLIT_NAMES) & set(document):
             raise DataError(f"{path}: a fixed split JSON needs keys among {SPLIT_NAMES}")
@@ -368,7 +368,7 @@ def load_split(
         document = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise DataError(f"{path}: split file not found; make one with `bioverify split`") from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise DataError(f"{path}: not a readable split file ({exc})") from exc
     try:
         split = Split.from_dict(document)
