@@ -22,8 +22,7 @@ from bioverify.cli.runtime_options import (
     SPLIT_PARTS,
     face_options,
     load_runtime_verifier,
-    progress_wanted,
-    select_samples,
+    score_labelled_data,
     trial_options,
 )
 from bioverify.errors import InvalidInput
@@ -108,19 +107,18 @@ def _model_trials(
     seed: int,
 ) -> tuple[ScoreTable, str, list[str]]:
     """Score trials of ``data`` with the model; the table, its sha256 and lines to print."""
-    from bioverify.verify.evaluation import SHOW_FAILURES, score_samples
+    from bioverify.verify.evaluation import SHOW_FAILURES
 
     verifier = load_runtime_verifier(model, face_mode, detector, calibration=False)
-    paths, identities, where = select_samples(data, split_path, split_part, verifier.modality)
-    result = score_samples(
+    result, where = score_labelled_data(
         verifier,
-        paths,
-        identities,
+        data,
+        split_path,
+        split_part,
         max_genuine_per_identity=max_genuine_per_identity,
         max_genuine=max_genuine,
-        smallest_far=smallest_far,
         seed=seed,
-        progress=progress_wanted(),
+        smallest_far=smallest_far,
     )
     table = ScoreTable(
         scores=result.scores,

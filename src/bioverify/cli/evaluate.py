@@ -15,7 +15,7 @@ from bioverify.cli.runtime_options import (
     load_runtime_verifier,
     pct,
     progress_wanted,
-    select_samples,
+    score_labelled_data,
     trial_options,
 )
 from bioverify.errors import DataError, InvalidInput
@@ -121,7 +121,7 @@ def evaluate(
     as_json: bool,
 ) -> None:
     """Measure EER and TAR at FAR 1e-2 / 1e-3 of a model on labelled data."""
-    from bioverify.verify.evaluation import report, score_samples
+    from bioverify.verify.evaluation import report
 
     verifier = load_runtime_verifier(model, face_mode, detector, calibration=False)
     if pairs_path is not None:
@@ -130,15 +130,14 @@ def evaluate(
         result, notes = _pairs_protocol(verifier, pairs_path, data[0], split_path, split_part)
         where = f"{data[0]}"
     else:
-        paths, identities, where = select_samples(data, split_path, split_part, verifier.modality)
-        result = score_samples(
+        result, where = score_labelled_data(
             verifier,
-            paths,
-            identities,
+            data,
+            split_path,
+            split_part,
             max_genuine_per_identity=max_genuine_per_identity,
             max_genuine=max_genuine,
             seed=seed,
-            progress=progress_wanted(),
         )
         notes = []
     result.notes = notes + result.notes

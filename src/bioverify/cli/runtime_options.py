@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
+    from bioverify.verify.evaluation import TrialScores
     from bioverify.verify.verifier import Verifier
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -126,6 +127,35 @@ def select_samples(
             "(identity-disjoint from its train part, checked on load)"
         )
     return [s.path for s in samples], [s.identity for s in samples], where
+
+
+def score_labelled_data(
+    verifier: Verifier,
+    data: Sequence[Path],
+    split_path: Path | None,
+    split_part: str,
+    *,
+    max_genuine_per_identity: int,
+    max_genuine: int,
+    seed: int,
+    smallest_far: float = 1e-3,
+) -> tuple[TrialScores, str]:
+    """Trials among the selected samples of ``data`` scored by ``verifier`` (see
+    :func:`bioverify.verify.evaluation.score_samples`), and the sentence saying which."""
+    from bioverify.verify.evaluation import score_samples
+
+    paths, identities, where = select_samples(data, split_path, split_part, verifier.modality)
+    result = score_samples(
+        verifier,
+        paths,
+        identities,
+        max_genuine_per_identity=max_genuine_per_identity,
+        max_genuine=max_genuine,
+        smallest_far=smallest_far,
+        seed=seed,
+        progress=progress_wanted(),
+    )
+    return result, where
 
 
 def load_runtime_verifier(
