@@ -28,7 +28,7 @@ from bioverify.bundle import MODEL_FILE, file_sha256, load_bundle
 from bioverify.cli import cli
 from bioverify.errors import ExportError, InvalidInput, MissingDependency, ModelError
 from bioverify.export import ExportReport, export_bundle, pipeline
-from bioverify.export.onnx_export import check_signature, read_metadata
+from bioverify.export.onnx_export import check_signature, expand_prelu, read_metadata
 from bioverify.export.parity import agreement, batched
 from bioverify.export.quantize import backbone_nodes
 from bioverify.export.samples import select
@@ -168,6 +168,32 @@ def test_face_bundles_are_complete_and_hash_checked(face) -> None:
     assert [v.bundle.name for v in report.variants] == ["face", "face-fp16", "face-int8"]
     assert not [p for p in fp32.parent.iterdir() if p.name.startswith(".")]  # no staging left
     assert len({v.model_sha256 for v in report.variants}) == 3
+
+
+def test_prelu_is_expanded_into_the_same_function(face) -> None:
+    _, report = face
+    model = onnx.load(str(report.variants[0].bundle / MODEL_FILE))
+    ops = [node.op_type for node in model.graph.node]
+    assert "PRelu" not in ops and "Relu" in ops  # MobileFaceNet's PReLUs were rewritten
+
+    x = onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [2, 3, 4])
+    y = onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [2, 3, 4])
+    slope = onnx.numpy_helper.from_array(np.array([[0.25], [-0.5], [2.0]], np.float32), "slope")
+    node = onnx.helper.make_node("PRelu", ["x", "slope"], ["y"], name="act")
+    graph = onnx.helper.make_graph([node], "prelu", [x], [y], [slope])
+    prelu = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 20)])
+    expanded = onnx.ModelProto()
+    expanded.CopyFrom(prelu)
+    assert expand_prelu(expanded) == 1 and expand_prelu(expanded) == 0
+    onnx.checker.check_model(expanded)
+    values = np.random.default_rng(0).normal(size=(2, 3, 4)).astype(np.float32)
+    run = [
+        ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+            None, {"x": values}
+        )[0]
+        for m in (prelu, expanded)
+    ]
+    np.testing.assert_array_equal(run[0], run[1])
 
 
 def test_face_batch_axis_is_dynamic_and_matches_torch(face) -> None:

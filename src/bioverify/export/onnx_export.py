@@ -5,6 +5,11 @@ torch 2.14 the TorchScript exporter (``dynamo=False``) is deprecated, and the dy
 exported all five registry encoders at full size with dynamic axes and onnxruntime parity
 above 0.99999 (cosine). It specialises an axis to the example's size unless told otherwise,
 so the saved model's input and output shapes are checked after every export.
+
+Every ``PRelu`` node is then rewritten as ``Relu(x) − slope · Relu(−x)`` (the same function):
+onnxruntime 1.32's CPU PRelu kernel took about half of MobileFaceNet's run time, and the
+rewrite ran the exported default face model 1.6× faster (237 → 383 embeddings/s, batch 1,
+2 threads) with identical outputs; the parity check after export still compares with torch.
 """
 
 from __future__ import annotations
@@ -133,7 +138,38 @@ def export_onnx(
     stray = sorted(p.name for p in path.parent.iterdir() if p != path)
     if stray:
         raise ExportError(f"the exporter wrote more than one file ({stray}); expected one")
-    check_signature(onnx.load(str(path)), modality, encoder.embedding_dim, image_size)
+    model = onnx.load(str(path))
+    if expand_prelu(model):
+        onnx.save(model, str(path))
+    check_signature(model, modality, encoder.embedding_dim, image_size)
+
+
+def expand_prelu(model: onnx.ModelProto) -> int:
+    """Rewrite each ``PRelu(x, slope)`` of the main graph as ``Relu(x) − slope · Relu(−x)``
+    in place; return how many were rewritten."""
+    nodes: list[onnx.NodeProto] = []
+    count = 0
+    for node in model.graph.node:
+        if node.op_type != "PRelu":
+            nodes.append(node)
+            continue
+        (x, slope), (y,) = node.input, node.output
+        base = node.name or y
+        positive, negated, negative, scaled = (
+            f"{base}/{part}" for part in ("pos", "negx", "neg", "scaled")
+        )
+        nodes += [
+            onnx.helper.make_node("Relu", [x], [positive], name=positive),
+            onnx.helper.make_node("Neg", [x], [negated], name=negated),
+            onnx.helper.make_node("Relu", [negated], [negative], name=negative),
+            onnx.helper.make_node("Mul", [negative, slope], [scaled], name=scaled),
+            onnx.helper.make_node("Sub", [positive, scaled], [y], name=f"{base}/sub"),
+        ]
+        count += 1
+    if count:
+        del model.graph.node[:]
+        model.graph.node.extend(nodes)
+    return count
 
 
 def set_metadata(path: Path, props: dict[str, str]) -> None:
@@ -160,6 +196,7 @@ __all__ = [
     "OUTPUT_NAME",
     "check_signature",
     "example_input",
+    "expand_prelu",
     "export_onnx",
     "io_spec",
     "min_samples",
