@@ -20,7 +20,7 @@ from __future__ import annotations
 import csv
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -302,6 +302,18 @@ class Batch(NamedTuple):
     unreadable: list[Unreadable]
 
 
+def sample_labels(samples: Sequence[Sample], label_map: Mapping[str, int]) -> list[int]:
+    """The label of each sample's identity, in order; :class:`DataError` when ``label_map``
+    lacks some of the samples' identities."""
+    unlabelled = sorted({s.identity for s in samples} - set(label_map))
+    if unlabelled:
+        raise DataError(
+            f"{len(unlabelled)} identities have no label (e.g. {unlabelled[:5]}); build "
+            "the label map from the same identities as the samples"
+        )
+    return [label_map[s.identity] for s in samples]
+
+
 def collate_skipping_unreadable(items: Sequence[tuple[torch.Tensor, int] | Unreadable]) -> Batch:
     """``collate_fn`` for the face and voice datasets: drop :class:`Unreadable` items.
 
@@ -338,6 +350,7 @@ __all__ = [
     "Unreadable",
     "collate_skipping_unreadable",
     "modality_of",
+    "sample_labels",
     "scan_dataset",
     "scan_datasets",
 ]

@@ -20,10 +20,10 @@ import torch
 from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
-from bioverify.errors import DataError, InvalidInput
+from bioverify.errors import InvalidInput
 from bioverify.face_geometry import FaceGeometry, crop_aligned
 from bioverify.media import read_image
-from bioverify.training.data import Sample, Unreadable
+from bioverify.training.data import Sample, Unreadable, sample_labels
 
 
 def face_augmentation() -> v2.Compose:
@@ -52,14 +52,8 @@ class FaceDataset(Dataset[tuple[torch.Tensor, int] | Unreadable]):
         geometry: FaceGeometry,
         train: bool,
     ) -> None:
-        unlabelled = sorted({s.identity for s in samples} - set(label_map))
-        if unlabelled:
-            raise DataError(
-                f"{len(unlabelled)} identities have no label (e.g. {unlabelled[:5]}); build "
-                "the label map from the same identities as the samples"
-            )
         self.samples = list(samples)
-        self.labels: list[int] = [label_map[s.identity] for s in self.samples]
+        self.labels: list[int] = sample_labels(self.samples, label_map)
         self.geometry = geometry
         self.train = train
         self.augment = face_augmentation() if train else None

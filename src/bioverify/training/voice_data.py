@@ -35,9 +35,9 @@ import torchaudio.functional as AF
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from bioverify.errors import DataError, InvalidInput
+from bioverify.errors import InvalidInput
 from bioverify.media import read_audio
-from bioverify.training.data import Sample, Unreadable
+from bioverify.training.data import Sample, Unreadable, sample_labels
 
 EVAL_MODES = ("full", "chunk")
 _INT16_SCALE = 32768.0
@@ -110,12 +110,6 @@ class VoiceDataset(Dataset[tuple[torch.Tensor, int] | Unreadable]):
         augmentation: VoiceAugmentation | None = None,
         cache: bool = True,
     ) -> None:
-        unlabelled = sorted({s.identity for s in samples} - set(label_map))
-        if unlabelled:
-            raise DataError(
-                f"{len(unlabelled)} identities have no label (e.g. {unlabelled[:5]}); build "
-                "the label map from the same identities as the samples"
-            )
         if eval_mode not in EVAL_MODES:
             raise InvalidInput(f"eval_mode must be one of {EVAL_MODES}, got {eval_mode!r}")
         if sample_rate <= 0 or chunk_seconds <= 0 or max_eval_seconds <= 0:
@@ -124,7 +118,7 @@ class VoiceDataset(Dataset[tuple[torch.Tensor, int] | Unreadable]):
                 f"{sample_rate}, {chunk_seconds}, {max_eval_seconds}"
             )
         self.samples = list(samples)
-        self.labels: list[int] = [label_map[s.identity] for s in self.samples]
+        self.labels: list[int] = sample_labels(self.samples, label_map)
         self.sample_rate = sample_rate
         self.chunk_length = round(chunk_seconds * sample_rate)
         self.max_eval_length = round(max_eval_seconds * sample_rate)
