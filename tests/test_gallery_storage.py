@@ -203,6 +203,43 @@ print("done")
 """
 
 
+_CREATOR = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from gallery_fakes import FakeVerifier
+from bioverify.gallery import Gallery
+path, go = Path(sys.argv[1]), Path(sys.argv[2])
+while not go.exists():
+    time.sleep(0.001)
+with Gallery(path, FakeVerifier(), timeout=30) as gallery:
+    print(len(gallery.list()))
+"""
+
+
+def test_many_processes_creating_one_gallery_at_once_all_open_it(tmp_path) -> None:
+    """Switching a new file to WAL makes racing openers get BUSY at once; they must retry."""
+    script = _CREATOR.format(tests=str(TESTS))
+    for round_ in range(3):
+        path, go = tmp_path / f"g{round_}.db", tmp_path / f"go{round_}"
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", script, str(path), str(go)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(6)
+        ]
+        time.sleep(1.5)  # let every child import and reach the start line
+        go.touch()
+        for proc in procs:
+            out, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0 and out.strip() == "0", err
+        with Gallery(path, FakeVerifier()) as gallery:
+            assert gallery.check() == []
+
+
 def test_two_processes_enrolling_at_once_lose_nothing(tmp_path) -> None:
     path, n = tmp_path / "g.db", 15  # both processes also race to create the gallery
     script = _ENROLLER.format(tests=str(TESTS))

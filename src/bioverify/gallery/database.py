@@ -16,8 +16,10 @@ SQLite traceback.
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
 import stat
+import time
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -58,9 +60,13 @@ _SCHEMA = (
 _META_KEYS = ("model_sha256", "modality", "embedding_dim", "created")
 
 
+def _is_busy(exc: sqlite3.Error) -> bool:
+    return getattr(exc, "sqlite_errorname", "").startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+
+
 def _describe(path: Path, exc: sqlite3.Error) -> str:
     name = getattr(exc, "sqlite_errorname", "")
-    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+    if _is_busy(exc):
         return (
             f"{path}: the gallery is busy (another process held it longer than the timeout); "
             "try again"
@@ -148,7 +154,7 @@ class Database:
                 self.conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
                 for pragma in ("trusted_schema = OFF", "cell_size_check = ON"):
                     self.conn.execute(f"PRAGMA {pragma}")
-                self._check_or_create(new_meta)
+                self._open_schema(new_meta, timeout)
                 for pragma in ("secure_delete = ON", "foreign_keys = ON", "synchronous = FULL"):
                     self.conn.execute(f"PRAGMA {pragma}")
             _warn_if_shared(self.path)
@@ -159,6 +165,24 @@ class Database:
     def _tables(self) -> set[str]:
         rows = self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         return {row[0] for row in rows}
+
+    def _open_schema(self, new_meta: Mapping[str, str] | None, timeout: float) -> None:
+        """:meth:`_check_or_create`, retried while another process holds the file.
+
+        Switching a new file to WAL needs an exclusive lock, and SQLite answers ``BUSY``
+        at once, without waiting on the busy timeout, when two connections race for it
+        (deadlock avoidance). Creation is idempotent, so retrying until ``timeout`` is safe.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._check_or_create(new_meta)
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() >= deadline:
+                    raise
+                self._rollback()
+                time.sleep(random.uniform(0.005, 0.05))
 
     def _check_or_create(self, new_meta: Mapping[str, str] | None) -> None:
         if not self._tables():
