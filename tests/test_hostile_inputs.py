@@ -104,13 +104,14 @@ def sparse_long_wav(path: Path, hours: float, rate: int = RATE) -> Path:
 def hostile_files(root: Path) -> dict[str, Path]:
     """Files of every hostile kind, named for the case they test."""
     root.mkdir(parents=True, exist_ok=True)
-    face, wav = encoded_image(".jpg"), wav_bytes(1.0)
+    face, png, wav = encoded_image(".jpg"), encoded_image(".png"), wav_bytes(1.0)
     contents = {
         "empty.jpg": b"",
         "empty.wav": b"",
         "text.jpg": b"hello, I am not a photo\n",
         "text.wav": b"hello, I am not a recording\n",
         "truncated.jpg": face[: len(face) // 3],
+        "truncated.png": png[: len(png) // 3],
         "header-only.jpg": face[:20],
         "truncated.wav": wav[:30],
         "header-only.wav": wav[:44],
@@ -163,6 +164,7 @@ FACE_FILE_CASES = [
     ("empty.jpg", InvalidInput, "empty image"),
     ("text.jpg", InvalidInput, "not a readable image"),
     ("truncated.jpg", InvalidInput, "not a readable image"),
+    ("truncated.png", InvalidInput, "not a readable image"),
     ("header-only.jpg", InvalidInput, "not a readable image"),
     ("bomb.png", InvalidInput, "10,000,000,000 pixels, more than the limit of 50,000,000"),
     ("bomb.jpg", InvalidInput, "more than the limit"),
@@ -466,10 +468,11 @@ def test_cli_calibrate_hostile_scores(tmp_path, data) -> None:
     "make",
     [
         lambda root, files: ["verify", FACE, files["bomb.png"], "--threshold", "0.5"],
+        lambda root, files: ["verify", FACE, files["truncated.png"], "--threshold", "0.5"],
         lambda root, files: ["verify", files["hours.wav"], files["hours.wav"], "--threshold", "0"],
         lambda root, files: ["calibrate", "--scores", files["text.wav"], "--out", root / "c"],
     ],
-    ids=["bomb", "hours-long audio", "text as scores"],
+    ids=["bomb", "truncated PNG (OpenCV logs a warning)", "hours-long audio", "text as scores"],
 )
 def test_real_process_prints_one_line_and_no_traceback(
     face_bundle, voice_bundle, files, tmp_path, make: Callable[..., list[Any]]

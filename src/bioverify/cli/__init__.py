@@ -7,6 +7,7 @@ traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -33,6 +34,19 @@ class _Group(click.Group):
 @click.version_option(__version__, prog_name="bioverify")
 def cli() -> None:
     """Face and speaker verification with calibrated thresholds."""
+    _quiet_opencv()
+
+
+def _quiet_opencv() -> None:
+    """Silence OpenCV's own warnings (e.g. "PNG input buffer is incomplete").
+
+    bioverify reports every decoding failure itself as one line; OpenCV's log would add a
+    second. A user's ``OPENCV_LOG_LEVEL`` still wins.
+    """
+    if "OPENCV_LOG_LEVEL" not in os.environ:
+        import cv2
+
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 
 def _register() -> None:
