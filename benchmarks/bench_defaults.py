@@ -275,7 +275,7 @@ def speed_markdown(r: dict[str, Any], command: str) -> str:
         "",
         f"`{command}`",
         "",
-        f"{m['cpus']} CPUs shared with a training run and other jobs (load average "
+        f"{m['cpus']} CPUs (load average "
         f"{m['load_at_start']} at start, {r['load_at_end']} at end; each row gives the 1/5/15-min "
         f"load beside it). Python {m['python']}, onnxruntime {m['onnxruntime']}, OpenCV "
         f"{m['opencv']}. Numbers on a loaded machine are upper bounds on latency, and repeat "
@@ -488,7 +488,7 @@ def trial_counts(result: dict[str, Any]) -> str:
 def robustness_markdown(r: dict[str, Any], command: str) -> str:
     lines = ["# Default models: robustness to unseen formats and capture", "", f"`{command}`", ""]
     lines.append(
-        f"{r['machine']['cpus']} CPUs shared with a training run (load average "
+        f"{r['machine']['cpus']} CPUs (load average "
         f"{r['machine']['load_at_start']} at start). Trials: `benchmarks/protocol.py` (all "
         "within-identity pairs up to 50 per identity, at least 30,000 cross-identity pairs or "
         "all there are, seed 0) on the inputs that were acquired; inputs that failed to "

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates the default face model shipped in src/bioverify/models/face/ from the shared LFW
 # data: train (MobileFaceNet at 64x64, ArcFace m=0.3) on the LFW train identities — 10 epochs,
-# then a 12-epoch warm restart — export to ONNX (fp32), calibrate on the held-out test
+# then a 12-epoch warm restart — export to ONNX (fp32, with the mirror image fused in the
+# graph: export's default for faces), calibrate on the held-out test
 # identities, install. Measured here: about 27 + 35 min of training on 2 CPU cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."

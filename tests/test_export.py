@@ -213,6 +213,45 @@ def test_face_batch_axis_is_dynamic_and_matches_torch(face) -> None:
         assert agreement(expected, got).min_cosine > 0.9999
 
 
+def _mirror_cosines(bundle: Path) -> np.ndarray:
+    """Cosine between each image's embedding and its mirror image's, per image."""
+    session = _session(bundle)
+    pixels = np.random.default_rng(9).integers(0, 256, (5, FACE_SIZE, FACE_SIZE, 3), np.uint8)
+    (plain,) = session.run(None, {"image": pixels})
+    (mirrored,) = session.run(None, {"image": np.ascontiguousarray(pixels[:, :, ::-1])})
+    return np.sum(plain * mirrored, axis=1)
+
+
+def test_face_export_fuses_the_mirror_image_by_default(face, tmp_path) -> None:
+    checkpoint, report = face
+    for variant in report.variants[:2]:  # fp32 and fp16: the embedding is mirror-invariant
+        assert load_bundle(variant.bundle).preprocessing["flip_fusion"] is True
+        assert _mirror_cosines(variant.bundle).min() > 0.999
+    plain = export_bundle(checkpoint, tmp_path / "plain", flip_fusion=False, threads=1)
+    bundle = plain.variants[0].bundle
+    assert load_bundle(bundle).preprocessing["flip_fusion"] is False
+    assert _mirror_cosines(bundle).min() < 0.99  # without fusion a mirror image differs
+    # the fused embedding is the normalised sum of the plain model's raw outputs
+    encoder = load_trained_encoder(checkpoint, flip_fusion=False).encoder
+    pixels = torch.from_numpy(
+        np.random.default_rng(3).integers(0, 256, (3, FACE_SIZE, FACE_SIZE, 3), np.uint8)
+    )
+    with torch.no_grad():
+        raw = encoder.backbone(encoder.frontend(pixels)) + encoder.backbone(
+            encoder.frontend(pixels.flip(2))
+        )
+    (fused,) = _session(report.variants[0].bundle).run(None, {"image": pixels.numpy()})
+    expected = torch.nn.functional.normalize(raw, dim=1).numpy()
+    assert agreement(expected, fused).min_cosine > 0.9999
+
+
+def test_flip_fusion_is_refused_for_voice(voice, tmp_path) -> None:
+    checkpoint, _, _ = voice
+    with pytest.raises(InvalidInput, match="flip fusion is for face models"):
+        export_bundle(checkpoint, tmp_path / "v", flip_fusion=True)
+    assert not (tmp_path / "v").exists()
+
+
 def test_metadata_props_repeat_the_bundle_facts(face) -> None:
     _, report = face
     for variant in report.variants:

@@ -85,6 +85,15 @@ def test_unreadable_bundle_json(face_bundle: BundleInfo, tmp_path: Path, content
         load_bundle(folder)
 
 
+def test_face_bundle_flip_fusion_must_be_a_boolean(face_bundle: BundleInfo, tmp_path: Path) -> None:
+    folder = _copy(face_bundle, tmp_path)
+    document = json.loads((folder / BUNDLE_FILE).read_text())
+    document["preprocessing"]["flip_fusion"] = "yes"
+    (folder / BUNDLE_FILE).write_text(json.dumps(document))
+    with pytest.raises(ModelError, match="flip_fusion must be true or false"):
+        load_bundle(folder)
+
+
 def test_voice_bundle_needs_a_sample_rate(voice_bundle: BundleInfo, tmp_path: Path) -> None:
     folder = Path(shutil.copytree(voice_bundle.folder, tmp_path / "v"))
     document = json.loads((folder / BUNDLE_FILE).read_text())

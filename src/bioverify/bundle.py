@@ -16,7 +16,8 @@ the sha256, which cannot describe the file it lives in) are repeated in the ONNX
       "model_file": "model.onnx", "model_sha256": "<64 hex>",
       "input": {"name": "image", "dtype": "uint8", "shape": ["N", 112, 112, 3]},
       "output": {"name": "embedding", "dtype": "float32", "shape": ["N", 512]},
-      "preprocessing": {"face_geometry": {...}}            # face: FaceGeometry.to_dict()
+      "preprocessing": {"face_geometry": {...},            # face: FaceGeometry.to_dict()
+                        "flip_fusion": true}               #   the graph fuses the mirror image
                      | {"sample_rate": 16000},             # voice
       "training": {...}, "created": "2026-11-28T12:00:00Z", "bioverify_version": "0.1.0"
     }
@@ -162,6 +163,8 @@ def parse_bundle_json(data: Any, folder: Path, source: str = BUNDLE_FILE) -> Bun
     preprocessing = _require(data, "preprocessing", dict, source)
     if modality == "face" and not isinstance(preprocessing.get("face_geometry"), dict):
         raise _fail(source, "a face bundle needs preprocessing.face_geometry")
+    if not isinstance(preprocessing.get("flip_fusion", False), bool):
+        raise _fail(source, "preprocessing.flip_fusion must be true or false")
     if modality == "voice":
         rate = preprocessing.get("sample_rate")
         if not isinstance(rate, int) or isinstance(rate, bool) or rate <= 0:

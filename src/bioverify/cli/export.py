@@ -46,6 +46,12 @@ def _size(n_bytes: int) -> str:
     show_default=True,
     help="Samples decoded from --calibration-data at most.",
 )
+@click.option(
+    "--flip-fusion/--no-flip-fusion",
+    default=None,
+    help="Faces: embed each image and its mirror image in the graph and fuse them (default "
+    "on for faces: about 1 point lower EER for twice the compute).",
+)
 @click.option("--opset", type=click.IntRange(min=18), default=20, show_default=True)
 @click.option("--name", help="Bundle name (default <modality>-<model>-<loss>).")
 @click.option("--overwrite", is_flag=True, help="Replace existing bundles in the output folders.")
@@ -60,6 +66,7 @@ def export(
     int8: bool,
     calibration_data: Path | None,
     calibration_samples: int,
+    flip_fusion: bool | None,
     opset: int,
     name: str | None,
     overwrite: bool,
@@ -93,6 +100,7 @@ def export(
         overwrite=overwrite,
         max_samples=calibration_samples,
         threads=threads,
+        flip_fusion=flip_fusion,
     )
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, default=str))

@@ -224,6 +224,7 @@ def export_bundle(
     threads: int | None = None,
     min_cosine: float = MIN_COSINE,
     timing_seconds: float | None = None,
+    flip_fusion: bool | None = None,
 ) -> ExportReport:
     """Export a ``bioverify train`` checkpoint to a model bundle in ``out``.
 
@@ -234,9 +235,11 @@ def export_bundle(
     ``<out>-int8``; int8 is calibrated on up to ``max_samples`` samples of
     ``calibration_data`` (required), on which every bundle's EER is also measured. Speed is
     measured in onnxruntime on the CPU with ``threads`` intra-op threads for
-    ``timing_seconds`` (default :data:`TIMING_SECONDS`) per bundle.
+    ``timing_seconds`` (default :data:`TIMING_SECONDS`) per bundle. ``flip_fusion``
+    (default: on for faces) puts test-time flip fusion in the graph (see
+    :class:`~bioverify.training.models.encoder.FlipFusedEncoder`).
     """
-    trained = load_trained_encoder(checkpoint)
+    trained = load_trained_encoder(checkpoint, flip_fusion)
     if int8 and calibration_data is None:
         raise InvalidInput(
             "int8 quantisation is calibrated on real samples: pass --calibration-data DIR"

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from bioverify.bundle import file_sha256
-from bioverify.errors import BioverifyError, ModelError
+from bioverify.errors import BioverifyError, InvalidInput, ModelError
 from bioverify.face_geometry import FaceGeometry
 from bioverify.training.checkpoint import load_checkpoint
-from bioverify.training.models.encoder import Encoder
+from bioverify.training.models.encoder import Encoder, FlipFusedEncoder
 
 #: the voice models' sample rate when a checkpoint does not state it
 DEFAULT_SAMPLE_RATE = 16000
@@ -22,7 +22,8 @@ DEFAULT_SAMPLE_RATE = 16000
 class TrainedEncoder:
     """An encoder rebuilt from a checkpoint, in eval mode, with what the bundle needs.
 
-    ``geometry`` is set for face encoders, ``sample_rate`` for voice encoders.
+    ``geometry`` is set for face encoders, ``sample_rate`` for voice encoders;
+    ``flip_fusion`` says the face encoder is a :class:`FlipFusedEncoder`.
     ``training`` is the bundle's training summary: data, identity counts (not names),
     loss, epochs and validation EER.
     """
@@ -35,12 +36,13 @@ class TrainedEncoder:
     training: dict[str, Any]
     #: the training run's longest validation clip in seconds (voice), for real-sample windows
     max_seconds: float
+    flip_fusion: bool = False
 
     @property
     def preprocessing(self) -> dict[str, Any]:
         """``bundle.json``'s ``preprocessing``."""
         if self.geometry is not None:
-            return {"face_geometry": self.geometry.to_dict()}
+            return {"face_geometry": self.geometry.to_dict(), "flip_fusion": self.flip_fusion}
         return {"sample_rate": self.sample_rate}
 
 
@@ -98,11 +100,13 @@ def _training_summary(checkpoint: Mapping[str, Any], path: Path) -> dict[str, An
     }
 
 
-def load_trained_encoder(path: Path | str) -> TrainedEncoder:
+def load_trained_encoder(path: Path | str, flip_fusion: bool | None = None) -> TrainedEncoder:
     """Rebuild the encoder of a ``bioverify train`` checkpoint (``best.pt`` / ``last.pt``).
 
-    Raises :class:`ModelError` when the file is not such a checkpoint or its weights do not
-    fit the architecture it names.
+    ``flip_fusion`` (default: on for faces) wraps a face encoder in a
+    :class:`FlipFusedEncoder`; asking for it on a voice checkpoint is an
+    :class:`~bioverify.errors.InvalidInput`. Raises :class:`ModelError` when the file is
+    not such a checkpoint or its weights do not fit the architecture it names.
     """
     path = Path(path)
     checkpoint = load_checkpoint(path)
@@ -140,6 +144,12 @@ def load_trained_encoder(path: Path | str) -> TrainedEncoder:
                 f"{path}: voice sample rate {sample_rate} differs from the front-end's "
                 f"{frontend_rate}"
             )
+    if flip_fusion is None:
+        flip_fusion = modality == "face"
+    if flip_fusion:
+        if modality != "face":
+            raise InvalidInput(f"{path}: flip fusion is for face models; this one is {modality}")
+        encoder = FlipFusedEncoder(encoder)
     config = checkpoint.get("config") or {}
     loss_name = (checkpoint.get("loss") or {}).get("name") or "unknown"
     return TrainedEncoder(
@@ -150,6 +160,7 @@ def load_trained_encoder(path: Path | str) -> TrainedEncoder:
         sample_rate=sample_rate,
         training=_training_summary(checkpoint, path),
         max_seconds=float(config.get("val_max_seconds", 10.0)),
+        flip_fusion=flip_fusion,
     )
 
 

@@ -74,3 +74,26 @@ class Encoder(nn.Module):
             frontend=config["frontend"],
             **config["kwargs"],
         )
+
+
+class FlipFusedEncoder(Encoder):
+    """A face :class:`Encoder` whose embedding fuses the image and its mirror image.
+
+    Both go through the backbone in one batch of ``2N``; the two un-normalised embeddings
+    are summed and L2-normalised (test-time flip augmentation, as face-recognition
+    evaluations commonly do). The modules are the wrapped encoder's own, under the same
+    names, so the exported graph's ``backbone`` scope — which int8 quantisation selects —
+    is unchanged. Costs twice the compute of the plain encoder.
+    """
+
+    def __init__(self, encoder: Encoder) -> None:
+        if encoder.modality != "face":
+            raise ModelError(f"flip fusion is for face encoders, not {encoder.modality} ones")
+        super().__init__(encoder.frontend, encoder.backbone, encoder.config)
+        self.train(encoder.training)
+
+    def forward(self, raw: torch.Tensor) -> torch.Tensor:
+        """``uint8 [N, H, W, C]`` → ``float32 [N, D]`` of unit length."""
+        n = raw.shape[0]
+        both = self.backbone(self.frontend(torch.cat([raw, raw.flip(2)]))).float()
+        return F.normalize(both[:n] + both[n:], dim=1)
