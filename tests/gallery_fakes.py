@@ -10,7 +10,7 @@ to acquire. Another ``seed`` is another "model": another sha256 and other embedd
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from bioverify.bundle import BundleInfo
-from bioverify.errors import InvalidInput, NoFaceFound
+from bioverify.errors import BioverifyError, InvalidInput, NoFaceFound
 
 
 def _unit(seed: str, dim: int) -> np.ndarray:
@@ -79,7 +79,8 @@ class FakeVerifier:
             output={},
             preprocessing={},
         )
-        self.calls = 0
+        self.calls = 0  # samples acquired
+        self.batches = 0  # calls of try_acquire_many
 
     def embed_text(self, text: str) -> np.ndarray:
         person = text.partition(":")[0]
@@ -99,6 +100,16 @@ class FakeVerifier:
         return FakeAcquired(
             self.embed_text(data.decode()), {"face_box": [1, 2, 3, 4], "face_size": 96}, [], str(x)
         )
+
+    def try_acquire_many(self, inputs: Iterable[Any]) -> list[FakeAcquired | BioverifyError]:
+        self.batches += 1
+        results: list[FakeAcquired | BioverifyError] = []
+        for x in inputs:
+            try:
+                results.append(self.acquire(x))
+            except (InvalidInput, NoFaceFound) as exc:
+                results.append(exc)
+        return results
 
     def result_for(self, score: float, notes: Sequence[str] = ()) -> FakeResult:
         match = self.threshold is not None and score >= self.threshold

@@ -78,6 +78,52 @@ def test_enroll_with_nothing_acquired_exits_3(tmp_path, bundles) -> None:
     assert code == 3 and "error: no sample of 'x' could be enrolled" in err
 
 
+def _dataset(root: Path) -> Path:
+    """alice (3 samples), bob (1), carol (no face in her only sample), and a stray file."""
+    for person, n in (("alice", 3), ("bob", 1)):
+        for path in write_samples(root / person, person, n):
+            path.rename(path.with_suffix(".jpg"))
+    (root / "carol").mkdir()
+    (root / "carol" / "c.jpg").write_text("noface")
+    (root / "alice" / "notes.txt").write_text("not a photo")
+    return root
+
+
+def test_enroll_a_whole_dataset_and_resume(tmp_path, bundles) -> None:
+    gallery, data = tmp_path / "g.db", _dataset(tmp_path / "people")
+    model = ("--model", bundles["model-a"])
+    code, out, _ = _run("enroll", "--gallery", gallery, *model, "--from", data)
+    assert code == 0, out
+    assert f"skipped {data / 'carol' / 'c.jpg'}: " in out and "no face" in out
+    assert "2 of 3 identities in the gallery: 4 template(s) added, 0 already enrolled, " in out
+    assert "1 sample(s) failed" in out
+    code, out, _ = _run("gallery", "list", "--gallery", gallery, "--json")
+    listed = json.loads(out)["identities"]
+    assert {row["id"]: row["n_templates"] for row in listed} == {"alice": 3, "bob": 1}
+    # a new sample and a second run: only the new file is embedded and added
+    write_samples(data / "bob", "bob", 1, start=1)[0].rename(data / "bob" / "b1.jpg")
+    code, out, _ = _run("enroll", "--gallery", gallery, "--from", data, "--json")
+    document = json.loads(out)
+    assert code == 0 and document["templates_added"] == 1
+    assert document["duplicates_skipped"] == 4 and document["samples_failed"] == 1
+    assert document["identities_in_gallery"] == 2 and document["identities"] == 3
+
+
+def test_enroll_from_refuses_mixed_or_missing_arguments(tmp_path, bundles) -> None:
+    gallery, data = tmp_path / "g.db", _dataset(tmp_path / "people")
+    model = ("--model", bundles["model-a"])
+    for args in (("--from", data, "--id", "x"), ("--from", data, data / "bob"), ("--id", "x"), ()):
+        code, _, err = _run("enroll", "--gallery", gallery, *model, *args)
+        assert code != 0 and err.startswith("error: ") and len(err.strip().splitlines()) == 1
+    faceless = tmp_path / "faceless"
+    faceless.mkdir()
+    (data / "carol").rename(faceless / "carol")
+    code, _, err = _run("enroll", "--gallery", gallery, *model, "--from", faceless)
+    assert code == 3 and "error: no identity of the dataset could be enrolled" in err
+    code, out, _ = _run("gallery", "list", "--gallery", gallery, "--json")
+    assert json.loads(out)["identities"] == []
+
+
 def test_gallery_list_show_remove(tmp_path, bundles) -> None:
     gallery = tmp_path / "g.db"
     _enroll_people(tmp_path, gallery, bundles["model-a"])

@@ -114,12 +114,23 @@ def test_mean_template_is_normalised_mean_and_updates(gallery, tmp_path, verifie
     assert gallery.check() == []
 
 
-def test_enrolling_a_file_twice_is_a_duplicate(gallery, tmp_path) -> None:
+def test_enrolling_a_file_twice_is_a_duplicate(gallery, tmp_path, verifier) -> None:
     files = write_samples(tmp_path / "a", "alice", 2)
     gallery.enroll("alice", files)
-    report = gallery.enroll("alice", [files[0]])
-    assert not report.ok and report.skipped[0].reason == "duplicate"
-    assert report.n_templates == 2
+    assert (verifier.calls, verifier.batches) == (2, 1)  # both samples in one batch
+    copy = tmp_path / "copy.txt"
+    copy.write_bytes(files[1].read_bytes())  # same content, another name
+    report = gallery.enroll(
+        "alice", [files[0], copy, *write_samples(tmp_path / "b", "alice", 1, start=5)]
+    )
+    assert [s.reason for s in report.skipped] == ["duplicate", "duplicate"]
+    assert report.ok and report.n_templates == 3
+    assert verifier.calls == 3  # the duplicates were recognised by sha256, not embedded
+    again = gallery.enroll("alice", [files[0], files[0]])
+    assert not again.ok and [s.reason for s in again.skipped] == ["duplicate", "duplicate"]
+    assert again.n_templates == 3 and verifier.calls == 3
+    other = gallery.enroll("bob", [files[0], files[0]])  # another identity: stored once
+    assert other.n_templates == 1 and [s.reason for s in other.skipped] == ["duplicate"]
 
 
 def test_verify_accepts_genuine_and_rejects_impostor(gallery, tmp_path) -> None:

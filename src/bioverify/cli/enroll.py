@@ -1,11 +1,14 @@
-"""``bioverify enroll``: add samples of one identity to a gallery."""
+"""``bioverify enroll``: add samples of one identity, or of every identity of a dataset, to a
+gallery."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
+from tqdm import tqdm
 
 from bioverify.cli.gallery_common import (
     echo_json,
@@ -15,31 +18,52 @@ from bioverify.cli.gallery_common import (
     open_gallery,
     quality_text,
 )
-from bioverify.cli.runtime_options import face_options
-from bioverify.errors import NoFaceFound
+from bioverify.cli.runtime_options import face_options, progress_wanted
+from bioverify.errors import InvalidInput, NoFaceFound
+from bioverify.gallery import EnrollReport, Gallery
 
 
 @click.command("enroll")
 @gallery_option
 @model_option
-@click.option("--id", "identity", required=True, help="The identity the samples belong to.")
+@click.option("--id", "identity", help="The identity the FILES belong to.")
+@click.option(
+    "--from",
+    "datasets",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Instead of --id FILES: enroll every identity of a folder of identity folders (or a "
+    "CSV manifest path,identity). Repeatable. Files an identity already holds are skipped "
+    "without being embedded, so running it again resumes a stopped run.",
+)
 @face_options
 @json_option
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 def enroll(
     gallery_path: Path,
     model: Path | None,
-    identity: str,
+    identity: str | None,
+    datasets: tuple[Path, ...],
     face_mode: str,
     detector: str | None,
     as_json: bool,
     files: tuple[Path, ...],
 ) -> None:
-    """Enroll photos or recordings (FILE, several allowed) as samples of --id.
+    """Enroll photos or recordings (FILE, several allowed) as samples of --id, or a whole
+    dataset with --from.
 
     A sample that fails to acquire (no face, no speech, unreadable) is reported and
-    skipped; the others are stored together. Exits 3 when no sample could be stored.
+    skipped; the others are stored together, one transaction per identity. Exits 3 when no
+    sample could be stored (with --from: when none of the dataset is in the gallery).
     """
+    if datasets:
+        if identity is not None or files:
+            raise InvalidInput("--from enrolls a whole dataset: give it without --id and FILES")
+        with open_gallery(gallery_path, model, face_mode, detector) as gallery:
+            _enroll_datasets(gallery, datasets, as_json)
+        return
+    if identity is None or not files:
+        raise InvalidInput("give --id and the FILES of that identity, or --from DATASET")
     with open_gallery(gallery_path, model, face_mode, detector) as gallery:
         report = gallery.enroll(identity, files)
     if as_json:
@@ -48,12 +72,68 @@ def enroll(
         for sample in report.enrolled:
             facts = quality_text(sample.quality)
             click.echo(f"enrolled {sample.source}" + (f" ({facts})" if facts else ""))
-        for skipped in report.skipped:
-            click.echo(f"skipped {skipped.source}: {skipped.message}")
+        _echo_failures(report)
         click.echo(
             f"{identity}: {report.n_templates} template(s) in the gallery "
             f"({len(report.enrolled)} added, {len(report.skipped)} skipped)"
         )
     if not report.ok:
         click.echo(f"error: no sample of {identity!r} could be enrolled", err=True)
+        sys.exit(NoFaceFound.exit_code)
+
+
+def _echo_failures(report: EnrollReport, duplicates: bool = True) -> None:
+    for skipped in report.skipped:
+        if duplicates or skipped.reason != "duplicate":
+            click.echo(f"skipped {skipped.source}: {skipped.message}")
+
+
+def _enroll_datasets(gallery: Gallery, datasets: Sequence[Path], as_json: bool) -> None:
+    """Every identity of the datasets, one :meth:`Gallery.enroll` (transaction) each."""
+    from bioverify.training.data import scan_datasets
+
+    inventory = scan_datasets(list(datasets), modality=gallery.modality, progress=False)
+    groups = inventory.by_identity()
+    reports: list[EnrollReport] = []
+    done = 0
+    try:
+        for identity, samples in tqdm(
+            groups.items(), desc="enrolling", unit="identity", disable=not progress_wanted()
+        ):
+            reports.append(gallery.enroll(identity, [s.path for s in samples]))
+            done += 1
+    except KeyboardInterrupt:
+        click.echo(
+            f"interrupted after {done} of {len(groups)} identities (all of them stored); run "
+            "the same command again to continue",
+            err=True,
+        )
+        sys.exit(130)
+    added = sum(len(r.enrolled) for r in reports)
+    duplicates = sum(s.reason == "duplicate" for r in reports for s in r.skipped)
+    failed = sum(s.reason != "duplicate" for r in reports for s in r.skipped)
+    stored = sum(r.n_templates > 0 for r in reports)
+    if as_json:
+        echo_json(
+            {
+                "identities": len(groups),
+                "identities_in_gallery": stored,
+                "templates_added": added,
+                "duplicates_skipped": duplicates,
+                "samples_failed": failed,
+                "files_not_samples": [[str(p), why] for p, why in inventory.skipped],
+                "reports": [r.to_dict() for r in reports],
+            }
+        )
+    else:
+        for report in reports:
+            _echo_failures(report, duplicates=False)
+        for path, why in inventory.skipped:
+            click.echo(f"skipped {path}: {why}")
+        click.echo(
+            f"{stored} of {len(groups)} identities in the gallery: {added} template(s) added, "
+            f"{duplicates} already enrolled, {failed} sample(s) failed"
+        )
+    if stored == 0:
+        click.echo("error: no identity of the dataset could be enrolled", err=True)
         sys.exit(NoFaceFound.exit_code)

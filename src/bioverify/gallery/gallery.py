@@ -42,8 +42,12 @@ from bioverify.gallery.reports import (
     RemovalReport,
     SkippedSample,
 )
-from bioverify.gallery.samples import acquire_all, check_identity
+from bioverify.gallery.samples import acquire_all, check_identity, describe_all, sample_label
 from bioverify.gallery.search import Backend, TemplateIndex
+
+
+def _duplicate(label: str, identity: str) -> SkippedSample:
+    return SkippedSample(label, "duplicate", f"{identity!r} already holds this file")
 
 
 class Gallery:
@@ -102,6 +106,11 @@ class Gallery:
     @property
     def model_sha256(self) -> str:
         return self.meta["model_sha256"]
+
+    @property
+    def modality(self) -> str:
+        """``"face"`` or ``"voice"``: what the gallery's templates are of."""
+        return self.meta["modality"]
 
     @property
     def embedding_dim(self) -> int:
@@ -169,11 +178,24 @@ class Gallery:
         reported in :attr:`EnrollReport.skipped` and the rest are stored in one transaction
         with the identity's new mean template: all of them or, after a crash, none. When no
         sample acquires, nothing is written. Enrolling into an existing identity adds
-        templates; a file it already holds (same sha256) is skipped as a duplicate.
+        templates; a file it already holds (same sha256) is skipped as a duplicate before it
+        is embedded, so enrolling the same files again is cheap. Samples are embedded in
+        batches.
         """
         identity = check_identity(identity)
         verifier = self._require_verifier("enroll")
-        templates, skipped = acquire_all(verifier, inputs)
+        described, skipped = describe_all(inputs)
+        with self._db.read() as conn:  # files the identity holds are not embedded again
+            known = records.source_digests(conn, identity)
+        fresh: list[tuple[Any, records.SourceRecord]] = []
+        for x, source in described:
+            if source.sha256 is not None and source.sha256 in known:
+                skipped.append(_duplicate(sample_label(x), identity))
+                continue
+            known.add(source.sha256)
+            fresh.append((x, source))
+        templates, failed = acquire_all(verifier, fresh)
+        skipped += failed
         enrolled: list[EnrolledSample] = []
         if templates:
             with self._db.write() as conn:
@@ -187,10 +209,7 @@ class Gallery:
                 EnrolledSample(t.label, template_id, t.quality, t.notes)
                 for t, template_id in zip(stored, ids, strict=True)
             ]
-            skipped += [
-                SkippedSample(d.label, "duplicate", f"{identity!r} already holds this file")
-                for d in duplicates
-            ]
+            skipped += [_duplicate(d.label, identity) for d in duplicates]
         else:
             with self._db.read() as conn:
                 summary = records.identity_summary(conn, identity)

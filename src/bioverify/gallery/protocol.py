@@ -8,12 +8,13 @@ deeper than this: it stores what :meth:`GalleryVerifier.acquire` returns and ask
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
 
 from bioverify.bundle import BundleInfo
+from bioverify.errors import BioverifyError
 
 
 class Acquisition(Protocol):
@@ -55,6 +56,10 @@ class GalleryVerifier(Protocol):
 
     def acquire(self, x: Any) -> Acquisition:
         """Embed one sample; raise ``NoFaceFound`` / ``NoSpeechFound`` / ``InvalidInput``."""
+        ...
+
+    def try_acquire_many(self, inputs: Iterable[Any]) -> Sequence[Acquisition | BioverifyError]:
+        """Embed samples in batches; one that fails to acquire gives its error in its place."""
         ...
 
     def result_for(self, score: float, notes: Sequence[str] = ()) -> Decision:

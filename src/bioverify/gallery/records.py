@@ -153,6 +153,15 @@ def _template_record(row: tuple[Any, ...]) -> TemplateRecord:
     )
 
 
+def source_digests(conn: sqlite3.Connection, identity: str) -> set[str | None]:
+    """The sha256 of every source file ``identity``'s templates came from."""
+    rows = conn.execute(
+        "SELECT source_sha256 FROM templates WHERE identity = ? AND source_sha256 IS NOT NULL",
+        (identity,),
+    )
+    return {row[0] for row in rows}
+
+
 def add_templates(
     conn: sqlite3.Connection,
     identity: str,
@@ -167,13 +176,7 @@ def add_templates(
     A template whose source sha256 the identity already holds (or that repeats one in
     ``templates``) is not stored twice; returns (new template ids, such duplicates).
     """
-    known = {
-        row[0]
-        for row in conn.execute(
-            "SELECT source_sha256 FROM templates WHERE identity = ? AND source_sha256 IS NOT NULL",
-            (identity,),
-        )
-    }
+    known = source_digests(conn, identity)
     fresh: list[NewTemplate] = []
     duplicates: list[NewTemplate] = []
     for template in templates:
@@ -292,6 +295,7 @@ __all__ = [
     "mean_matrix",
     "normalised_mean",
     "refresh_identity",
+    "source_digests",
     "template_embeddings",
     "template_records",
     "to_blob",

@@ -15,13 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bioverify.bundle import file_sha256
-from bioverify.errors import GalleryError
+from bioverify.errors import BioverifyError, GalleryError
 from bioverify.gallery import records
 from bioverify.gallery.database import Database, read_meta
 from bioverify.gallery.protocol import GalleryVerifier
 from bioverify.gallery.records import TemplateRecord
 from bioverify.gallery.reports import ReembedReport, SkippedSample
-from bioverify.gallery.samples import ACQUIRE_ERRORS
 
 
 class SourceFinder:
@@ -93,6 +92,7 @@ def reembed(
     finder = SourceFinder(from_dir)
     embedded: dict[int, records.NewTemplate] = {}
     unreachable: list[SkippedSample] = []
+    located: list[tuple[TemplateRecord, Path]] = []
     for template in templates:
         path = finder.locate(template)
         if path is None:
@@ -105,11 +105,12 @@ def reembed(
                     + (" or under the given folder" if from_dir is not None else ""),
                 )
             )
-            continue
-        try:
-            acquired = verifier.acquire(path)
-        except ACQUIRE_ERRORS as exc:
-            unreachable.append(_unreachable(template, type(exc).__name__, str(exc)))
+        else:
+            located.append((template, path))
+    results = verifier.try_acquire_many([path for _, path in located])
+    for (template, path), acquired in zip(located, results, strict=True):
+        if isinstance(acquired, BioverifyError):
+            unreachable.append(_unreachable(template, type(acquired).__name__, str(acquired)))
             continue
         embedding = records.check_embedding(acquired.embedding, verifier.embedding_dim, str(path))
         embedded[template.id] = records.NewTemplate(

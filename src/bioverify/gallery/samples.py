@@ -6,14 +6,14 @@ import hashlib
 import json
 import os
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bioverify.bundle import file_sha256
-from bioverify.errors import InvalidInput, NoFaceFound, NoSpeechFound
+from bioverify.errors import BioverifyError, InvalidInput, NoFaceFound, NoSpeechFound
 from bioverify.gallery import records
 from bioverify.gallery.protocol import GalleryVerifier
 from bioverify.gallery.records import NewTemplate, SourceRecord
@@ -67,18 +67,31 @@ def sample_label(x: Any) -> str:
     return str(x) if isinstance(x, str | os.PathLike) else f"<{type(x).__name__}>"
 
 
-def acquire_all(
-    verifier: GalleryVerifier, inputs: Iterable[Any]
-) -> tuple[list[NewTemplate], list[SkippedSample]]:
-    """Embed every sample; the ones that fail to acquire are listed, not raised."""
-    templates: list[NewTemplate] = []
+def describe_all(
+    inputs: Iterable[Any],
+) -> tuple[list[tuple[Any, SourceRecord]], list[SkippedSample]]:
+    """``(input, source facts)`` of every input that can be read; the others are listed."""
+    described: list[tuple[Any, SourceRecord]] = []
     failed: list[SkippedSample] = []
     for x in inputs:
         try:
-            source = describe_source(x)
-            acquired = verifier.acquire(x)
+            described.append((x, describe_source(x)))
         except ACQUIRE_ERRORS as exc:
             failed.append(SkippedSample(sample_label(x), type(exc).__name__, str(exc)))
+    return described, failed
+
+
+def acquire_all(
+    verifier: GalleryVerifier, described: Sequence[tuple[Any, SourceRecord]]
+) -> tuple[list[NewTemplate], list[SkippedSample]]:
+    """Embed the described samples in batches; the ones that fail to acquire are listed,
+    not raised."""
+    templates: list[NewTemplate] = []
+    failed: list[SkippedSample] = []
+    results = verifier.try_acquire_many([x for x, _ in described])
+    for (x, source), acquired in zip(described, results, strict=True):
+        if isinstance(acquired, BioverifyError):
+            failed.append(SkippedSample(sample_label(x), type(acquired).__name__, str(acquired)))
             continue
         embedding = records.check_embedding(acquired.embedding, verifier.embedding_dim, source.name)
         # quality as plain JSON values: exactly what is stored, printable with --json
@@ -96,6 +109,7 @@ __all__ = [
     "MAX_IDENTITY_LENGTH",
     "acquire_all",
     "check_identity",
+    "describe_all",
     "describe_source",
     "sample_label",
 ]
