@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+import soundfile
 from click.testing import CliRunner
 
 from bioverify.cli import cli
@@ -98,3 +100,31 @@ def test_cli_enroll_and_identify_with_a_real_bundle(tmp_path, calibrated_face_bu
     document = json.loads(result.stdout)
     assert document["decision"] == "person1"
     assert document["candidates"][0]["operating_point"] == "FAR=0.001"
+
+
+def test_cli_enroll_without_model_uses_the_default_for_the_samples(
+    tmp_path, calibrated_face_bundle, monkeypatch
+) -> None:
+    from bioverify.verify import api
+
+    models = tmp_path / "models"
+    shutil.copytree(calibrated_face_bundle.folder, models / "face")
+    monkeypatch.setattr(api, "MODELS_DIR", models)
+    gallery, runner = tmp_path / "g.db", CliRunner()
+    people = tmp_path / "people"
+    for person in range(2):
+        _faces(people / f"person{person}", person, 2)
+    result = runner.invoke(
+        cli, ["enroll", "--gallery", str(gallery), "--face-mode", "aligned", "--from", str(people)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "2 of 2 identities in the gallery: 4 template(s) added" in result.stdout
+    with Gallery(gallery) as opened:
+        assert opened.bundle_path == (models / "face").resolve()
+        assert opened.model_sha256 == calibrated_face_bundle.model_sha256
+    voice = tmp_path / "v.wav"
+    soundfile.write(voice, np.zeros(16000, np.float32), 16000)
+    result = runner.invoke(cli, ["enroll", "--gallery", str(tmp_path / "new.db"), "--id", "v",
+                                 str(voice)])  # fmt: skip
+    assert result.exit_code != 0 and "no default voice model installed" in result.stderr
+    assert not (tmp_path / "new.db").exists()

@@ -4,8 +4,9 @@ gallery."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from tqdm import tqdm
@@ -14,7 +15,6 @@ from bioverify.cli.gallery_common import (
     echo_json,
     gallery_option,
     json_option,
-    model_option,
     open_gallery,
     quality_text,
 )
@@ -22,10 +22,18 @@ from bioverify.cli.runtime_options import face_options, progress_wanted
 from bioverify.errors import InvalidInput, NoFaceFound
 from bioverify.gallery import EnrollReport, Gallery
 
+if TYPE_CHECKING:
+    from bioverify.training.data import Inventory
+
 
 @click.command("enroll")
 @gallery_option
-@model_option
+@click.option(
+    "--model",
+    type=click.Path(path_type=Path),
+    help="Model bundle (folder or .zip). Default: the one the gallery remembers; for a new "
+    "gallery, the packaged default model for the samples (photos or recordings).",
+)
 @click.option("--id", "identity", help="The identity the FILES belong to.")
 @click.option(
     "--from",
@@ -59,11 +67,21 @@ def enroll(
     if datasets:
         if identity is not None or files:
             raise InvalidInput("--from enrolls a whole dataset: give it without --id and FILES")
+        from bioverify.training.data import scan_datasets
+
+        inventory = scan_datasets(list(datasets), progress=False)
+        model = _model_for(gallery_path, model, lambda: inventory.modality)
         with open_gallery(gallery_path, model, face_mode, detector) as gallery:
-            _enroll_datasets(gallery, datasets, as_json)
+            if inventory.modality != gallery.modality:
+                raise InvalidInput(
+                    f"the dataset holds {inventory.modality} samples but {gallery_path} is a "
+                    f"{gallery.modality} gallery"
+                )
+            _enroll_inventory(gallery, inventory, as_json)
         return
     if identity is None or not files:
         raise InvalidInput("give --id and the FILES of that identity, or --from DATASET")
+    model = _model_for(gallery_path, model, lambda: _files_modality(files))
     with open_gallery(gallery_path, model, face_mode, detector) as gallery:
         report = gallery.enroll(identity, files)
     if as_json:
@@ -88,11 +106,30 @@ def _echo_failures(report: EnrollReport, duplicates: bool = True) -> None:
             click.echo(f"skipped {skipped.source}: {skipped.message}")
 
 
-def _enroll_datasets(gallery: Gallery, datasets: Sequence[Path], as_json: bool) -> None:
-    """Every identity of the datasets, one :meth:`Gallery.enroll` (transaction) each."""
-    from bioverify.training.data import scan_datasets
+def _model_for(gallery_path: Path, model: Path | None, modality: Callable[[], str]) -> Path | None:
+    """``--model``; else, for a new gallery, the packaged default model of the samples'
+    ``modality`` (an existing gallery remembers its own model)."""
+    if model is not None or gallery_path.exists():
+        return model
+    from bioverify.verify.api import default_bundle
 
-    inventory = scan_datasets(list(datasets), modality=gallery.modality, progress=False)
+    return default_bundle(modality())
+
+
+def _files_modality(files: Sequence[Path]) -> str:
+    """Face or voice, from the first of ``files`` that tells."""
+    from bioverify.verify.inputs import input_modality
+
+    for path in files:
+        try:
+            return input_modality(path)
+        except InvalidInput:
+            continue
+    raise InvalidInput("cannot tell whether the files are photos or recordings; pass --model")
+
+
+def _enroll_inventory(gallery: Gallery, inventory: Inventory, as_json: bool) -> None:
+    """Every identity of the inventory, one :meth:`Gallery.enroll` (transaction) each."""
     groups = inventory.by_identity()
     reports: list[EnrollReport] = []
     done = 0
