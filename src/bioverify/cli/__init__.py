@@ -71,6 +71,9 @@ def _register() -> None:
 
     cli.add_command(verify.verify)
     cli.add_command(evaluate.evaluate)
+    from bioverify.cli import info
+
+    cli.add_command(info.info)
 
 
 _register()

@@ -45,7 +45,7 @@ def _pct(rate: float) -> str:
     return f"{100.0 * rate:.3g} %"
 
 
-def _summary(calibration: Calibration) -> list[str]:
+def summary_lines(calibration: Calibration) -> list[str]:
     c = calibration
     lines = [
         f"trials: {c.n_genuine} genuine, {c.n_impostor} impostor "
@@ -288,7 +288,7 @@ def calibrate(
     calibration = _fit(
         table, target_far, target_frr, method, p_target, n_resamples, seed, model_sha256
     )
-    for line in _summary(calibration):
+    for line in summary_lines(calibration):
         click.echo(line)
     if out is not None:
         calibration.save(out)

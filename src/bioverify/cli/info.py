@@ -1,0 +1,126 @@
+"""``bioverify info``: what a model bundle is, whether its calibration belongs to it, and which
+onnxruntime providers this machine offers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bioverify.bundle import BundleInfo, open_bundle
+from bioverify.calibration import Calibration
+from bioverify.cli.calibrate import summary_lines
+from bioverify.cli.gallery_common import echo_json, json_option
+from bioverify.errors import ModelMismatch
+
+
+def _bundle(model: str) -> BundleInfo:
+    """A bundle path, or ``face`` / ``voice`` for the packaged default models."""
+    if model in ("face", "voice") and not Path(model).exists():
+        from bioverify.verify.api import default_bundle
+
+        return open_bundle(default_bundle(model))
+    return open_bundle(model)
+
+
+def _input_text(info: BundleInfo) -> str:
+    spec = info.input
+    shape = ", ".join(str(d) for d in spec.get("shape", []))
+    text = f"{spec.get('name')} {spec.get('dtype')} [{shape}]"
+    geometry = info.preprocessing.get("face_geometry")
+    if isinstance(geometry, dict):
+        width, height = geometry.get("frame_size", ["?", "?"])
+        text += (
+            f"; crop box {tuple(geometry.get('crop_box', ()))} of a {width}x{height} aligned "
+            f"frame, {geometry.get('colour')}"
+        )
+        if info.preprocessing.get("flip_fusion"):
+            text += "; mirror image fused in the graph"
+    else:
+        text += f"; {info.preprocessing.get('sample_rate')} Hz mono"
+    return text
+
+
+def _training_text(training: dict[str, Any]) -> str:
+    model = training.get("model") or {}
+    loss = training.get("loss") or {}
+    identities = training.get("identities") or {}
+    best = training.get("best_val_eer")
+    parts = [f"{model.get('name', '?')} + {loss.get('name', '?')}"]
+    if "train" in identities:
+        parts.append(f"{identities['train']:,} training identities")
+    epoch, planned = training.get("checkpoint_epoch"), training.get("epochs_planned")
+    if epoch is not None:
+        parts.append(f"weights of epoch {epoch}" + (f" of {planned}" if planned else ""))
+    if isinstance(best, int | float):
+        parts.append(f"best val EER {100 * best:.1f} %")
+    return "; ".join(parts)
+
+
+def _calibration(info: BundleInfo) -> tuple[Calibration | None, str]:
+    """The bundle's calibration and a line on whether it is bound to this model."""
+    path = info.calibration_path
+    if path is None:
+        return None, "none (bioverify calibrate --model BUNDLE --data DIR --install)"
+    calibration = Calibration.load(path)
+    try:
+        calibration.check_model(info.model_sha256)
+    except ModelMismatch as exc:
+        return calibration, f"{path.name}: NOT for this model: {exc}"
+    bound = "bound to this model" if calibration.model_sha256 else "bound to no model"
+    return calibration, f"{path.name} ({bound})"
+
+
+@click.command("info")
+@click.argument("model", default="", required=False)
+@json_option
+def info(model: str, as_json: bool) -> None:
+    """Describe MODEL (a bundle folder or .zip; `face` or `voice` for the packaged default
+    models; both defaults when left out): what it expects, how it was trained, its
+    calibrated operating points, and the onnxruntime providers available here."""
+    import onnxruntime
+
+    bundles = [_bundle(model)] if model else [_bundle("face"), _bundle("voice")]
+    providers = onnxruntime.get_available_providers()
+    if as_json:
+        documents = []
+        for bundle in bundles:
+            calibration, status = _calibration(bundle)
+            documents.append(
+                {
+                    "bundle": str(bundle.folder),
+                    **bundle.to_dict(),
+                    "calibration_status": status,
+                    "calibration": calibration.to_dict() if calibration else None,
+                }
+            )
+        echo_json(
+            {
+                "models": documents,
+                "onnxruntime": onnxruntime.__version__,
+                "providers": providers,
+            }
+        )
+        return
+    for bundle in bundles:
+        calibration, status = _calibration(bundle)
+        size = bundle.model_path.stat().st_size / 1e6
+        click.echo(
+            f"{bundle.name}  ({bundle.modality}, {bundle.embedding_dim}-d, {bundle.precision})"
+        )
+        click.echo(
+            f"  bundle       {bundle.folder}  ({bundle.model_path.name} {size:.2f} MB, "
+            f"sha256 {bundle.model_sha256[:12]}… verified)"
+        )
+        click.echo(f"  input        {_input_text(bundle)}")
+        click.echo(f"  training     {_training_text(bundle.training)}")
+        click.echo(f"  calibration  {status}")
+        if calibration is not None:
+            for line in summary_lines(calibration):
+                click.echo(f"    {line}")
+    gpu = "CUDAExecutionProvider" in providers
+    click.echo(
+        f"onnxruntime {onnxruntime.__version__}; providers here: {', '.join(providers)}"
+        + ("" if gpu else ' (no CUDA: pip install "bioverify[gpu]" on a machine with a GPU)')
+    )
