@@ -80,6 +80,9 @@ class ArrayVerifier:
     def acquire(self, x: np.ndarray) -> _Acquired:
         return _Acquired(x)
 
+    def try_acquire_many(self, inputs: Any) -> list[_Acquired]:
+        return [_Acquired(x) for x in inputs]
+
     def result_for(self, score: float, notes: Any = ()) -> _Result:
         return _Result(score >= self.threshold, score)
 

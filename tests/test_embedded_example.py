@@ -61,3 +61,15 @@ def test_command_line_decision_matches_the_verifier() -> None:
     assert decision["match"] == expected.match
     assert decision["threshold"] == pytest.approx(expected.threshold)
     assert decision["score"] == pytest.approx(expected.score, abs=1e-5)
+
+
+@pytest.mark.parametrize("trim", ["none", "ends", "all"])
+def test_voice_windows_cut_what_the_runtime_cuts(trim: str) -> None:
+    from bioverify.verify.voice_input import VoicePreprocessor
+
+    path = EXAMPLES / "voice_a1.ogg"
+    windows = _script().voice_windows(str(path), 16000, trim)
+    expected = VoicePreprocessor(16000, trim=trim)(path).arrays
+    assert len(windows) == len(expected)
+    for got, want in zip(windows, expected, strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-6)

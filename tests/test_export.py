@@ -303,7 +303,8 @@ def test_voice_cli_prints_a_summary_and_axes_are_dynamic(voice) -> None:
     checkpoint, out, output = voice
     assert "parity onnxruntime vs torch: min cosine" in output
     info = load_bundle(out)
-    assert info.name == "tiny-voice" and info.preprocessing == {"sample_rate": 16000}
+    assert info.name == "tiny-voice"
+    assert info.preprocessing == {"sample_rate": 16000, "trim": "none"}
     assert f"sha256 {info.model_sha256[:12]}" in output
     assert "CPUExecutionProvider" in output
     assert load_bundle(out.with_name("voice-int8")).precision == "int8"

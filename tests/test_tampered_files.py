@@ -94,6 +94,15 @@ def test_face_bundle_flip_fusion_must_be_a_boolean(face_bundle: BundleInfo, tmp_
         load_bundle(folder)
 
 
+def test_voice_bundle_trim_must_be_known(voice_bundle: BundleInfo, tmp_path: Path) -> None:
+    folder = Path(shutil.copytree(voice_bundle.folder, tmp_path / "v"))
+    document = json.loads((folder / BUNDLE_FILE).read_text())
+    document["preprocessing"]["trim"] = "middle"
+    (folder / BUNDLE_FILE).write_text(json.dumps(document))
+    with pytest.raises(ModelError, match=r"preprocessing\.trim must be one of"):
+        load_bundle(folder)
+
+
 def test_voice_bundle_needs_a_sample_rate(voice_bundle: BundleInfo, tmp_path: Path) -> None:
     folder = Path(shutil.copytree(voice_bundle.folder, tmp_path / "v"))
     document = json.loads((folder / BUNDLE_FILE).read_text())

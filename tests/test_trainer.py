@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from bioverify.cli import cli
 from bioverify.errors import InvalidInput, ModelMismatch
+from bioverify.export.source import load_trained_encoder
 from bioverify.training.data import scan_dataset
 from bioverify.training.splits import make_split, save_split
 from bioverify.training.trainer import TrainConfig, train
@@ -314,12 +315,17 @@ def test_voice_run(tmp_path: Path) -> None:
         steps_per_epoch=2,
         num_workers=0,
         chunk_seconds=0.5,
+        trim="all",
     )
     result = train(config, progress=False)
     (line,) = read_metrics(run)
     assert (line["n_genuine"], line["n_impostor"]) == (12, 16) and result.best_val_eer is not None
     last = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
-    assert last["voice"] == {"sample_rate": 16000, "chunk_seconds": 0.5}
+    assert last["voice"] == {"sample_rate": 16000, "chunk_seconds": 0.5, "trim": "all"}
+    assert load_trained_encoder(run / "last.pt").preprocessing == {
+        "sample_rate": 16000,
+        "trim": "all",
+    }  # the bundle will tell the runtime to cut the same
 
 
 def test_config_round_trips_and_refuses_unknown_keys(tmp_path: Path) -> None:

@@ -198,3 +198,27 @@ def test_pink_noise_spectrum_falls_as_one_over_f() -> None:
 def test_repeat_to_length() -> None:
     assert repeat_to_length(torch.tensor([1.0, 2.0, 3.0]), 7).tolist() == [1, 2, 3, 1, 2, 3, 1]
     assert repeat_to_length(torch.tensor([1.0, 2.0, 3.0]), 2).tolist() == [1, 2]
+
+
+def test_trim_cuts_what_the_runtime_cuts(tmp_path: Path) -> None:
+    from bioverify.verify.voice_input import VoiceSettings, speech_mask, trimmed
+
+    t = np.arange(RATE) / RATE
+    tone = (0.3 * np.sin(2 * np.pi * 440 * t) * 32767).astype(np.int16)
+    silence = np.zeros(RATE, np.int16)
+    pcm = np.concatenate([silence, tone, silence, tone, silence])
+    sample = _clip(tmp_path / "s1" / "pauses.wav", pcm)
+    audio = _decoded(pcm)
+    mask = speech_mask(audio, RATE, VoiceSettings())
+    for trim in ("none", "ends", "all"):
+        dataset = VoiceDataset(
+            [sample], LABELS, sample_rate=RATE, train=False, max_eval_seconds=10.0, trim=trim
+        )
+        waveform, _ = dataset[0]
+        np.testing.assert_allclose(waveform.numpy(), trimmed(audio, mask, trim), atol=1 / 32768)
+    assert len(dataset[0][0]) < 3 * RATE  # "all": the pauses are gone
+    silent = _clip(tmp_path / "s2" / "silent.wav", np.zeros(RATE, np.int16))
+    kept, _ = VoiceDataset([silent], LABELS, sample_rate=RATE, train=False, trim="all")[0]
+    assert len(kept) == RATE  # no speech at all: kept whole rather than emptied
+    with pytest.raises(InvalidInput, match="trim must be one of"):
+        VoiceDataset([sample], LABELS, sample_rate=RATE, trim="middle")

@@ -73,18 +73,30 @@ def test_silence_is_no_speech() -> None:
         pre(_tone(0.3, RATE))
 
 
-def test_vad_trims_silence_around_and_inside_speech() -> None:
+def test_vad_measures_speech_and_trim_says_what_is_cut() -> None:
     silence = np.zeros(RATE, np.float32)
     burst = _tone(1.0, RATE)
     waveform = np.concatenate([silence, burst, silence, burst, silence])
-    settings = VoiceSettings(hangover=0.1)
-    mask = speech_mask(waveform, RATE, settings)
+    mask = speech_mask(waveform, RATE, VoiceSettings(hangover=0.1))
     kept = mask.sum() / RATE
     assert 2.0 <= kept <= 2.0 + 4 * 0.1 + 0.05  # the bursts plus the hangovers
-    prepared = VoicePreprocessor(RATE, settings)(waveform)
-    assert prepared.quality["duration_seconds"] == pytest.approx(5.0)
-    assert prepared.quality["speech_seconds"] == pytest.approx(kept, abs=1e-3)
-    assert prepared.quality["windows"] == 1 and prepared.arrays[0].size == mask.sum()
+    first, last = np.flatnonzero(mask)[[0, -1]]
+    expected = {"none": waveform, "all": waveform[mask], "ends": waveform[first : last + 1]}
+    for trim, model_input in expected.items():
+        prepared = VoicePreprocessor(RATE, VoiceSettings(hangover=0.1, trim=trim))(waveform)
+        assert prepared.quality["duration_seconds"] == pytest.approx(5.0)
+        assert prepared.quality["speech_seconds"] == pytest.approx(kept, abs=1e-3)
+        assert prepared.quality["windows"] == 1
+        np.testing.assert_array_equal(prepared.arrays[0], model_input)
+    # without a setting the bundle's trim applies (a bundle without one: "none")
+    for trim, model_input in expected.items():
+        prepared = VoicePreprocessor(RATE, VoiceSettings(hangover=0.1), trim=trim)(waveform)
+        np.testing.assert_array_equal(prepared.arrays[0], model_input)
+    assert VoicePreprocessor(RATE).trim == "none"
+    with pytest.raises(InvalidInput, match="trim must be one of"):
+        VoiceSettings(trim="middle")
+    with pytest.raises(InvalidInput, match="trim must be one of"):
+        VoicePreprocessor(RATE, trim="middle")
 
 
 def test_long_recordings_are_windowed() -> None:

@@ -8,7 +8,8 @@ does normalisation, the log-mel front-end and the L2 normalisation in its graph.
 
 Faces must be aligned images shaped like the geometry's frame (e.g. 250 × 250 LFW-style
 crops); face detection is the full runtime's job. Audio must already be at the model's
-sample rate (16 kHz); the energy VAD and the 6 s windows match ``bioverify.verify``.
+sample rate (16 kHz); the speech check (energy VAD) and the 6 s windows match
+``bioverify.verify``.
 
 Usage::
 
@@ -27,7 +28,8 @@ import numpy as np
 import onnxruntime as ort
 import soundfile
 
-# voice activity detection and windows, as bioverify.verify.voice_input's defaults
+# speech check (energy VAD), trimming and windows, as bioverify.verify.voice_input's defaults;
+# what the VAD cuts before the model is the model's own "trim" (none, ends or all)
 FRAME_SECONDS, FLOOR_DB, RANGE_DB, HANGOVER = 0.02, -55.0, 35.0, 0.1
 WINDOW_SECONDS, HOP_SECONDS, MIN_SPEECH_SECONDS = 6.0, 3.0, 0.5
 
@@ -54,7 +56,8 @@ class Model:
         """A unit-norm embedding of one file."""
         if self.modality == "face":
             return self.run(face_crop(path, self.preprocessing["face_geometry"])[None])[0]
-        windows = voice_windows(path, self.preprocessing["sample_rate"])
+        rate, trim = self.preprocessing["sample_rate"], self.preprocessing.get("trim", "none")
+        windows = voice_windows(path, rate, trim)
         total = np.sum([self.run(w[None])[0].astype(np.float64) for w in windows], axis=0)
         return (total / np.linalg.norm(total)).astype(np.float32)
 
@@ -81,8 +84,9 @@ def face_crop(path: str, geometry: dict) -> np.ndarray:
     return np.ascontiguousarray(resized)
 
 
-def voice_windows(path: str, rate: int) -> list[np.ndarray]:
-    """Speech-only ``float32`` windows of at most 6 s (energy VAD, as the runtime)."""
+def voice_windows(path: str, rate: int, trim: str) -> list[np.ndarray]:
+    """``float32`` windows of at most 6 s of a recording with enough speech, with the
+    non-speech that ``trim`` names cut out (as the runtime)."""
     waveform, file_rate = soundfile.read(path, dtype="float32", always_2d=True)
     if file_rate != rate:
         sys.exit(f"error: {path} is at {file_rate} Hz; resample it to {rate} Hz first")
@@ -97,16 +101,21 @@ def voice_windows(path: str, rate: int) -> list[np.ndarray]:
     widen = round(HANGOVER / FRAME_SECONDS)
     if widen and speech.any():
         speech = np.convolve(speech.astype(np.float64), np.ones(2 * widen + 1), mode="same") > 0
-    kept = waveform[np.repeat(speech, frame)[: waveform.size]]
-    if kept.size / rate < MIN_SPEECH_SECONDS:
-        sys.exit(f"error: {path}: too little speech ({kept.size / rate:.2f} s)")
+    mask = np.repeat(speech, frame)[: waveform.size]
+    if mask.sum() / rate < MIN_SPEECH_SECONDS:
+        sys.exit(f"error: {path}: too little speech ({mask.sum() / rate:.2f} s)")
+    if trim == "all":
+        waveform = waveform[mask]
+    elif trim == "ends":
+        found = np.flatnonzero(mask)
+        waveform = waveform[found[0] : found[-1] + 1]
     size, hop = round(WINDOW_SECONDS * rate), round(HOP_SECONDS * rate)
-    if kept.size <= size:
-        return [kept]
-    starts = list(range(0, kept.size - size + 1, hop))
-    if starts[-1] + size < kept.size:
-        starts.append(kept.size - size)
-    return [kept[s : s + size] for s in starts]
+    if waveform.size <= size:
+        return [waveform]
+    starts = list(range(0, waveform.size - size + 1, hop))
+    if starts[-1] + size < waveform.size:
+        starts.append(waveform.size - size)
+    return [waveform[s : s + size] for s in starts]
 
 
 def threshold_at(model_path: str, calibration_path: str, far: float | None) -> tuple[float, str]:

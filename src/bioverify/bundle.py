@@ -18,7 +18,8 @@ the sha256, which cannot describe the file it lives in) are repeated in the ONNX
       "output": {"name": "embedding", "dtype": "float32", "shape": ["N", 512]},
       "preprocessing": {"face_geometry": {...},            # face: FaceGeometry.to_dict()
                         "flip_fusion": true}               #   the graph fuses the mirror image
-                     | {"sample_rate": 16000},             # voice
+                     | {"sample_rate": 16000,              # voice
+                        "trim": "none" | "ends" | "all"},  #   what the VAD cuts (default none)
       "training": {...}, "created": "2026-11-28T12:00:00Z", "bioverify_version": "0.1.0"
     }
 
@@ -46,6 +47,9 @@ FORMAT_VERSION = 1
 BUNDLE_FILE = "bundle.json"
 MODEL_FILE = "model.onnx"
 CALIBRATION_FILE = "calibration.json"
+#: what a voice model's energy VAD cuts before the model, as trained: nothing, the leading
+#: and trailing non-speech, or every non-speech frame
+VOICE_TRIM_MODES = ("none", "ends", "all")
 MODALITIES = ("face", "voice")
 PRECISIONS = ("fp32", "fp16", "int8")
 #: prefix of the bundle facts repeated in the ONNX ``metadata_props``
@@ -165,6 +169,8 @@ def parse_bundle_json(data: Any, folder: Path, source: str = BUNDLE_FILE) -> Bun
         raise _fail(source, "a face bundle needs preprocessing.face_geometry")
     if not isinstance(preprocessing.get("flip_fusion", False), bool):
         raise _fail(source, "preprocessing.flip_fusion must be true or false")
+    if preprocessing.get("trim", "none") not in VOICE_TRIM_MODES:
+        raise _fail(source, f"preprocessing.trim must be one of {VOICE_TRIM_MODES}")
     if modality == "voice":
         rate = preprocessing.get("sample_rate")
         if not isinstance(rate, int) or isinstance(rate, bool) or rate <= 0:
@@ -285,6 +291,7 @@ __all__ = [
     "FORMAT_VERSION",
     "METADATA_PREFIX",
     "MODEL_FILE",
+    "VOICE_TRIM_MODES",
     "BundleInfo",
     "extract_zip_bundle",
     "file_sha256",

@@ -122,6 +122,12 @@ def _settings(ctx: click.Context, options: dict[str, Any]) -> dict[str, Any]:
 )
 @click.option("--chunk-seconds", type=float, help="Voice training chunk length (2.0).")
 @click.option(
+    "--trim",
+    type=click.Choice(["none", "ends", "all"]),
+    help="Voice: what the runtime's energy VAD cuts from every recording before training "
+    "(none); the bundle records it so the runtime cuts the same.",
+)
+@click.option(
     "--prefix-identities",
     is_flag=True,
     help="Identities are <dataset>/<identity> (as the split was made).",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bioverify.bundle import file_sha256
+from bioverify.bundle import VOICE_TRIM_MODES, file_sha256
 from bioverify.errors import BioverifyError, InvalidInput, ModelError
 from bioverify.face_geometry import FaceGeometry
 from bioverify.training.checkpoint import load_checkpoint
@@ -37,13 +37,15 @@ class TrainedEncoder:
     #: the training run's longest validation clip in seconds (voice), for real-sample windows
     max_seconds: float
     flip_fusion: bool = False
+    #: voice: what the energy VAD cut from the training recordings (the runtime does the same)
+    trim: str = "none"
 
     @property
     def preprocessing(self) -> dict[str, Any]:
         """``bundle.json``'s ``preprocessing``."""
         if self.geometry is not None:
             return {"face_geometry": self.geometry.to_dict(), "flip_fusion": self.flip_fusion}
-        return {"sample_rate": self.sample_rate}
+        return {"sample_rate": self.sample_rate, "trim": self.trim}
 
 
 def _section(checkpoint: Mapping[str, Any], key: str, path: Path) -> dict[str, Any]:
@@ -122,6 +124,7 @@ def load_trained_encoder(path: Path | str, flip_fusion: bool | None = None) -> T
     modality = encoder.modality
     geometry: FaceGeometry | None = None
     sample_rate: int | None = None
+    trim = "none"
     if modality == "face":
         if "face_geometry" not in checkpoint:
             raise ModelError(f"{path}: a face checkpoint needs its face_geometry")
@@ -138,6 +141,9 @@ def load_trained_encoder(path: Path | str, flip_fusion: bool | None = None) -> T
     else:
         voice = checkpoint.get("voice") or {}
         sample_rate = int(voice.get("sample_rate", DEFAULT_SAMPLE_RATE))
+        trim = voice.get("trim", "none")
+        if trim not in VOICE_TRIM_MODES:
+            raise ModelError(f"{path}: voice trim must be one of {VOICE_TRIM_MODES}, got {trim!r}")
         frontend_rate = encoder.config["frontend"].get("sample_rate", sample_rate)
         if frontend_rate != sample_rate:
             raise ModelError(
@@ -161,6 +167,7 @@ def load_trained_encoder(path: Path | str, flip_fusion: bool | None = None) -> T
         training=_training_summary(checkpoint, path),
         max_seconds=float(config.get("val_max_seconds", 10.0)),
         flip_fusion=flip_fusion,
+        trim=trim,
     )
 
 

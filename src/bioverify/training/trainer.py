@@ -60,6 +60,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
+from bioverify.bundle import VOICE_TRIM_MODES
 from bioverify.calibration.roc import summarize
 from bioverify.calibration.trials import make_trials, score_trials
 from bioverify.errors import DataError, InvalidInput, ModelMismatch
@@ -160,6 +161,7 @@ class TrainConfig:
     amp: bool = True
     prefix_identities: bool = False
     chunk_seconds: float = 2.0
+    trim: str = "none"
     val_max_seconds: float = 10.0
     val_max_genuine_per_identity: int = 50
     val_max_genuine: int = 20000
@@ -177,6 +179,8 @@ class TrainConfig:
             raise InvalidInput("no training data given; pass at least one dataset")
         if self.modality not in ("face", "voice"):
             raise InvalidInput(f"modality must be face or voice, got {self.modality!r}")
+        if self.trim not in VOICE_TRIM_MODES:
+            raise InvalidInput(f"trim must be one of {VOICE_TRIM_MODES}, got {self.trim!r}")
         if self.loss not in LOSS_NAMES:
             raise InvalidInput(f"loss must be one of {LOSS_NAMES}, got {self.loss!r}")
         kind = "margin" if self.loss in MARGIN_LOSSES else "triplet"
@@ -457,6 +461,7 @@ class _Run:
                 sample_rate=SAMPLE_RATE,
                 chunk_seconds=config.chunk_seconds,
                 train=True,
+                trim=config.trim,
             )
             val_voices = VoiceDataset(
                 val_samples,
@@ -465,6 +470,7 @@ class _Run:
                 train=False,
                 eval_mode="full",
                 max_eval_seconds=config.val_max_seconds,
+                trim=config.trim,
             )
             # decoded once here, shared with the loader workers instead of decoded per epoch
             for dataset in (train_voices, val_voices):
@@ -819,7 +825,11 @@ class _Run:
             modality_facts = {"face_geometry": self.geometry.to_dict()}
         else:
             modality_facts = {
-                "voice": {"sample_rate": SAMPLE_RATE, "chunk_seconds": config.chunk_seconds}
+                "voice": {
+                    "sample_rate": SAMPLE_RATE,
+                    "chunk_seconds": config.chunk_seconds,
+                    "trim": config.trim,
+                }
             }
         save_checkpoint(
             path,

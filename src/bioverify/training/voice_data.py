@@ -9,6 +9,12 @@ to ``sample_rate``, as at runtime). What an item holds:
   ``max_eval_seconds`` when longer (lengths differ: batch them one at a time);
 * evaluation, ``eval_mode="chunk"``: the central ``chunk_seconds`` window (repeated if short).
 
+``trim`` cuts non-speech out of every decoded recording first, with the runtime's energy
+VAD (:func:`bioverify.verify.voice_input.speech_mask` at its default settings and
+:func:`~bioverify.verify.voice_input.trimmed`), so that a model is trained on what the
+runtime will feed it; the export writes the setting into the bundle. A recording with less
+than 0.1 s of speech is kept whole.
+
 With ``augment`` (by default when training) a :class:`VoiceAugmentation` is applied to the
 chunk: optional speed perturbation (:func:`torchaudio.functional.speed`, before chunking,
 since it changes the length; it shifts pitch too and the label is kept, whereas some
@@ -35,12 +41,17 @@ import torchaudio.functional as AF
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from bioverify.bundle import VOICE_TRIM_MODES
 from bioverify.errors import InvalidInput
 from bioverify.media import read_audio
 from bioverify.training.data import Sample, Unreadable, sample_labels
+from bioverify.verify.voice_input import VoiceSettings, speech_mask, trimmed
 
 EVAL_MODES = ("full", "chunk")
 _INT16_SCALE = 32768.0
+
+#: a recording trimmed to less than this (seconds) is kept whole instead
+MIN_TRIMMED_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -109,6 +120,7 @@ class VoiceDataset(Dataset[tuple[torch.Tensor, int] | Unreadable]):
         max_eval_seconds: float = 10.0,
         augmentation: VoiceAugmentation | None = None,
         cache: bool = True,
+        trim: str = "none",
     ) -> None:
         if eval_mode not in EVAL_MODES:
             raise InvalidInput(f"eval_mode must be one of {EVAL_MODES}, got {eval_mode!r}")
@@ -117,6 +129,9 @@ class VoiceDataset(Dataset[tuple[torch.Tensor, int] | Unreadable]):
                 "sample_rate, chunk_seconds and max_eval_seconds must be positive, got "
                 f"{sample_rate}, {chunk_seconds}, {max_eval_seconds}"
             )
+        if trim not in VOICE_TRIM_MODES:
+            raise InvalidInput(f"trim must be one of {VOICE_TRIM_MODES}, got {trim!r}")
+        self.trim = trim
         self.samples = list(samples)
         self.labels: list[int] = sample_labels(self.samples, label_map)
         self.sample_rate = sample_rate
@@ -165,11 +180,19 @@ class VoiceDataset(Dataset[tuple[torch.Tensor, int] | Unreadable]):
         except InvalidInput as exc:
             self._unreadable[index] = str(exc)
             return None
+        audio = self._trimmed(audio)
         if not self.cache:
             return torch.from_numpy(audio)
         quantised = np.clip(np.round(audio * _INT16_SCALE), -32768, 32767).astype(np.int16)
         self._decoded[index] = quantised
         return torch.from_numpy(quantised.astype(np.float32) / _INT16_SCALE)
+
+    def _trimmed(self, audio: np.ndarray) -> np.ndarray:
+        if self.trim == "none":
+            return audio
+        mask = speech_mask(audio, self.sample_rate, VoiceSettings())
+        kept = trimmed(audio, mask, self.trim)
+        return kept if kept.size >= MIN_TRIMMED_SECONDS * self.sample_rate else audio
 
     def _training_chunk(self, waveform: torch.Tensor) -> torch.Tensor:
         factors = self.augmentation.speed_factors if self.augment else ()

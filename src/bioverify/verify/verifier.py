@@ -187,7 +187,8 @@ class Verifier:
             geometry = FaceGeometry.from_dict(info.preprocessing["face_geometry"])
             preprocess = FacePreprocessor(geometry, face_mode, detector, max_pixels)
         else:
-            preprocess = VoicePreprocessor(int(info.preprocessing["sample_rate"]), voice)
+            rate, trim = int(info.preprocessing["sample_rate"]), info.preprocessing.get("trim")
+            preprocess = VoicePreprocessor(rate, voice, trim or "none")
         session, used = create_session(
             model_bytes, providers, intra_op_threads, name=f"{info.name} ({info.model_path})"
         )
