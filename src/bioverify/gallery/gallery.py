@@ -200,6 +200,8 @@ class Gallery:
         if templates:
             with self._db.write() as conn:
                 self._check_model(read_meta(conn), verifier)
+                # checked again inside the transaction: another process may have enrolled
+                # one of these files since the read above
                 ids, duplicates = records.add_templates(
                     conn, identity, templates, verifier.model_sha256, verifier.embedding_dim
                 )
