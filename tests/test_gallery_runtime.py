@@ -128,3 +128,22 @@ def test_cli_enroll_without_model_uses_the_default_for_the_samples(
                                  str(voice)])  # fmt: skip
     assert result.exit_code != 0 and "no default voice model installed" in result.stderr
     assert not (tmp_path / "new.db").exists()
+
+
+def test_cli_identify_with_a_missing_calibration_is_a_one_line_error(
+    tmp_path, calibrated_face_bundle
+) -> None:
+    gallery, runner = tmp_path / "g.db", CliRunner()
+    files = [str(p) for p in _faces(tmp_path / "enroll", 0, 2)]
+    model = str(calibrated_face_bundle.folder)
+    enrolled = runner.invoke(cli, ["enroll", "--gallery", str(gallery), "--model", model,
+                                   "--id", "p0", "--face-mode", "aligned", *files])  # fmt: skip
+    assert enrolled.exit_code == 0, enrolled.output
+    missing = tmp_path / "nope.json"
+    for command in (["identify", "--gallery", str(gallery), files[0]], ["verify", *files]):
+        extra = ["--model", model] if command[0] == "verify" else []
+        result = runner.invoke(cli, [*command, *extra, "--calibration", str(missing)])
+        assert result.exit_code == 5, result.output
+        assert result.stderr.strip().splitlines() == [
+            f"error: calibration file {missing} does not exist"
+        ]

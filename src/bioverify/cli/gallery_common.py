@@ -50,7 +50,9 @@ def decision_options(function: F) -> F:
         [
             click.option(
                 "--calibration",
-                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                # no exists=True: a missing file is the runtime's one-line CalibrationError,
+                # not click's three-line usage error
+                type=click.Path(dir_okay=False, path_type=Path),
                 default=None,
                 help="Calibration JSON. Default: the bundle's calibration.json.",
             ),

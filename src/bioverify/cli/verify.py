@@ -12,10 +12,9 @@ from typing import Any
 
 import click
 
+from bioverify.cli.gallery_common import decision_options, verify_claim
 from bioverify.cli.runtime_options import face_options, load_runtime_verifier, pct
 from bioverify.errors import InvalidInput
-
-_OPEN_UNIT = click.FloatRange(0.0, 1.0, min_open=True, max_open=True)
 
 
 def _lines(result: dict[str, Any]) -> list[str]:
@@ -51,25 +50,7 @@ def _lines(result: dict[str, Any]) -> list[str]:
     help="Model bundle (folder, bundle.json or .zip). Default: the installed model for the "
     "inputs' kind (image or audio).",
 )
-@click.option(
-    "--calibration",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Calibration JSON. Default: the bundle's calibration.json.",
-)
-@click.option(
-    "--far",
-    type=_OPEN_UNIT,
-    default=None,
-    help="Use the calibration's threshold at this target FAR (e.g. 0.001). Default: its "
-    "first FAR operating point.",
-)
-@click.option(
-    "--threshold",
-    type=float,
-    default=None,
-    help="Explicit threshold instead of a calibrated operating point (error rates unknown).",
-)
+@decision_options
 @face_options
 @click.option(
     "--gallery",
@@ -98,8 +79,6 @@ def verify(
     (--model then defaults to the gallery's own model).
     """
     if gallery_path is not None or identity is not None:
-        from bioverify.cli.gallery_common import verify_claim
-
         claim = verify_claim(
             gallery_path,
             identity,
