@@ -206,7 +206,7 @@ _DELETE = object()
     ("key", "value", "match"),
     [
         ("format_version", _DELETE, "no format_version"),
-        ("format_version", 2, "format_version 2 is not supported"),
+        ("format_version", 3, "format_version 3 is not supported"),
         ("format_version", True, "format_version True"),
         ("eer", _DELETE, "missing field.*eer"),
         ("surprise", 1, "unknown field.*surprise"),

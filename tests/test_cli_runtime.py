@@ -6,11 +6,12 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from bioverify.bundle import CALIBRATION_FILE, BundleInfo
-from bioverify.calibration import Calibration
+from bioverify.calibration import Calibration, fit_calibration
 from bioverify.cli import cli
 from bioverify.verify import api
 from test_evaluation import PAIRS, make_fake_lfw
@@ -220,3 +221,92 @@ def test_install_refuses_a_zip(face_bundle: BundleInfo, tmp_path: Path) -> None:
         "calibrate", "--model", archive, "--data", root, "--install", "--face-mode", "aligned"
     )
     assert "zipped bundle" in _one_line_error(code, err)
+
+
+def test_calibrate_by_dataset_then_check_on_other_people(
+    face_bundle: BundleInfo, tmp_path: Path
+) -> None:
+    bundle = tmp_path / "bundle"
+    shutil.copytree(face_bundle.folder, bundle)
+    studio = make_fake_lfw(tmp_path / "studio", people=5, per_person=3)
+    street = make_fake_lfw(tmp_path / "street", people=4, per_person=3)
+    common = ["--model", bundle, "--face-mode", "aligned", "--bootstrap", "50"]
+    code, out, err = _run(
+        "calibrate",
+        *common,
+        "--data",
+        studio,
+        "--data",
+        street,
+        "--by-dataset",
+        "--install",
+        "--target-far",
+        "0.05",
+    )
+    assert code == 0, err
+    assert "[studio] model" in out and "[street] model" in out
+    assert "per condition (2; each FAR threshold holds" in out
+    calibration = Calibration.load(bundle / CALIBRATION_FILE)
+    assert sorted(c.name for c in calibration.conditions) == ["street", "studio"]
+    assert calibration.population is not None and "studio" in calibration.population
+    assert set(calibration.quality_ranges) <= {"face_size", "detector_score", "sharpness"}
+    others = make_fake_lfw(tmp_path / "others", people=4, per_person=3)
+    code, out, err = _run("calibrate", *common, "--data", others, "--check")
+    assert code == 0, err
+    assert f"claims of {bundle / CALIBRATION_FILE}" in out
+    assert "FAR=0.05 (threshold" in out and "measured" in out and "impostor trials:" in out
+    code, _, err = _run("calibrate", *common, "--data", others, "--check", "--out", "x.json")
+    assert "--check goes with --model and --data" in _one_line_error(code, err)
+    code, _, err = _run("calibrate", *common, "--data", others, "--by-dataset", "--out", "x")
+    assert "--by-dataset needs two or more --data" in _one_line_error(code, err)
+
+
+def test_calibrate_scores_with_conditions_and_population(tmp_path: Path) -> None:
+    rows = ["score,label,condition"]
+    rng = np.random.default_rng(0)
+    for condition, impostor_mean in (("8k", 0.8), ("16k", 0.0)):
+        rows += [f"{s},1,{condition}" for s in rng.normal(2.5, 1, 200)]
+        rows += [f"{s},0,{condition}" for s in rng.normal(impostor_mean, 1, 2000)]
+    (tmp_path / "scores.csv").write_text("\n".join(rows) + "\n")
+    code, out, err = _run(
+        "calibrate",
+        "--scores",
+        tmp_path / "scores.csv",
+        "--target-far",
+        "0.01",
+        "--population",
+        "call-centre recordings, 2026",
+        "--out",
+        tmp_path / "cal.json",
+    )
+    assert code == 0, err
+    assert "measured on: call-centre recordings, 2026" in out
+    lines = out.splitlines()
+    first = lines.index(next(line for line in lines if line.startswith("per condition")))
+    assert lines[first + 1].startswith("  8k (200 genuine, 2000 impostor")  # worst first
+
+
+def test_drift_of_production_scores(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    scores = np.concatenate([rng.normal(0.7, 0.1, 500), rng.normal(0.1, 0.1, 5000)])
+    labels = np.arange(scores.size) < 500
+    calibration = fit_calibration(scores, labels, target_fars=(0.01,))
+    calibration.save(tmp_path / "cal.json")
+    production = tmp_path / "production.csv"
+    production.write_text("score\n" + "\n".join(map(str, rng.normal(0.1, 0.1, 400))) + "\n")
+    code, out, err = _run("drift", "--scores", production, "--calibration", tmp_path / "cal.json")
+    assert code == 0, err
+    assert out.startswith("NO DRIFT: 400 production scores") and "PSI" in out
+    production.write_text("score\n" + "\n".join(map(str, rng.normal(0.4, 0.05, 400))) + "\n")
+    code, out, _ = _run("drift", "--scores", production, "--calibration", tmp_path / "cal.json")
+    assert code == 0 and out.startswith("DRIFT:") and "calibrate --check" in out
+    production.write_text("score\n0.1\n0.2\n")
+    code, _, err = _run("drift", "--scores", production, "--calibration", tmp_path / "cal.json")
+    assert "2 production scores are not enough" in _one_line_error(code, err)
+    old = json.loads((tmp_path / "cal.json").read_text())
+    for key in ("population", "conditions", "score_quantiles", "quality_ranges"):
+        del old[key]
+    (tmp_path / "v1.json").write_text(json.dumps({**old, "format_version": 1}))
+    production.write_text("score\n" + "\n".join(map(str, rng.normal(0.1, 0.1, 400))) + "\n")
+    code, _, err = _run("drift", "--scores", production, "--calibration", tmp_path / "v1.json")
+    assert "written before format 2" in _one_line_error(code, err)

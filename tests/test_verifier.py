@@ -43,6 +43,9 @@ RESULT_FIELDS = {
     "prior",
     "threshold_llr",
     "threshold_prior",
+    "measured_on",
+    "worst_condition",
+    "quality_warnings",
     "modality",
     "model_sha256",
     "notes",
@@ -355,3 +358,43 @@ def test_one_call_cache_sees_an_installed_calibration(
     synthetic_calibration(face_bundle.model_sha256).save(folder / CALIBRATION_FILE)
     result = bioverify.verify(POWELL_1, POWELL_6, model=folder, face_mode="aligned")
     assert result.operating_point == "FAR=0.001"
+
+
+def test_results_say_where_the_rates_were_measured_and_flag_unusual_probes(
+    face_bundle: BundleInfo, tmp_path: Path
+) -> None:
+    from bioverify.calibration import fit_calibration
+
+    rng = np.random.default_rng(0)
+    scores = np.concatenate([rng.normal(0.8, 0.1, 600), rng.normal(0.0, 0.2, 4000)])
+    labels = np.arange(scores.size) < 600
+    conditions = np.where(np.arange(scores.size) % 2 == 0, "studio", "street")
+    scores[(conditions == "street") & ~labels] += 0.1  # impostors look alike in the street
+    calibration = fit_calibration(
+        scores,
+        labels,
+        target_fars=(1e-2,),
+        model_sha256=face_bundle.model_sha256,
+        conditions=conditions,
+        population="synthetic staff photos",
+        # the aligned tiny-bundle crops report no face size: use a value they do report
+        quality_ranges={"face_size": (60.0, 400.0)},
+    )
+    verifier = Verifier.load(face_bundle.folder, calibration=calibration, face_mode="detect")
+    result = verifier.verify(POWELL_1, POWELL_6)
+    assert result.measured_on == "4,000 impostor and 600 genuine trials of synthetic staff photos"
+    assert result.worst_condition is not None and result.worst_condition["name"] == "street"
+    assert result.worst_condition["far"] <= 0.01
+    sizes = [verifier.acquire(p).quality["face_size"] for p in (POWELL_1, POWELL_6)]
+    assert all(60 <= size <= 400 for size in sizes) and result.quality_warnings == []
+    tight = fit_calibration(
+        scores,
+        labels,
+        target_fars=(1e-2,),
+        model_sha256=face_bundle.model_sha256,
+        quality_ranges={"face_size": (500.0, 900.0)},
+    )
+    flagged = Verifier.load(face_bundle.folder, calibration=tight, face_mode="detect")
+    warnings = flagged.verify(POWELL_1, POWELL_6).quality_warnings
+    assert len(warnings) == 2 and warnings[0].startswith("a: face_size")
+    assert "is below the 500-900 px the calibration was measured on" in warnings[0]

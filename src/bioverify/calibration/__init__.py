@@ -1,5 +1,6 @@
 """Calibration of verification scores: ROC/DET, EER, thresholds at a target FAR/FRR with
-confidence intervals, score → log-likelihood-ratio maps, and the calibration file.
+confidence intervals, score → log-likelihood-ratio maps, rates per condition, checks of a
+calibration on the user's data, drift of production scores, and the calibration file.
 
 numpy / scipy / scikit-learn only (never torch). :func:`write_report` needs matplotlib and is
 imported on first use, so ``import bioverify.calibration`` stays fast.
@@ -10,6 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bioverify.calibration.calibration_file import FORMAT_VERSION, Calibration, fit_calibration
+from bioverify.calibration.check import PointCheck, check_calibration
+from bioverify.calibration.conditions import ConditionReport, RatesAt, measure_conditions
+from bioverify.calibration.drift import DriftReport, ScoreQuantiles, check_drift
 from bioverify.calibration.llr import (
     ScoreCalibrator,
     actual_dcf,
@@ -44,17 +48,25 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "FORMAT_VERSION",
     "Calibration",
+    "ConditionReport",
+    "DriftReport",
     "OperatingPoint",
+    "PointCheck",
+    "RatesAt",
     "RocCurve",
     "ScoreCalibrator",
+    "ScoreQuantiles",
     "ScoreTable",
     "Trials",
     "actual_dcf",
+    "check_calibration",
+    "check_drift",
     "cllr",
     "detection_cost",
     "eer",
     "fit_calibration",
     "make_trials",
+    "measure_conditions",
     "min_cllr",
     "min_dcf",
     "operating_points",

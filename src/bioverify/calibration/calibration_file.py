@@ -14,16 +14,18 @@ import os
 import re
 import tempfile
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime, timedelta
-from itertools import pairwise
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
+from bioverify.calibration.calibration_reader import FORMAT_VERSION, SHA256, CalibrationReader
+from bioverify.calibration.conditions import ConditionReport, measure_conditions
+from bioverify.calibration.drift import ScoreQuantiles
 from bioverify.calibration.llr import (
     CalibrationMethod,
     ScoreCalibrator,
@@ -32,21 +34,10 @@ from bioverify.calibration.llr import (
     min_cllr,
     min_dcf,
 )
-from bioverify.calibration.operating_points import CI_METHODS, OperatingPoint, operating_points
-from bioverify.calibration.roc import (
-    RocCurve,
-    check_discriminates,
-    eer,
-    rule_of_three_count,
-    validate_scores,
-)
+from bioverify.calibration.operating_points import OperatingPoint, operating_points
+from bioverify.calibration.roc import RocCurve, check_discriminates, eer, validate_scores
 from bioverify.errors import CalibrationError, InvalidInput, ModelMismatch
 
-#: version of the JSON layout written by :meth:`Calibration.save`; :meth:`Calibration.load`
-#: refuses any other
-FORMAT_VERSION = 1
-
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 _LABEL = re.compile(r"\s*(far|frr)\s*=\s*((?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)\s*", re.IGNORECASE)
 
 
@@ -69,6 +60,14 @@ class Calibration:
     rejecting everything is cheapest. ``n_resamples`` is the identity-bootstrap size behind the
     confidence intervals (0 with Clopper–Pearson intervals). ``model_sha256`` binds the file to
     the model whose scores it calibrates (``None``: not bound).
+
+    Where the rates hold: ``population`` says whose trials they were measured on (``None``:
+    not stated); ``conditions`` gives the rates of every operating point in each condition
+    the trials came from (corpus, camera, degradation), worst FAR first; ``score_quantiles``
+    keeps the genuine and impostor score distributions (for drift checks); ``quality_ranges``
+    the range (1st to 99th percentile) of each numeric quality value of the calibration's
+    samples (face size, detector score, speech seconds…), so a probe outside it can be
+    flagged.
     """
 
     n_genuine: int
@@ -92,6 +91,10 @@ class Calibration:
     warnings: list[str] = field(default_factory=list)
     created: str = field(default_factory=_utc_now)
     format_version: int = FORMAT_VERSION
+    population: str | None = None
+    conditions: list[ConditionReport] = field(default_factory=list)
+    score_quantiles: ScoreQuantiles | None = None
+    quality_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object :meth:`save` writes."""
@@ -117,6 +120,12 @@ class Calibration:
             "operating_points": [op.to_dict() for op in self.operating_points],
             "calibrator": self.calibrator.to_dict(),
             "warnings": list(self.warnings),
+            "population": self.population,
+            "conditions": [c.to_dict() for c in self.conditions],
+            "score_quantiles": (
+                None if self.score_quantiles is None else self.score_quantiles.to_dict()
+            ),
+            "quality_ranges": {k: list(v) for k, v in self.quality_ranges.items()},
         }
 
     @classmethod
@@ -129,7 +138,7 @@ class Calibration:
         whose measured rate exceeds their target or whose ``supported`` flag contradicts the
         trial counts, and thresholds that are not monotone in their targets.
         """
-        return _Reader(data, source).calibration()
+        return cls(**CalibrationReader(data, source).fields())
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write strict JSON to ``path`` atomically (temporary file + ``os.replace``),
@@ -219,219 +228,6 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not allowed")
 
 
-class _Reader:
-    """Field-by-field validation of a calibration object; every error names ``source``."""
-
-    _FIELDS = frozenset(f.name for f in fields(Calibration))
-
-    def __init__(self, data: Any, source: str) -> None:
-        self.data = data
-        self.source = source
-
-    def fail(self, message: str) -> CalibrationError:
-        return CalibrationError(f"{self.source}: {message}")
-
-    def get(self, key: str, check: Callable[[Any], bool], expected: str) -> Any:
-        value = self.data[key]
-        if not check(value):
-            raise self.fail(f"field {key!r} must be {expected}, got {value!r}")
-        return value
-
-    def number(self, key: str, lo: float = -math.inf, hi: float = math.inf) -> float:
-        def ok(v: Any) -> bool:
-            return _is_number(v) and math.isfinite(v) and lo <= v <= hi
-
-        bounds = "a finite number" if (lo, hi) == (-math.inf, math.inf) else f"in [{lo}, {hi}]"
-        return float(self.get(key, ok, bounds))
-
-    def integer(self, key: str, lo: int) -> int:
-        def ok(v: Any) -> bool:
-            return isinstance(v, int) and not isinstance(v, bool) and v >= lo
-
-        return int(self.get(key, ok, f"an integer >= {lo}"))
-
-    def open_unit(self, key: str) -> float:
-        def ok(v: Any) -> bool:
-            return _is_number(v) and 0 < v < 1
-
-        return float(self.get(key, ok, "a number in (0, 1)"))
-
-    def calibration(self) -> Calibration:
-        if not isinstance(self.data, dict):
-            raise self.fail(f"must hold a JSON object, not {type(self.data).__name__}")
-        if "format_version" not in self.data:
-            raise self.fail("has no format_version; it is not a bioverify calibration file")
-        version = self.data["format_version"]
-        if version != FORMAT_VERSION or isinstance(version, bool):
-            raise self.fail(
-                f"format_version {version!r} is not supported (this bioverify reads version "
-                f"{FORMAT_VERSION}); recalibrate or upgrade bioverify"
-            )
-        missing = sorted(self._FIELDS - self.data.keys())
-        unknown = sorted(self.data.keys() - self._FIELDS)
-        if missing:
-            raise self.fail(f"missing field(s) {', '.join(missing)}")
-        if unknown:
-            raise self.fail(f"unknown field(s) {', '.join(unknown)}")
-
-        created = self.get("created", _is_utc_timestamp, "an ISO 8601 UTC timestamp")
-        sha = self.get(
-            "model_sha256",
-            lambda v: v is None or (isinstance(v, str) and _SHA256.fullmatch(v) is not None),
-            "null or 64 lowercase hex digits",
-        )
-        n_genuine = self.integer("n_genuine", 1)
-        n_impostor = self.integer("n_impostor", 1)
-        score_range = self.get(
-            "score_range",
-            lambda v: (
-                isinstance(v, list)
-                and len(v) == 2
-                and all(_is_number(x) and math.isfinite(x) for x in v)
-                and v[0] <= v[1]
-            ),
-            "[min, max] finite numbers with min <= max",
-        )
-        ci_method = self.get("ci_method", lambda v: v in CI_METHODS, f"one of {CI_METHODS}")
-        min_resamples = 1 if ci_method == "identity-bootstrap" else 0
-        max_resamples = math.inf if ci_method == "identity-bootstrap" else 0
-        n_resamples = self.get(
-            "n_resamples",
-            lambda v: (
-                isinstance(v, int)
-                and not isinstance(v, bool)
-                and min_resamples <= v <= max_resamples
-            ),
-            ">= 1 with identity-bootstrap intervals and 0 with clopper-pearson",
-        )
-        min_dcf_threshold = self.get(
-            "min_dcf_threshold",
-            lambda v: v == "inf" or (_is_number(v) and math.isfinite(v)),
-            'a finite number or "inf"',
-        )
-        warning_list = self.get(
-            "warnings",
-            lambda v: isinstance(v, list) and all(isinstance(w, str) for w in v),
-            "a list of strings",
-        )
-        try:
-            calibrator = ScoreCalibrator.from_dict(self.data["calibrator"])
-        except CalibrationError as exc:
-            raise self.fail(str(exc)) from exc
-        return Calibration(
-            n_genuine=n_genuine,
-            n_impostor=n_impostor,
-            eer=self.number("eer", 0.0, 1.0),
-            eer_threshold=self.number("eer_threshold"),
-            cllr=self.number("cllr", 0.0),
-            min_cllr=self.number("min_cllr", 0.0),
-            min_dcf=self.number("min_dcf", 0.0, 1.0),
-            min_dcf_threshold=math.inf if min_dcf_threshold == "inf" else min_dcf_threshold,
-            actual_dcf=self.number("actual_dcf", 0.0),
-            p_target=self.open_unit("p_target"),
-            operating_points=self.operating_points(n_genuine, n_impostor, ci_method),
-            calibrator=calibrator,
-            score_range=(float(score_range[0]), float(score_range[1])),
-            ci_method=ci_method,
-            n_resamples=n_resamples,
-            confidence=self.open_unit("confidence"),
-            seed=self.integer("seed", 0),
-            model_sha256=sha,
-            warnings=list(warning_list),
-            created=created,
-            format_version=FORMAT_VERSION,
-        )
-
-    def operating_points(
-        self, n_genuine: int, n_impostor: int, ci_method: str
-    ) -> list[OperatingPoint]:
-        items = self.get("operating_points", lambda v: isinstance(v, list), "a list")
-        points = []
-        for i, item in enumerate(items):
-            where = f"operating_points[{i}]"
-            if not isinstance(item, dict):
-                raise self.fail(f"{where} must be a JSON object")
-            unknown = sorted(item.keys() - _OPERATING_POINT_FIELDS)
-            if unknown:
-                raise self.fail(f"{where} has unknown field(s) {', '.join(unknown)}")
-            try:
-                op = OperatingPoint.from_dict(item)
-            except (CalibrationError, InvalidInput) as exc:
-                raise self.fail(f"{where}: {exc}") from exc
-            self.check_point(op, where, n_genuine, n_impostor, ci_method)
-            points.append(op)
-        self.check_monotone(points)
-        return points
-
-    def check_point(
-        self, op: OperatingPoint, where: str, n_genuine: int, n_impostor: int, ci_method: str
-    ) -> None:
-        for name, (lo, hi) in (("far_ci", op.far_ci), ("frr_ci", op.frr_ci)):
-            if lo > hi:
-                raise self.fail(f"{where}.{name} has low {lo} > high {hi}")
-        if op.ci_method != ci_method:
-            raise self.fail(f"{where}.ci_method {op.ci_method!r} differs from {ci_method!r}")
-        if op.target_far is not None:
-            target, measured, have, rate = op.target_far, op.far, n_impostor, "far"
-        else:
-            assert op.target_frr is not None
-            target, measured, have, rate = op.target_frr, op.frr, n_genuine, "frr"
-        if not 0.0 < target < 1.0:
-            raise self.fail(f"{where}.target_{rate} must be in (0, 1), got {target}")
-        if measured > target:
-            raise self.fail(f"{where}.{rate} {measured} exceeds its target {target}")
-        if op.supported != (have >= rule_of_three_count(target)):
-            raise self.fail(
-                f"{where}.supported is {op.supported} but {have} trials give "
-                f"{not op.supported} by the rule of three"
-            )
-        if rate == "frr" and math.isinf(op.threshold):
-            raise self.fail(f"{where}.threshold must be finite for an FRR target")
-
-    def check_monotone(self, points: Sequence[OperatingPoint]) -> None:
-        """A stricter FAR target needs a threshold at least as high; a stricter FRR target
-        one at most as high."""
-        far_points = sorted((op for op in points if op.target_far is not None), key=_far_key)
-        for looser, stricter in pairwise(far_points):
-            if stricter.threshold < looser.threshold:
-                raise self.fail(
-                    f"operating point {stricter.label} has threshold {stricter.threshold}, "
-                    f"below the {looser.threshold} of the looser {looser.label}"
-                )
-        frr_points = sorted((op for op in points if op.target_frr is not None), key=_frr_key)
-        for looser, stricter in pairwise(frr_points):
-            if stricter.threshold > looser.threshold:
-                raise self.fail(
-                    f"operating point {stricter.label} has threshold {stricter.threshold}, "
-                    f"above the {looser.threshold} of the looser {looser.label}"
-                )
-
-
-_OPERATING_POINT_FIELDS = frozenset(f.name for f in fields(OperatingPoint))
-
-
-def _far_key(op: OperatingPoint) -> float:
-    return -(op.target_far or 0.0)
-
-
-def _frr_key(op: OperatingPoint) -> float:
-    return -(op.target_frr or 0.0)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _is_utc_timestamp(value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        stamp = datetime.fromisoformat(value)
-    except ValueError:
-        return False
-    return stamp.utcoffset() == timedelta(0)
-
-
 def fit_calibration(
     scores: ArrayLike,
     labels: ArrayLike,
@@ -447,6 +243,9 @@ def fit_calibration(
     seed: int = 0,
     model_sha256: str | None = None,
     force: bool = False,
+    conditions: ArrayLike | None = None,
+    population: str | None = None,
+    quality_ranges: dict[str, tuple[float, float]] | None = None,
 ) -> Calibration:
     """Measure a :class:`Calibration` from trial scores and labels (1 = genuine).
 
@@ -454,6 +253,12 @@ def fit_calibration(
     collapsed model, or an EER of :data:`~bioverify.calibration.roc.NEAR_CHANCE_EER` or more — raise
     :class:`CalibrationError` (their thresholds would look precise and mean nothing) unless
     ``force`` is true.
+
+    ``conditions`` names each trial's condition (corpus, camera, degradation): every
+    threshold is then chosen to hold its target in the worst condition with enough trials
+    for it, and each condition's rates at every threshold are recorded
+    (``Calibration.conditions``). ``population`` says in words whose trials these are;
+    ``quality_ranges`` the samples' quality ranges (see :class:`Calibration`).
 
     ROC → EER (linear interpolation) → one operating point per target FAR, then per target
     FRR (identity-bootstrap CIs when ``subject_a``/``subject_b`` are given, else
@@ -463,7 +268,7 @@ def fit_calibration(
     """
     if not target_fars and not target_frrs:
         raise InvalidInput("give at least one target FAR or FRR, e.g. target_fars=(1e-3,)")
-    if model_sha256 is not None and _SHA256.fullmatch(model_sha256) is None:
+    if model_sha256 is not None and SHA256.fullmatch(model_sha256) is None:
         raise InvalidInput("model_sha256 must be 64 lowercase hex digits")
     if not 0.0 < float(p_target) < 1.0:
         raise InvalidInput(f"p_target must be in (0, 1), e.g. 0.01; got {p_target!r}")
@@ -486,6 +291,7 @@ def fit_calibration(
             n_resamples=n_resamples,
             seed=seed,
             curve=curve,
+            conditions=conditions,
         )
         calibrator.fit(s, genuine)
         llr = calibrator.llr(s)
@@ -498,6 +304,21 @@ def fit_calibration(
             record.message, record.category, record.filename, record.lineno, source=record.source
         )
     ci_method = points[0].ci_method
+    per_condition = (
+        []
+        if conditions is None
+        else measure_conditions(
+            s,
+            genuine,
+            conditions,
+            points,
+            subject_a,
+            subject_b,
+            confidence=confidence,
+            n_resamples=n_resamples,
+            seed=seed,
+        )
+    )
     return Calibration(
         n_genuine=curve.n_genuine,
         n_impostor=curve.n_impostor,
@@ -518,6 +339,10 @@ def fit_calibration(
         seed=int(seed),
         model_sha256=model_sha256,
         warnings=[" ".join(str(record.message).split()) for record in caught],
+        population=population,
+        conditions=per_condition,
+        score_quantiles=ScoreQuantiles.of(s, genuine),
+        quality_ranges=dict(quality_ranges or {}),
     )
 
 

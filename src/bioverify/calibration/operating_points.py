@@ -144,6 +144,97 @@ def _warn_unsupported(rate: str, target: float, have: int, kind: str) -> None:
     )
 
 
+def rates_with_intervals(
+    scores: np.ndarray,
+    genuine: np.ndarray,
+    thresholds: Sequence[float],
+    subject_a: ArrayLike | None = None,
+    subject_b: ArrayLike | None = None,
+    *,
+    confidence: float = 0.95,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    curve: RocCurve | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
+    """FAR and FRR measured at each threshold (accept ``score >= t``) with their intervals.
+
+    Identity-bootstrap intervals when ``subject_a`` and ``subject_b`` are given, else
+    Clopper–Pearson on the trial counts. Returns ``(far, frr, far_ci, frr_ci, method)``;
+    the intervals are ``[T, 2]``.
+
+    Examples
+    --------
+    >>> s = np.array([0.9, 0.8, 0.3, 0.2, 0.1])
+    >>> far, frr, far_ci, frr_ci, method = rates_with_intervals(
+    ...     s, np.array([True, True, False, False, False]), [0.25])
+    >>> far.tolist(), frr.tolist(), method
+    ([0.3333333333333333], [0.0], 'clopper-pearson')
+    """
+    roc = RocCurve.from_scores(scores, genuine) if curve is None else curve
+    idx = roc.index_at(list(thresholds))
+    far = roc.far[idx]
+    frr = roc.frr[idx]
+    if subject_a is not None and subject_b is not None:
+        far_ci, frr_ci = bootstrap_rates(
+            scores, genuine, thresholds, subject_a, subject_b, n_resamples, confidence, seed
+        )
+        return far, frr, far_ci, frr_ci, "identity-bootstrap"
+    k_far = np.rint(far * roc.n_impostor).astype(np.int64)
+    k_frr = np.rint(frr * roc.n_genuine).astype(np.int64)
+    far_ci = np.column_stack(clopper_pearson(k_far, roc.n_impostor, confidence))
+    frr_ci = np.column_stack(clopper_pearson(k_frr, roc.n_genuine, confidence))
+    return far, frr, far_ci, frr_ci, "clopper-pearson"
+
+
+def hold_in_every_condition(
+    scores: np.ndarray,
+    genuine: np.ndarray,
+    conditions: ArrayLike,
+    target_fars: Sequence[float],
+    target_frrs: Sequence[float],
+    thresholds: Sequence[float],
+) -> list[float]:
+    """Raise each FAR threshold (lower each FRR threshold) until its target holds in every
+    condition that has enough trials to measure it (rule of three).
+
+    ``thresholds`` are the pooled trials' thresholds, FAR targets first; each becomes the
+    strictest of itself and the conditions' own thresholds for that target, so the shipped
+    operating point keeps its promise in the worst listed condition. A condition with too
+    few trials for a target cannot move its threshold (its rate there is reported anyway).
+
+    Examples
+    --------
+    >>> clean = [0.9, 0.5, 0.4, 0.1, 0.05, 0.02, 0.01]  # a genuine, then 6 impostor scores
+    >>> blurred = [0.95, 0.8, 0.7, 0.6, 0.2, 0.15, 0.1]  # impostors score higher here
+    >>> s = np.array(clean + blurred)
+    >>> g = np.array(([True] + [False] * 6) * 2)
+    >>> c = np.array(["clean"] * 7 + ["blurred"] * 7)
+    >>> hold_in_every_condition(s, g, c, [0.5], [], [0.5])  # FAR 0.5 held where it is worst
+    [0.6]
+    """
+    names = np.asarray(conditions)
+    if names.shape != scores.shape:
+        raise InvalidInput(
+            f"conditions must name one condition per trial ({scores.size}), got {names.size}"
+        )
+    out = [float(t) for t in thresholds]
+    for name in np.unique(names):
+        mine = names == name
+        g = genuine[mine]
+        n_genuine = int(np.count_nonzero(g))
+        n_impostor = int(g.size - n_genuine)
+        if n_genuine == 0 or n_impostor == 0:
+            continue
+        roc = RocCurve.from_scores(scores[mine], g)
+        for k, target in enumerate(target_fars):
+            if n_impostor >= rule_of_three_count(target):
+                out[k] = max(out[k], threshold_at_far(roc, target))
+        for k, target in enumerate(target_frrs, start=len(target_fars)):
+            if n_genuine >= rule_of_three_count(target):
+                out[k] = min(out[k], threshold_at_frr(roc, target))
+    return out
+
+
 def operating_points(
     scores: ArrayLike,
     labels: ArrayLike,
@@ -156,8 +247,13 @@ def operating_points(
     n_resamples: int = 1000,
     seed: int = 0,
     curve: RocCurve | None = None,
+    conditions: ArrayLike | None = None,
 ) -> list[OperatingPoint]:
     """One operating point per target FAR, then per target FRR, in the order given.
+
+    ``conditions`` (one name per trial: the corpus, camera or degradation it came from)
+    makes each threshold hold its target in every condition with enough trials for it
+    (:func:`hold_in_every_condition`), not only on the pooled trials.
 
     Thresholds follow :func:`threshold_at_far` / :func:`threshold_at_frr`. Confidence
     intervals are the identity bootstrap (:func:`bootstrap_rates`, one run for all points)
@@ -183,20 +279,19 @@ def operating_points(
     if not fars and not frrs:
         return []
     thresholds = [threshold_at_far(roc, t) for t in fars] + [threshold_at_frr(roc, t) for t in frrs]
-    idx = roc.index_at(thresholds)
-    far = roc.far[idx]
-    frr = roc.frr[idx]
-    if subject_a is not None and subject_b is not None:
-        method = "identity-bootstrap"
-        far_ci, frr_ci = bootstrap_rates(
-            s, genuine, thresholds, subject_a, subject_b, n_resamples, confidence, seed
-        )
-    else:
-        method = "clopper-pearson"
-        k_far = np.rint(far * roc.n_impostor).astype(np.int64)
-        k_frr = np.rint(frr * roc.n_genuine).astype(np.int64)
-        far_ci = np.column_stack(clopper_pearson(k_far, roc.n_impostor, confidence))
-        frr_ci = np.column_stack(clopper_pearson(k_frr, roc.n_genuine, confidence))
+    if conditions is not None:
+        thresholds = hold_in_every_condition(s, genuine, conditions, fars, frrs, thresholds)
+    far, frr, far_ci, frr_ci, method = rates_with_intervals(
+        s,
+        genuine,
+        thresholds,
+        subject_a,
+        subject_b,
+        confidence=confidence,
+        n_resamples=n_resamples,
+        seed=seed,
+        curve=roc,
+    )
 
     points = []
     for p, threshold in enumerate(thresholds):

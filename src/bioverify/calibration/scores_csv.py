@@ -1,10 +1,12 @@
-"""Reading trial score tables: ``score,label[,subject_a,subject_b]`` CSV files.
+"""Reading trial score tables: ``score,label[,subject_a,subject_b][,condition]`` CSV files.
 
 The header names the columns (any order, case and surrounding spaces ignored, extra columns
 ignored); ``label`` is ``1`` for a genuine trial and ``0`` for an impostor trial; ``subject_a``
 and ``subject_b`` (both or neither) name the two people of each trial and switch confidence
-intervals to the identity bootstrap. Blank lines are skipped. Row numbers in error messages
-count the header as row 1, so they are line numbers when no field spans lines.
+intervals to the identity bootstrap; ``condition`` names the condition each trial was
+measured in (corpus, camera, degradation), for per-condition rates. Blank lines are
+skipped. Row numbers in error messages count the header as row 1, so they are line numbers
+when no field spans lines.
 
 The file is parsed in chunks with the :mod:`csv` module and converted to numpy per chunk, so
 millions of rows load in seconds without holding them as Python strings.
@@ -27,18 +29,21 @@ from bioverify.errors import InvalidInput
 _CHUNK_ROWS = 65536
 _REQUIRED = ("score", "label")
 _SUBJECTS = ("subject_a", "subject_b")
+_CONDITION = "condition"
 
 
 @dataclass(frozen=True, eq=False)
 class ScoreTable:
     """Trials read from a score file: ``scores`` (float64), ``labels`` (bool, True =
-    genuine), and ``subject_a`` / ``subject_b`` (object arrays of str) or ``None``."""
+    genuine), ``subject_a`` / ``subject_b`` and ``conditions`` (object arrays of str) or
+    ``None``."""
 
     scores: np.ndarray
     labels: np.ndarray
     subject_a: np.ndarray | None
     subject_b: np.ndarray | None
     n_rows: int
+    conditions: np.ndarray | None = None
 
 
 class _Problem(Exception):
@@ -77,7 +82,7 @@ def read_scores_csv(path: str | os.PathLike[str]) -> ScoreTable:
 def _columns(header: list[str]) -> dict[str, int]:
     names = [name.strip().lower() for name in header]
     found = {}
-    for wanted in (*_REQUIRED, *_SUBJECTS):
+    for wanted in (*_REQUIRED, *_SUBJECTS, _CONDITION):
         positions = [i for i, name in enumerate(names) if name == wanted]
         if len(positions) > 1:
             raise _Problem(f"the header names the column {wanted!r} {len(positions)} times")
@@ -142,17 +147,18 @@ def _labels(values: list[str], numbers: list[int]) -> np.ndarray:
     return np.array(values, dtype="U1") == "1"
 
 
-def _subjects(
+def _names(
     values: list[str], numbers: list[int], name: str, canonical: dict[str, str]
 ) -> np.ndarray:
-    """Subject ids as an object array; ``canonical`` maps each raw field to one shared,
-    stripped string, so millions of rows hold only as many strings as there are subjects."""
+    """Subject ids or condition names as an object array; ``canonical`` maps each raw field
+    to one shared, stripped string, so millions of rows hold only as many strings as there
+    are distinct names."""
     for value in set(values) - canonical.keys():
         canonical[value] = value.strip()
     if "" in canonical.values():
         for value, number in zip(values, numbers, strict=True):
             if not canonical[value]:
-                raise _Problem(f"row {number}: {name} is empty; every trial needs both subjects")
+                raise _Problem(f"row {number}: {name} is empty; every trial needs one")
     out = np.empty(len(values), dtype=object)
     out[:] = [canonical[value] for value in values]
     return out
@@ -168,7 +174,9 @@ def _parse(reader: Iterator[list[str]]) -> ScoreTable:
     label_parts: list[np.ndarray] = []
     subject_a_parts: list[np.ndarray] = []
     subject_b_parts: list[np.ndarray] = []
+    condition_parts: list[np.ndarray] = []
     canonical: dict[str, str] = {}
+    condition_names: dict[str, str] = {}
     n_bad, first_bad = 0, 0
     for rows, numbers in _chunks(reader, len(header)):
         if not rows:
@@ -184,7 +192,10 @@ def _parse(reader: Iterator[list[str]]) -> ScoreTable:
         if has_subjects:
             for name, parts in (("subject_a", subject_a_parts), ("subject_b", subject_b_parts)):
                 values = [fields[columns[name]] for fields in rows]
-                parts.append(_subjects(values, numbers, name, canonical))
+                parts.append(_names(values, numbers, name, canonical))
+        if _CONDITION in columns:
+            values = [fields[columns[_CONDITION]] for fields in rows]
+            condition_parts.append(_names(values, numbers, _CONDITION, condition_names))
     if not score_parts:
         raise _Problem("the file has a header but no rows")
     if n_bad:
@@ -205,7 +216,52 @@ def _parse(reader: Iterator[list[str]]) -> ScoreTable:
         np.concatenate(subject_a_parts) if has_subjects else None,
         np.concatenate(subject_b_parts) if has_subjects else None,
         int(scores.size),
+        np.concatenate(condition_parts) if condition_parts else None,
     )
 
 
-__all__ = ["ScoreTable", "read_scores_csv"]
+def read_score_column(path: str | os.PathLike[str]) -> np.ndarray:
+    """The ``score`` column of a CSV (other columns, labels included, are ignored): the
+    unlabelled production scores a drift check reads. Raises :class:`InvalidInput` with one
+    line naming the file and the problem (missing file or column, a non-number, NaN).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as f:
+    ...     _ = f.write("time,score\\n09:00,0.31\\n09:01,0.77\\n")
+    >>> read_score_column(f.name).tolist()
+    [0.31, 0.77]
+    """
+    source = Path(path)
+    try:
+        with source.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            header = [name.strip().lower() for name in next(reader, [])]
+            if "score" not in header:
+                raise InvalidInput(f"scores file {source}: the header has no 'score' column")
+            column = header.index("score")
+            values, numbers = [], []
+            for number, fields in enumerate(reader, start=2):
+                if not any(value.strip() for value in fields):
+                    continue
+                if len(fields) <= column:
+                    raise InvalidInput(f"scores file {source}: row {number} has no score")
+                values.append(fields[column])
+                numbers.append(number)
+    except FileNotFoundError as exc:
+        raise InvalidInput(f"scores file {source} does not exist") from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"scores file {source} is not UTF-8 text") from exc
+    except (OSError, csv.Error) as exc:
+        raise InvalidInput(f"cannot read scores file {source}: {exc}") from exc
+    try:
+        scores = _scores(values, numbers)
+    except _Problem as exc:
+        raise InvalidInput(f"scores file {source}: {exc}") from exc
+    if not np.all(np.isfinite(scores)):
+        raise InvalidInput(f"scores file {source}: NaN or infinite scores")
+    return scores
+
+
+__all__ = ["ScoreTable", "read_score_column", "read_scores_csv"]

@@ -53,6 +53,9 @@ def _register() -> None:
     from bioverify.cli import calibrate
 
     cli.add_command(calibrate.calibrate)
+    from bioverify.cli import drift
+
+    cli.add_command(drift.drift)
     from bioverify.cli import split
 
     cli.add_command(split.split)

@@ -10,14 +10,22 @@ sha256 and ``--install`` copies it into the bundle as ``calibration.json``).
 
 from __future__ import annotations
 
-import math
 import warnings
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import click
+import numpy as np
 
-from bioverify.calibration import Calibration, ScoreTable, fit_calibration, read_scores_csv
+from bioverify.calibration import (
+    Calibration,
+    ScoreTable,
+    check_calibration,
+    fit_calibration,
+    read_scores_csv,
+)
 from bioverify.calibration.llr import METHODS, CalibrationMethod
+from bioverify.cli.calibration_text import check_lines, summary_lines
 from bioverify.cli.runtime_options import (
     SPLIT_PARTS,
     device_option,
@@ -26,7 +34,7 @@ from bioverify.cli.runtime_options import (
     score_labelled_data,
     trial_options,
 )
-from bioverify.errors import InvalidInput
+from bioverify.errors import CalibrationError, InvalidInput
 
 _OPEN_UNIT = click.FloatRange(0.0, 1.0, min_open=True, max_open=True)
 
@@ -47,42 +55,27 @@ def _bundle_calibration_path(model: Path) -> Path:
     return load_bundle(model, verify_sha256=False).folder / CALIBRATION_FILE
 
 
-def _pct(rate: float) -> str:
-    return f"{100.0 * rate:.3g} %"
+@dataclass
+class _Trials:
+    """Trials to calibrate on and what is known about them."""
 
-
-def summary_lines(calibration: Calibration) -> list[str]:
-    c = calibration
-    lines = [
-        f"trials: {c.n_genuine} genuine, {c.n_impostor} impostor "
-        f"({100 * c.confidence:g} % CIs: {c.ci_method})",
-        f"EER {_pct(c.eer)} at threshold {c.eer_threshold:.6g}",
-        f"Cllr {c.cllr:.4f} bits ({c.calibrator.method}), minCllr {c.min_cllr:.4f} bits; "
-        f"minDCF {c.min_dcf:.4f}, actual DCF {c.actual_dcf:.4f} at p_target {c.p_target:g}",
-    ]
-    for op in c.operating_points:
-        threshold = "+inf" if math.isinf(op.threshold) else f"{op.threshold:.6g}"
-        note = "" if op.supported else "  UNSUPPORTED (too few trials, rule of three)"
-        lines.append(
-            f"{op.label}: threshold {threshold}  "
-            f"FAR {_pct(op.far)} [{_pct(op.far_ci[0])}, {_pct(op.far_ci[1])}]  "
-            f"FRR {_pct(op.frr)} [{_pct(op.frr_ci[0])}, {_pct(op.frr_ci[1])}]{note}"
-        )
-    lines += [f"warning: {w}" for w in c.warnings]
-    return lines
+    table: ScoreTable
+    model_sha256: str | None = None
+    population: str | None = None
+    quality_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 def _fit(
-    table: ScoreTable,
+    trials: _Trials,
     target_fars: tuple[float, ...],
     target_frrs: tuple[float, ...],
     method: CalibrationMethod,
     p_target: float,
     n_resamples: int,
     seed: int,
-    model_sha256: str | None = None,
     force: bool = False,
 ) -> Calibration:
+    table = trials.table
     # Warnings land in Calibration.warnings and are printed with the summary instead.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -97,8 +90,11 @@ def _fit(
             method=method,
             n_resamples=n_resamples,
             seed=seed,
-            model_sha256=model_sha256,
+            model_sha256=trials.model_sha256,
             force=force,
+            conditions=table.conditions,
+            population=trials.population,
+            quality_ranges=trials.quality_ranges,
         )
 
 
@@ -107,6 +103,7 @@ def _model_trials(
     data: tuple[Path, ...],
     split_path: Path | None,
     split_part: str,
+    by_dataset: bool,
     face_mode: str,
     detector: str | None,
     device: str,
@@ -114,36 +111,95 @@ def _model_trials(
     max_genuine_per_identity: int,
     max_genuine: int,
     seed: int,
-) -> tuple[ScoreTable, str, list[str]]:
-    """Score trials of ``data`` with the model; the table, its sha256 and lines to print."""
+) -> tuple[_Trials, list[str]]:
+    """Score trials of ``data`` with the model (each dataset a condition of its own with
+    ``by_dataset``); the trials and lines to print."""
     from bioverify.verify.evaluation import SHOW_FAILURES
 
     verifier = load_runtime_verifier(model, face_mode, detector, calibration=False, device=device)
-    result, where = score_labelled_data(
-        verifier,
-        data,
-        split_path,
-        split_part,
-        max_genuine_per_identity=max_genuine_per_identity,
-        max_genuine=max_genuine,
-        seed=seed,
-        smallest_far=smallest_far,
+    groups = [(d.name or str(d), (d,)) for d in data] if by_dataset else [(None, data)]
+    tables, places, lines = [], [], []
+    ranges: dict[str, tuple[float, float]] = {}
+    for name, datasets in groups:
+        result, where = score_labelled_data(
+            verifier,
+            datasets,
+            split_path,
+            split_part,
+            max_genuine_per_identity=max_genuine_per_identity,
+            max_genuine=max_genuine,
+            seed=seed,
+            smallest_far=smallest_far,
+        )
+        prefix = "" if name is None else f"{name}/"
+        size = int(result.scores.size)
+        tables.append(
+            ScoreTable(
+                scores=result.scores,
+                labels=result.labels,
+                subject_a=np.array([prefix + str(x) for x in result.subject_a], dtype=object),
+                subject_b=np.array([prefix + str(x) for x in result.subject_b], dtype=object),
+                n_rows=size,
+                conditions=None if name is None else np.full(size, name, dtype=object),
+            )
+        )
+        places.append(where)
+        for key, (low, high) in result.quality_ranges.items():
+            old = ranges.get(key, (low, high))
+            ranges[key] = (min(low, old[0]), max(high, old[1]))
+        lines += [
+            f"{'' if name is None else f'[{name}] '}model {verifier.info.name} "
+            f"(sha256 {verifier.model_sha256[:12]}…) on {where}",
+            f"trials: {result.protocol}",
+            f"failures to acquire: {len(result.failures)} of {result.n_inputs} inputs",
+            *(f"  {source}: {reason}" for source, reason in result.failures[:SHOW_FAILURES]),
+            *(f"note: {note}" for note in result.notes),
+        ]
+    table = _concatenate(tables)
+    trials = _Trials(table, verifier.model_sha256, "; ".join(places), ranges)
+    return trials, lines
+
+
+def _concatenate(tables: list[ScoreTable]) -> ScoreTable:
+    if len(tables) == 1:
+        return tables[0]
+
+    def joined(name: str) -> np.ndarray | None:
+        parts = [getattr(t, name) for t in tables]
+        return None if any(p is None for p in parts) else np.concatenate(parts)
+
+    scores = np.concatenate([t.scores for t in tables])
+    return ScoreTable(
+        scores=scores,
+        labels=np.concatenate([t.labels for t in tables]),
+        subject_a=joined("subject_a"),
+        subject_b=joined("subject_b"),
+        n_rows=int(scores.size),
+        conditions=joined("conditions"),
     )
-    table = ScoreTable(
-        scores=result.scores,
-        labels=result.labels,
-        subject_a=result.subject_a,
-        subject_b=result.subject_b,
-        n_rows=int(result.scores.size),
+
+
+def _check(trials: _Trials, calibration_path: Path | None, model: Path, seed: int) -> None:
+    """``--check``: the calibration's claims against the trials just scored."""
+    from bioverify.bundle import open_bundle
+    from bioverify.verify.api import resolve_model
+
+    if calibration_path is None:
+        calibration_path = open_bundle(resolve_model(model)).calibration_path
+        if calibration_path is None:
+            raise CalibrationError(f"{model} has no calibration to check; pass --calibration FILE")
+    calibration = Calibration.load(calibration_path)
+    assert trials.model_sha256 is not None
+    calibration.check_model(trials.model_sha256)
+    table = trials.table
+    checks = check_calibration(
+        calibration, table.scores, table.labels, table.subject_a, table.subject_b, seed=seed
     )
-    lines = [
-        f"model {verifier.info.name} (sha256 {verifier.model_sha256[:12]}…) on {where}",
-        f"trials: {result.protocol}",
-        f"failures to acquire: {len(result.failures)} of {result.n_inputs} inputs",
-        *(f"  {source}: {reason}" for source, reason in result.failures[:SHOW_FAILURES]),
-        *(f"note: {note}" for note in result.notes),
-    ]
-    return table, verifier.model_sha256, lines
+    where = calibration.population or "not stated"
+    click.echo(f"claims of {calibration_path} (measured on: {where})")
+    recalibrate = f"bioverify calibrate --model {model} --data DIR --out my_calibration.json"
+    for line in check_lines(checks, recalibrate):
+        click.echo(line)
 
 
 @click.command("calibrate")
@@ -243,6 +299,33 @@ def _model_trials(
     help="Seed of the identity bootstrap.",
 )
 @click.option(
+    "--population",
+    default=None,
+    help="Whose trials these are, in words (printed with every rate this calibration "
+    "gives). Default with --model: the data and split part the trials came from.",
+)
+@click.option(
+    "--by-dataset",
+    is_flag=True,
+    help="With --model and several --data: trials within each dataset only, each dataset a "
+    "condition; every FAR threshold then holds in the worst of them, and the rates in each "
+    "are recorded. (A --scores CSV gives conditions with a condition column.)",
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="With --model and --data: do not calibrate; measure the FAR and FRR that the "
+    "current calibration's thresholds give on this data and say where they fall outside "
+    "the claimed intervals.",
+)
+@click.option(
+    "--calibration",
+    "calibration_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="With --check: the calibration to check (default: the model's own).",
+)
+@click.option(
     "--force",
     is_flag=True,
     help="Calibrate even scores that cannot separate genuine from impostor trials (a "
@@ -268,32 +351,43 @@ def calibrate(
     p_target: float,
     n_resamples: int,
     seed: int,
+    population: str | None,
+    by_dataset: bool,
+    check: bool,
+    calibration_path: Path | None,
     force: bool,
 ) -> None:
     """Choose thresholds at target FAR/FRR with confidence intervals and fit score → LLR.
 
-    Trials come from --scores, or are scored here with --model on --data."""
+    Trials come from --scores, or are scored here with --model on --data. With --check,
+    measure instead whether the current thresholds keep their promise on --data."""
     if (scores_path is None) == (model is None):
         raise InvalidInput("give either --scores CSV or --model BUNDLE with --data DIR")
     if model is not None and not data:
         raise InvalidInput("--model needs --data DIR (identity folders) to score trials on")
     if scores_path is not None and (data or split_path is not None or install):
         raise InvalidInput("--data, --split and --install go with --model, not --scores")
-    if out is None and not install:
+    if check and (model is None or install or out is not None):
+        raise InvalidInput("--check goes with --model and --data, without --out or --install")
+    if calibration_path is not None and not check:
+        raise InvalidInput("--calibration goes with --check (the calibration to check)")
+    if by_dataset and len(data) < 2:
+        raise InvalidInput("--by-dataset needs two or more --data (each one a condition)")
+    if out is None and not install and not check:
         raise InvalidInput("give --out FILE (or --install with --model)")
     if not target_far and not target_frr:
         target_far = (1e-3,)
     target = _bundle_calibration_path(model) if install and model is not None else None
     if report_dir is not None:  # fail before scoring, not after, when matplotlib is missing
         from bioverify.calibration.report import write_report
-    model_sha256 = None
     if model is not None:
         smallest = min(target_far) if target_far else 1e-3
-        table, model_sha256, lines = _model_trials(
+        trials, lines = _model_trials(
             model,
             data,
             split_path,
             split_part,
+            by_dataset,
             face_mode,
             detector,
             device,
@@ -304,12 +398,15 @@ def calibrate(
         )
         for line in lines:
             click.echo(line)
+        if check:
+            _check(trials, calibration_path, model, seed)
+            return
     else:
         assert scores_path is not None
-        table = read_scores_csv(scores_path)
-    calibration = _fit(
-        table, target_far, target_frr, method, p_target, n_resamples, seed, model_sha256, force
-    )
+        trials = _Trials(read_scores_csv(scores_path))
+    if population is not None:
+        trials = replace(trials, population=population)
+    calibration = _fit(trials, target_far, target_frr, method, p_target, n_resamples, seed, force)
     for line in summary_lines(calibration):
         click.echo(line)
     if out is not None:
@@ -319,5 +416,6 @@ def calibrate(
         calibration.save(target)
         click.echo(f"installed {target}")
     if report_dir is not None:
+        table = trials.table
         paths = write_report(calibration, table.scores, table.labels, report_dir)
         click.echo(f"wrote {', '.join(str(p) for p in paths)}")

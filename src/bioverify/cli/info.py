@@ -10,7 +10,7 @@ import click
 
 from bioverify.bundle import BundleInfo, open_bundle
 from bioverify.calibration import Calibration
-from bioverify.cli.calibrate import summary_lines
+from bioverify.cli.calibration_text import summary_lines
 from bioverify.cli.gallery_common import echo_json, json_option
 from bioverify.errors import ModelMismatch
 

@@ -34,9 +34,19 @@ def _lines(result: dict[str, Any]) -> list[str]:
         far_ci, frr_ci = result["far_ci"], result["frr_ci"]
         lines.append(
             f"expected     FAR {pct(result['far'])} [{pct(far_ci[0])}, {pct(far_ci[1])}], "
-            f"FRR {pct(result['frr'])} [{pct(frr_ci[0])}, {pct(frr_ci[1])}] "
-            "(measured on the calibration trials)"
+            f"FRR {pct(result['frr'])} [{pct(frr_ci[0])}, {pct(frr_ci[1])}]"
         )
+        lines.append(
+            f"measured on  {result['measured_on'] or 'the calibration trials'}; on your "
+            "people and devices it may differ: bioverify calibrate --check --data DIR"
+        )
+        worst = result["worst_condition"]
+        if worst is not None:
+            low, high = worst["far_ci"]
+            lines.append(
+                f"worst case   FAR {pct(worst['far'])} [{pct(low)}, {pct(high)}] in the "
+                f"condition {worst['name']} ({worst['n_impostor']:,} impostor trials)"
+            )
     if result["probability"] is not None:
         lines.append(
             f"probability  {result['probability']:.4f} same identity at prior "
@@ -48,6 +58,7 @@ def _lines(result: dict[str, Any]) -> list[str]:
             f"the even-odds decision at prior {result['threshold_prior']:.3g}, not "
             f"{result['prior']:g}"
         )
+    lines += [f"warning: {w}; the rates above may not hold" for w in result["quality_warnings"]]
     lines += [f"note: {note}" for note in result["notes"]]
     return lines
 

@@ -125,6 +125,44 @@ class TrialScores:
     folds: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
     acquisition: dict[str, int] = field(default_factory=dict)
+    quality_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+
+#: numeric quality values whose range a calibration records (when the inputs have them)
+QUALITY_KEYS = (
+    "face_size",
+    "detector_score",
+    "sharpness",
+    "speech_seconds",
+    "snr_db",
+    "sample_rate",
+)
+
+
+def quality_ranges(acquired: Sequence[Acquired | None]) -> dict[str, tuple[float, float]]:
+    """The 1st to 99th percentile of each :data:`QUALITY_KEYS` value over the acquired
+    inputs: the range a calibration on them was measured on.
+
+    Examples
+    --------
+    >>> from bioverify.verify.result import Acquired
+    >>> sizes = [Acquired(np.ones(2), {"face_size": s}, [], "x") for s in range(50, 151)]
+    >>> quality_ranges(sizes)
+    {'face_size': (51.0, 149.0)}
+    """
+    out = {}
+    for key in QUALITY_KEYS:
+        values = [
+            float(a.quality[key])
+            for a in acquired
+            if a is not None
+            and isinstance(a.quality.get(key), int | float)
+            and not isinstance(a.quality.get(key), bool)
+        ]
+        if values:
+            low, high = np.percentile(values, [1, 99])
+            out[key] = (float(low), float(high))
+    return out
 
 
 def acquire_all(
@@ -257,6 +295,7 @@ def score_samples(
         ),
         notes=notes,
         acquisition=acquisition_counts(acquired),
+        quality_ranges=quality_ranges(acquired),
     )
 
 
@@ -358,12 +397,14 @@ def accuracy_unfit(n_genuine: int, n_impostor: int) -> str | None:
 
 __all__ = [
     "LFW_FILE",
+    "QUALITY_KEYS",
     "Pair",
     "TrialScores",
     "accuracy_unfit",
     "acquire_all",
     "fold_accuracy",
     "impostor_count",
+    "quality_ranges",
     "read_lfw_pairs",
     "report",
     "score_pairs",

@@ -77,7 +77,11 @@ class VerifyResult:
     which the threshold is the Bayes decision (probability 0.5): ``match`` and
     ``probability >= 0.5`` agree exactly when ``prior`` equals ``threshold_prior`` — a
     threshold for FAR = 1 % asks for more evidence than "more likely than not" at prior 0.5.
-    Fields the loaded calibration cannot fill are ``None``.
+    ``measured_on`` says whose trials the FAR/FRR were measured on (counts and the
+    calibration's population); ``worst_condition`` is the condition of the calibration with
+    the highest FAR at this threshold (name, FAR and interval); ``quality_warnings`` name
+    the probes' quality values that lie outside the range the calibration was measured on,
+    where its rates may not hold. Fields the loaded calibration cannot fill are ``None``.
     """
 
     match: bool
@@ -95,8 +99,11 @@ class VerifyResult:
     prior: float | None = None
     threshold_llr: float | None = None
     threshold_prior: float | None = None
+    measured_on: str | None = None
+    worst_condition: dict[str, Any] | None = None
     model_sha256: str | None = None
     notes: list[str] = field(default_factory=list)
+    quality_warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict with every field (strict JSON: no NaN or infinity)."""
@@ -115,9 +122,12 @@ class VerifyResult:
             "prior": self.prior,
             "threshold_llr": self.threshold_llr,
             "threshold_prior": self.threshold_prior,
+            "measured_on": self.measured_on,
+            "worst_condition": self.worst_condition,
             "modality": self.modality,
             "model_sha256": self.model_sha256,
             "notes": list(self.notes),
+            "quality_warnings": list(self.quality_warnings),
         }
 
 

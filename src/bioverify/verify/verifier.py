@@ -14,6 +14,7 @@ import numpy as np
 
 from bioverify.bundle import BundleInfo, open_bundle
 from bioverify.calibration import Calibration, OperatingPoint
+from bioverify.calibration.conditions import worst_far
 from bioverify.errors import (
     BioverifyError,
     CalibrationError,
@@ -28,6 +29,7 @@ from bioverify.verify.api import resolve_model
 from bioverify.verify.face_input import FacePreprocessor
 from bioverify.verify.image_input import MAX_PIXELS, describe
 from bioverify.verify.inputs import input_modality
+from bioverify.verify.quality import outside_range
 from bioverify.verify.result import Acquired, Embeddings, Prepared, VerifyResult
 from bioverify.verify.session import create_session
 from bioverify.verify.voice_input import VoicePreprocessor, VoiceSettings
@@ -170,7 +172,10 @@ class Verifier:
             )
         loaded = _resolve_calibration(calibration, info)
         if threshold is not None and operating_point is not None:
-            raise InvalidInput("give either threshold= or operating_point=, not both")
+            raise InvalidInput(
+                "give either a threshold (--threshold, threshold=) or an operating point "
+                "(--far, operating_point=), not both"
+            )
         point = None
         if threshold is not None:
             threshold = float(threshold)
@@ -352,8 +357,8 @@ class Verifier:
         if self.threshold is None:
             raise CalibrationError(
                 f"no threshold for {self.info.name}: it has no calibration. Calibrate it on "
-                "your data (`bioverify calibrate --model BUNDLE --data DIR --install`) or pass "
-                "threshold= explicitly"
+                "your data (`bioverify calibrate --model BUNDLE --data DIR --install`) or give "
+                "a threshold explicitly (--threshold, threshold=)"
             )
         return self.threshold
 
@@ -373,6 +378,7 @@ class Verifier:
         )
         if self.point is not None:
             op = self.point
+            self._where_measured(result, op)
             result.far, result.frr = op.far, op.frr
             result.far_ci, result.frr_ci = op.far_ci, op.frr_ci
             result.supported = op.supported
@@ -391,6 +397,23 @@ class Verifier:
                 result.threshold_prior = float(1.0 / (1.0 + math.exp(result.threshold_llr)))
         return result
 
+    def _where_measured(self, result: VerifyResult, op: OperatingPoint) -> None:
+        """Whose trials the rates come from, and the worst listed condition."""
+        calibration = self.calibration
+        if calibration is None:
+            return
+        counts = f"{calibration.n_impostor:,} impostor and {calibration.n_genuine:,} genuine trials"
+        result.measured_on = f"{counts} of {calibration.population or 'an unstated population'}"
+        worst = worst_far(calibration.conditions, op.label)
+        rates = worst.rates_for(op.label) if worst is not None else None
+        if worst is not None and rates is not None and len(calibration.conditions) > 1:
+            result.worst_condition = {
+                "name": worst.name,
+                "far": rates.far,
+                "far_ci": list(rates.far_ci),
+                "n_impostor": worst.n_impostor,
+            }
+
     def verify(self, a: Any, b: Any) -> VerifyResult:
         """Are ``a`` and ``b`` the same identity? (Two inputs of this model's modality.)"""
         return self.verify_many([(a, b)])[0]
@@ -404,7 +427,15 @@ class Verifier:
         for k in range(len(pairs)):
             first, second = acquired[2 * k], acquired[2 * k + 1]
             notes = [f"a: {n}" for n in first.notes] + [f"b: {n}" for n in second.notes]
-            results.append(self.result_for(cosine(first.embedding, second.embedding), notes))
+            result = self.result_for(cosine(first.embedding, second.embedding), notes)
+            if self.calibration is not None and self.calibration.quality_ranges:
+                ranges = self.calibration.quality_ranges
+                result.quality_warnings = [
+                    f"{side}: {warning}"
+                    for side, probe in (("a", first), ("b", second))
+                    for warning in outside_range(probe.quality, ranges)
+                ]
+            results.append(result)
         return results
 
 

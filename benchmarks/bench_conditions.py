@@ -1,0 +1,107 @@
+"""FAR and FRR at a model's shipped thresholds, condition by condition, on unseen people.
+
+Each folder under ``--conditions`` (written by :mod:`benchmarks.make_conditions`) is one
+condition's identity tree. The model (a bundle, or ``face`` / ``voice``) embeds every sample
+through the runtime as an application would, trials are made with the calibration trial
+protocol (:func:`bioverify.verify.evaluation.score_samples`: all within-identity pairs up to
+50 per identity, impostor pairs sampled for FAR = 1e-3, seed 0), and every operating point
+of the model's calibration is measured there with identity-bootstrap intervals
+(:func:`bioverify.calibration.check_calibration`). The table says, per condition, whether
+the promised FAR holds.
+
+Usage::
+
+    python -m benchmarks.bench_conditions --model face --conditions /tmp/conditions/face-test \
+        --label "old default" --out benchmarks/results/conditions_face_before
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from bioverify.calibration import check_calibration
+from bioverify.training.data import scan_dataset
+from bioverify.verify import Verifier
+from bioverify.verify.evaluation import score_samples
+
+
+def measure(model: str, conditions: Path, face_mode: str) -> dict[str, Any]:
+    verifier = Verifier.load(model, face_mode=face_mode)
+    calibration = verifier.calibration
+    if calibration is None:
+        raise SystemExit(f"{model} has no calibration to measure")
+    rows = []
+    for folder in sorted(p for p in conditions.iterdir() if p.is_dir()):
+        inventory = scan_dataset(folder, verifier.modality, progress=False)
+        paths = [s.path for s in inventory.samples]
+        ids = [s.identity for s in inventory.samples]
+        result = score_samples(verifier, paths, ids, smallest_far=1e-3, progress=True)
+        checks = check_calibration(
+            calibration, result.scores, result.labels, result.subject_a, result.subject_b
+        )
+        rows.append(
+            {
+                "condition": folder.name,
+                "identities": len(set(ids)),
+                "inputs": result.n_inputs,
+                "failures_to_acquire": len(result.failures),
+                "points": [c.to_dict() for c in checks],
+            }
+        )
+        print(f"{folder.name}: done", file=sys.stderr)
+    return {
+        "model": verifier.info.name,
+        "model_sha256": verifier.model_sha256,
+        "calibration_population": calibration.population,
+        "conditions": rows,
+    }
+
+
+def markdown(result: dict[str, Any], label: str, command: str) -> str:
+    lines = [
+        f"# FAR at the shipped thresholds per condition: {label}",
+        "",
+        f"Model `{result['model']}` (sha256 {result['model_sha256'][:12]}…), calibration "
+        f"measured on: {result['calibration_population'] or 'not stated'}.",
+        "",
+        f"Command: `{command}`",
+        "",
+        "| condition | point | FAR measured [95 % CI] | FRR measured [95 % CI] | impostor / "
+        "genuine trials | FTA | FAR verdict |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in result["conditions"]:
+        for point in row["points"]:
+            m = point["measured"]
+            far = f"{100 * m['far']:.3g} % [{100 * m['far_ci'][0]:.3g}, {100 * m['far_ci'][1]:.3g}]"
+            frr = f"{100 * m['frr']:.3g} % [{100 * m['frr_ci'][0]:.3g}, {100 * m['frr_ci'][1]:.3g}]"
+            lines.append(
+                f"| {row['condition']} | {point['label']} | {far} | {frr} | "
+                f"{point['n_impostor']} / {point['n_genuine']} | "
+                f"{row['failures_to_acquire']}/{row['inputs']} | {point['far_verdict']} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--conditions", type=Path, required=True)
+    parser.add_argument("--label", default="")
+    parser.add_argument("--face-mode", default="auto")
+    parser.add_argument("--out", type=Path, required=True, help="writes OUT.json and OUT.md")
+    args = parser.parse_args()
+    command = "python -m benchmarks.bench_conditions " + " ".join(sys.argv[1:])
+    result = measure(args.model, args.conditions, args.face_mode)
+    result["command"] = command
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    args.out.with_suffix(".md").write_text(markdown(result, args.label or args.model, command))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""What the calibration commands print: wording chosen here, not derived from field names."""
+
+from __future__ import annotations
+
+import math
+
+from bioverify.calibration import Calibration, ConditionReport, DriftReport, PointCheck
+from bioverify.calibration.drift import PSI_MODERATE, PSI_SIGNIFICANT
+
+_UNSTATED = "not stated (calibrate --population TEXT says whose trials these were)"
+
+
+def pct(rate: float) -> str:
+    """A rate as a percentage with three significant digits."""
+    return f"{100.0 * rate:.3g} %"
+
+
+def _ci(interval: tuple[float, float]) -> str:
+    return f"[{pct(interval[0])}, {pct(interval[1])}]"
+
+
+def _threshold(value: float) -> str:
+    return "+inf" if math.isinf(value) else f"{value:.6g}"
+
+
+def summary_lines(calibration: Calibration) -> list[str]:
+    """Trials, EER, Cllr/DCF, each operating point, per-condition rates, warnings."""
+    c = calibration
+    lines = [
+        f"trials: {c.n_genuine} genuine, {c.n_impostor} impostor "
+        f"({100 * c.confidence:g} % CIs: {c.ci_method})",
+        f"measured on: {c.population or _UNSTATED}",
+        f"EER {pct(c.eer)} at threshold {c.eer_threshold:.6g}",
+        f"Cllr {c.cllr:.4f} bits ({c.calibrator.method}), minCllr {c.min_cllr:.4f} bits; "
+        f"minDCF {c.min_dcf:.4f}, actual DCF {c.actual_dcf:.4f} at p_target {c.p_target:g}",
+    ]
+    for op in c.operating_points:
+        note = "" if op.supported else "  UNSUPPORTED (too few trials, rule of three)"
+        lines.append(
+            f"{op.label}: threshold {_threshold(op.threshold)}  FAR {pct(op.far)} "
+            f"{_ci(op.far_ci)}  FRR {pct(op.frr)} {_ci(op.frr_ci)}{note}"
+        )
+    lines += condition_lines(c.conditions)
+    lines += [f"warning: {w}" for w in c.warnings]
+    return lines
+
+
+def condition_lines(conditions: list[ConditionReport]) -> list[str]:
+    """One line per condition and operating point (worst FAR first)."""
+    if not conditions:
+        return []
+    lines = [
+        f"per condition ({len(conditions)}; each FAR threshold holds in every condition "
+        "with enough impostor trials):"
+    ]
+    for report in conditions:
+        equal = "" if report.eer is None else f", EER {pct(report.eer)}"
+        rates = "; ".join(
+            f"{r.label}: FAR {pct(r.far)} {_ci(r.far_ci)}, FRR {pct(r.frr)} {_ci(r.frr_ci)}"
+            for r in report.rates
+        )
+        lines.append(
+            f"  {report.name} ({report.n_genuine} genuine, {report.n_impostor} impostor"
+            f"{equal}): {rates}"
+        )
+    return lines
+
+
+def check_lines(checks: list[PointCheck], recalibrate: str) -> list[str]:
+    """The claimed and measured rates of each point, and what to do when they differ."""
+    lines = []
+    for check in checks:
+        claimed, measured = check.claimed, check.measured
+        lines.append(
+            f"{claimed.label} (threshold {_threshold(claimed.threshold)}): FAR claimed "
+            f"{pct(claimed.far)} {_ci(claimed.far_ci)}, measured {pct(measured.far)} "
+            f"{_ci(measured.far_ci)} on {check.n_impostor} impostor trials: "
+            f"{check.far_verdict.upper()}; FRR claimed {pct(claimed.frr)} "
+            f"{_ci(claimed.frr_ci)}, measured {pct(measured.frr)} {_ci(measured.frr_ci)} on "
+            f"{check.n_genuine} genuine trials: {check.frr_verdict}"
+        )
+    if any(not check.holds for check in checks):
+        lines.append(
+            "the threshold gives MORE false accepts on your data than the calibration "
+            f"claims; calibrate on your data: {recalibrate}"
+        )
+    return lines
+
+
+def drift_lines(report: DriftReport, threshold: float | None) -> list[str]:
+    """The drift verdict and the figures behind it."""
+    lines = [
+        f"{report.verdict.upper()}: {report.n_scores} production scores vs the "
+        "calibration's genuine and impostor scores",
+        f"best-fitting mixture: {pct(report.genuine_share)} genuine; KS distance "
+        f"{report.ks:.4f} (critical {report.ks_critical:.4f} at alpha 0.01)",
+        f"PSI {report.psi:.3f} over 10 equally likely bins ({PSI_MODERATE:g}-"
+        f"{PSI_SIGNIFICANT:g}: moderate shift, above {PSI_SIGNIFICANT:g}: significant)",
+    ]
+    if report.accepted_share is not None and threshold is not None:
+        lines.append(f"accepted at threshold {_threshold(threshold)}: {pct(report.accepted_share)}")
+    if report.drifted:
+        lines.append(
+            "these scores are unlike the calibration's: its error rates may not hold here; "
+            "collect labelled samples and run `bioverify calibrate --check`"
+        )
+    return lines
+
+
+__all__ = ["check_lines", "condition_lines", "drift_lines", "pct", "summary_lines"]

@@ -1,0 +1,71 @@
+"""``bioverify drift``: do production scores still look like the calibration's?"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from bioverify.calibration import Calibration, check_drift
+from bioverify.calibration.scores_csv import read_score_column
+from bioverify.cli.calibration_text import drift_lines
+from bioverify.cli.gallery_common import echo_json, json_option
+from bioverify.errors import CalibrationError, InvalidInput
+
+
+def _calibration(model: str | None, calibration_path: Path | None) -> Calibration:
+    """The calibration to compare with: a file, or the model's own (a bundle or face/voice)."""
+    if calibration_path is not None:
+        return Calibration.load(calibration_path)
+    if model is None:
+        raise InvalidInput("give --model (a bundle, face or voice) or --calibration FILE")
+    from bioverify.bundle import open_bundle
+    from bioverify.verify.api import resolve_model
+
+    info = open_bundle(resolve_model(model))
+    if info.calibration_path is None:
+        raise CalibrationError(f"{model} has no calibration; pass --calibration FILE")
+    calibration = Calibration.load(info.calibration_path)
+    calibration.check_model(info.model_sha256)
+    return calibration
+
+
+@click.command("drift")
+@click.option(
+    "--scores",
+    "scores_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="CSV of production scores with a 'score' column (no labels needed), at least 100.",
+)
+@click.option("--model", default=None, help="Bundle, or face / voice: use its calibration.")
+@click.option(
+    "--calibration",
+    "calibration_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Calibration JSON to compare with (instead of --model's).",
+)
+@json_option
+def drift(
+    scores_path: Path, model: str | None, calibration_path: Path | None, as_json: bool
+) -> None:
+    """Compare production scores with the calibration's genuine and impostor scores
+    (Kolmogorov–Smirnov distance to the best-fitting mixture, PSI). Exit 0 either way."""
+    calibration = _calibration(model, calibration_path)
+    if calibration.score_quantiles is None:
+        raise CalibrationError(
+            "this calibration keeps no score distributions (written before format 2); "
+            "calibrate again to check drift against it"
+        )
+    points = [op for op in calibration.operating_points if op.target_far is not None]
+    threshold = points[0].threshold if points else None
+    report = check_drift(read_score_column(scores_path), calibration.score_quantiles, threshold)
+    if as_json:
+        echo_json({**report.to_dict(), "threshold": threshold})
+        return
+    for line in drift_lines(report, threshold):
+        click.echo(line)
+
+
+__all__ = ["drift"]
