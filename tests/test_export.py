@@ -280,6 +280,19 @@ def test_training_summary_has_counts_not_identity_names(face) -> None:
     assert training["export"]["parity_min_cosine"] >= 0.9999
     assert info.name == "face-mobilefacenet-arcface"
     assert SECRET_IDENTITY not in (info.folder / "bundle.json").read_text()
+    # names, not the training machine's absolute paths
+    assert training["data"] == {"paths": ["set"], "split": "split.json", "split_sha256": "0" * 64}
+
+
+def test_the_same_checkpoint_exports_to_the_same_bytes(face, tmp_path) -> None:
+    """No timestamp in the graph: a re-export keeps the sha256, so the calibration and the
+    galleries bound to the model stay valid."""
+    checkpoint, _ = face
+    one = export_bundle(checkpoint, tmp_path / "one", threads=1)
+    two = export_bundle(checkpoint, tmp_path / "two", threads=1)
+    first, second = load_bundle(one.variants[0].bundle), load_bundle(two.variants[0].bundle)
+    assert first.model_sha256 == second.model_sha256
+    assert first.model_path.read_bytes() == second.model_path.read_bytes()
 
 
 def test_variants_quantise_the_backbone_only_and_report_agreement(face) -> None:
@@ -394,6 +407,16 @@ def test_cli_errors_are_one_line(tmp_path) -> None:
     save_checkpoint(no_encoder, {"modality": "face"})
     result = runner.invoke(cli, ["export", str(no_encoder), "--out", str(tmp_path / "b")])
     assert result.exit_code == ModelError.exit_code and "not an encoder checkpoint" in result.output
+    # a text file (torch's unpickler raised KeyError: a traceback) and a pickled object
+    # (torch's five-line weights_only message): one line each
+    text = tmp_path / "notes.pt"
+    text.write_text("hello")
+    pickled = tmp_path / "pickled.pt"
+    torch.save({"format_version": 1, "thing": object()}, pickled)
+    for path, message in ((text, "not a readable bioverify checkpoint"), (pickled, "refused")):
+        result = runner.invoke(cli, ["export", str(path), "--out", str(tmp_path / "b")])
+        assert result.exit_code == ModelError.exit_code, result.output
+        assert result.output.strip().count("\n") == 0 and message in result.output
     assert not (tmp_path / "b").exists()
 
 

@@ -117,7 +117,9 @@ class BundleInfo:
     def metadata_props(self) -> dict[str, str]:
         """The facts to repeat in the ONNX ``metadata_props`` (strings; nested as JSON)."""
         facts = self.to_dict()
-        for key in ("model_file", "model_sha256"):
+        # not the timestamp: exporting the same checkpoint again must give the same bytes,
+        # the same sha256, and so keep its calibration and galleries valid
+        for key in ("model_file", "model_sha256", "created"):
             facts.pop(key)
         return {
             METADATA_PREFIX + key: value if isinstance(value, str) else json.dumps(value)

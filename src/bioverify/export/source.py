@@ -57,6 +57,12 @@ def _section(checkpoint: Mapping[str, Any], key: str, path: Path) -> dict[str, A
     return value
 
 
+def _name(path: Any) -> str:
+    """A dataset or split file's name (``lfw``, ``manifest.csv`` → its folder's name)."""
+    name = Path(str(path))
+    return name.parent.name if name.suffix.lower() == ".csv" else name.name
+
+
 def _training_summary(checkpoint: Mapping[str, Any], path: Path) -> dict[str, Any]:
     """Where the model came from; identity names stay out (only counts)."""
     encoder_config = checkpoint["encoder"]["config"]
@@ -78,9 +84,11 @@ def _training_summary(checkpoint: Mapping[str, Any], path: Path) -> dict[str, An
         },
         "projection_head_dropped": head is not None,
         "loss": {"name": loss.get("name"), "kwargs": loss.get("kwargs", {})},
+        # names, not the training machine's absolute paths: a copied bundle must not point
+        # at folders of another machine (the split's sha256 identifies it exactly)
         "data": {
-            "paths": list(data.get("paths", [])),
-            "split": data.get("split"),
+            "paths": [_name(p) for p in data.get("paths", [])],
+            "split": _name(data["split"]) if data.get("split") else None,
             "split_sha256": data.get("split_sha256"),
         },
         "identities": {

@@ -55,10 +55,18 @@ def load_checkpoint(path: Path | str) -> dict[str, Any]:
         raise ModelError(f"{path}: checkpoint not found")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError, ValueError, UnpicklingError) as exc:
-        raise ModelError(f"{path}: not a readable bioverify checkpoint ({exc})") from exc
+    except UnpicklingError as exc:
+        raise ModelError(
+            f"{path}: the file holds Python objects other than tensors and plain values, so it "
+            "is refused (loading it would run code from the file); a bioverify checkpoint "
+            "never does"
+        ) from exc
     except zipfile.BadZipFile as exc:
         raise ModelError(f"{path}: checkpoint file is truncated or corrupt ({exc})") from exc
+    except Exception as exc:  # torch's unpickler raises KeyError, IndexError... on garbage
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        reason = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+        raise ModelError(f"{path}: not a readable bioverify checkpoint ({reason})") from exc
     if not isinstance(state, dict) or "format_version" not in state:
         raise ModelError(f"{path}: not a bioverify checkpoint (no format_version)")
     if state["format_version"] != FORMAT_VERSION:

@@ -77,7 +77,8 @@ def input_modality(x: Any) -> str:
         found = "face" if is_pil_image(x) else None
     if found is None:
         raise InvalidInput(
-            f"cannot tell whether {describe(x)} is an image or audio; pass model= explicitly"
+            f"cannot tell whether {describe(x)} is an image or audio; pass the model "
+            "explicitly (--model, model=)"
         )
     return found
 
