@@ -28,7 +28,8 @@ def face_options(function: F) -> F:
     function = click.option(
         "--detector",
         default=None,
-        help="Face detector: 'haar' (default, OpenCV's cascade) or a YuNet .onnx file.",
+        help="Face detector: 'yunet' (default, the shipped model), 'haar' (OpenCV's cascade) "
+        "or a YuNet .onnx file.",
     )(function)
     return click.option(
         "--face-mode",

@@ -133,6 +133,7 @@ class Verifier:
         threshold: float | None = None,
         face_mode: str = "auto",
         detector: Any = None,
+        face_index: int = 0,
         voice: VoiceSettings | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         max_pixels: int = MAX_PIXELS,
@@ -149,7 +150,9 @@ class Verifier:
         ``threshold``: an explicit threshold instead of an operating point (its error rates
         are then unknown). Without either, :meth:`verify` raises :class:`CalibrationError`.
         Faces: ``face_mode`` (``"auto"``, ``"aligned"``, ``"detect"``), ``detector``
-        (``"haar"``, a YuNet ``.onnx`` path or a detector object), ``max_pixels``. Voices:
+        (``"yunet"`` — the default, shipped model —, ``"haar"``, a YuNet ``.onnx`` path or a
+        detector object), ``face_index`` (which detected face: 0 = the largest),
+        ``max_pixels``. Voices:
         ``voice`` settings. ``prior`` is the prior of same-identity pairs behind
         ``VerifyResult.probability``.
         """
@@ -185,7 +188,7 @@ class Verifier:
         preprocess: FacePreprocessor | VoicePreprocessor
         if info.modality == "face":
             geometry = FaceGeometry.from_dict(info.preprocessing["face_geometry"])
-            preprocess = FacePreprocessor(geometry, face_mode, detector, max_pixels)
+            preprocess = FacePreprocessor(geometry, face_mode, detector, max_pixels, face_index)
         else:
             rate, trim = int(info.preprocessing["sample_rate"]), info.preprocessing.get("trim")
             preprocess = VoicePreprocessor(rate, voice, trim or "none")

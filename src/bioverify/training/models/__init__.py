@@ -6,6 +6,8 @@ modality    name               backbone keyword arguments (defaults)
 ``face``    ``mobilefacenet``  ``width`` (1.0), ``input_size`` (112)
 ``face``    ``iresnet18``      ``width`` (1.0), ``dropout`` (0.0), ``input_size`` (112)
 ``face``    ``iresnet50``      ``width`` (1.0), ``dropout`` (0.0), ``input_size`` (112)
+``face``    ``dlib_resnet29``  ``input_size`` (150, the only size; dlib's face ResNet,
+                               weights from ``recipes/face_resnet_dlib/convert.py``)
 ``voice``   ``ecapa_tdnn``     ``channels`` (512), ``scale`` (8), ``se_bottleneck`` (128),
                                ``attention_bottleneck`` (128), ``aggregate_channels`` (1536)
 ``voice``   ``resnet34``       ``base_width`` (32)
@@ -28,7 +30,7 @@ from torch import nn
 
 from bioverify.errors import InvalidInput
 from bioverify.training.frontends import FaceInput, LogMelFbank, frontend_from_config
-from bioverify.training.models import face, voice
+from bioverify.training.models import dlib_resnet, face, voice
 from bioverify.training.models.encoder import Encoder
 
 #: embedding size when ``build_encoder`` is given none
@@ -39,6 +41,7 @@ _BACKBONES: dict[str, dict[str, Callable[..., nn.Module]]] = {
         "mobilefacenet": face.mobilefacenet,
         "iresnet18": face.iresnet18,
         "iresnet50": face.iresnet50,
+        "dlib_resnet29": dlib_resnet.dlib_resnet29,
     },
     "voice": {"ecapa_tdnn": voice.ecapa_tdnn, "resnet34": voice.resnet34},
 }
