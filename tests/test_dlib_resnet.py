@@ -129,3 +129,54 @@ def test_torch_and_onnx_descriptors_match_dlibs_own() -> None:
     fused = info.preprocessing.get("flip_fusion", False)
     expected = reference + mirrored if fused else reference
     assert cosine(onnx, expected).min() >= 0.9999
+
+
+def test_the_model_brings_its_own_embedding_size_and_input_normalisation() -> None:
+    from bioverify.training.models import default_input_size
+
+    config = build_encoder("face", "dlib_resnet29").config
+    assert config["embedding_dim"] == 128
+    assert config["frontend"] == {"type": "face_input", "mean": list(DLIB_MEAN), "std": 256.0}
+    assert default_input_size("dlib_resnet29") == 150
+    assert build_encoder("face", "mobilefacenet").config["frontend"]["mean"] == 127.5
+
+
+def test_training_from_a_converted_checkpoint_keeps_its_face_geometry(tmp_path: Path) -> None:
+    """``train --init-from`` a converted model crops as the model was aligned (its
+    checkpoint's geometry), unless a geometry is given."""
+    from bioverify.training.checkpoint import save_checkpoint
+    from bioverify.training.trainer import TrainConfig, _face_geometry
+
+    geometry = FaceGeometry(
+        crop_box=(66, 76, 121, 121),
+        output_size=150,
+        colour="rgb",
+        landmarks=((102, 112), (147, 113), (124, 139), (105, 159), (144, 160)),
+    )
+    checkpoint = tmp_path / "converted.pt"
+    save_checkpoint(checkpoint, {"face_geometry": geometry.to_dict()})
+    settings = {"data": ["d"], "split": "s.json", "modality": "face", "out_dir": "o"}
+    config = TrainConfig(**settings, model="dlib_resnet29", init_from=str(checkpoint))
+    assert _face_geometry(config) == geometry
+    assert _face_geometry(TrainConfig(**settings, model="dlib_resnet29")).output_size == 150
+
+
+@needs_models
+def test_the_conversion_recipe_writes_a_checkpoint_export_accepts(tmp_path: Path) -> None:
+    import importlib.util as util
+
+    from bioverify.export.source import load_trained_encoder
+
+    recipe = Path(__file__).resolve().parents[1] / "recipes" / "face_resnet_dlib"
+    spec = util.spec_from_file_location("convert_dlib", recipe / "convert.py")
+    assert spec is not None and spec.loader is not None
+    module = util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "dlib_resnet29.pt"
+    module.convert(_dat(), recipe / "template.json", out)
+    trained = load_trained_encoder(out)
+    assert trained.geometry is not None and trained.geometry.landmarks is not None
+    assert trained.flip_fusion and trained.encoder.embedding_dim == 128
+    source = trained.training["source"]
+    assert source["sha256"] == DLIB_RESNET_SHA256 and "public domain" in source["licence"]
+    assert torch.load(out, weights_only=True)["source"]["file"] == _dat().name

@@ -30,7 +30,6 @@ from bioverify.training.dlib_weights import (
     read_dlib_resnet,
 )
 from bioverify.training.models import build_encoder
-from bioverify.training.models.dlib_resnet import DLIB_MEAN, DLIB_STD
 
 HERE = Path(__file__).resolve().parent
 
@@ -44,12 +43,8 @@ def source_file() -> Path:
 
 def convert(dat: Path, template: Path, out: Path) -> None:
     weights = read_dlib_resnet(dat)
-    encoder = build_encoder(
-        "face",
-        "dlib_resnet29",
-        128,
-        frontend={"mean": list(DLIB_MEAN), "std": DLIB_STD},
-    )
+    # the model's defaults: 128-d, dlib's per-channel mean and /256 (as `train` builds it)
+    encoder = build_encoder("face", "dlib_resnet29")
     encoder.backbone.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
     geometry = FaceGeometry.from_dict(json.loads(template.read_text())["face_geometry"])
     save_checkpoint(

@@ -46,6 +46,14 @@ _BACKBONES: dict[str, dict[str, Callable[..., nn.Module]]] = {
     "voice": {"ecapa_tdnn": voice.ecapa_tdnn, "resnet34": voice.resnet34},
 }
 _FRONTEND_TYPES = {"face": "face_input", "voice": "log_mel_fbank"}
+#: a model's own defaults where they differ from its modality's: dlib's ResNet takes
+#: 128-d embeddings and dlib's input normalisation (its converted weights expect them)
+MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "dlib_resnet29": {
+        "embedding_dim": 128,
+        "frontend": {"mean": list(dlib_resnet.DLIB_MEAN), "std": dlib_resnet.DLIB_STD},
+    },
+}
 # arguments build_encoder supplies itself
 _SUPPLIED = {"embedding_dim", "n_mels"}
 
@@ -53,6 +61,23 @@ _SUPPLIED = {"embedding_dim", "n_mels"}
 def available_models() -> dict[str, list[str]]:
     """Model names by modality: ``{"face": [...], "voice": [...]}``."""
     return {modality: sorted(models) for modality, models in _BACKBONES.items()}
+
+
+def default_input_size(name: str) -> int:
+    """The crop side a face model takes when no ``input_size`` is given (its factory's
+    default: 112, or 150 for ``dlib_resnet29``).
+
+    Examples
+    --------
+    >>> default_input_size("dlib_resnet29"), default_input_size("mobilefacenet")
+    (150, 112)
+    """
+    factory = _BACKBONES["face"].get(name)
+    if factory is None:
+        raise InvalidInput(
+            f"unknown face model {name!r}; choose one of {available_models()['face']}"
+        )
+    return int(inspect.signature(factory).parameters["input_size"].default)
 
 
 def build_encoder(
@@ -65,7 +90,9 @@ def build_encoder(
     """A new, randomly initialised :class:`Encoder`.
 
     ``embedding_dim`` defaults to 512 (face) or 192 (voice); ``frontend`` holds front-end
-    keyword arguments (a front-end ``config()`` is accepted too); ``kwargs`` go to the
+    keyword arguments (a front-end ``config()`` is accepted too); a model may have its own
+    defaults for both (:data:`MODEL_DEFAULTS`: ``dlib_resnet29`` takes 128-d and dlib's
+    per-channel input normalisation); ``kwargs`` go to the
     backbone (see the table in this module's docstring). Unknown modalities, names or
     arguments raise :class:`InvalidInput` listing what is accepted.
     """
@@ -75,12 +102,15 @@ def build_encoder(
         raise InvalidInput(
             f"unknown {modality} model {name!r}; choose one of {available_models()[modality]}"
         )
+    defaults = MODEL_DEFAULTS.get(name, {})
     if embedding_dim is None:
-        embedding_dim = DEFAULT_EMBEDDING_DIM[modality]
+        embedding_dim = defaults.get("embedding_dim", DEFAULT_EMBEDDING_DIM[modality])
     if isinstance(embedding_dim, bool) or not isinstance(embedding_dim, int) or embedding_dim < 1:
         raise InvalidInput(f"embedding_dim must be a positive integer, got {embedding_dim!r}")
 
     frontend_config = dict(frontend or {})
+    if set(frontend_config) <= {"type"}:
+        frontend_config.update(defaults.get("frontend", {}))
     expected_type = _FRONTEND_TYPES[modality]
     if frontend_config.setdefault("type", expected_type) != expected_type:
         raise InvalidInput(
@@ -112,4 +142,11 @@ def build_encoder(
     return Encoder(built_frontend, backbone, config)
 
 
-__all__ = ["DEFAULT_EMBEDDING_DIM", "Encoder", "available_models", "build_encoder"]
+__all__ = [
+    "DEFAULT_EMBEDDING_DIM",
+    "MODEL_DEFAULTS",
+    "Encoder",
+    "available_models",
+    "build_encoder",
+    "default_input_size",
+]
