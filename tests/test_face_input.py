@@ -1,4 +1,4 @@
-"""Face preprocessing: aligned crops, Haar detection, the detection → frame mapping."""
+"""Face preprocessing: aligned crops, YuNet and Haar detection, the detection → frame mapping."""
 
 from __future__ import annotations
 
@@ -304,3 +304,14 @@ def test_yunet_crop_of_an_lfw_frame_embeds_like_its_aligned_crop() -> None:
         assert float(np.dot(a, b)) > 0.97
     other = detect.acquire(SERENA).embedding
     assert float(np.dot(detect.acquire(POWELL).embedding, other)) < 0.9
+
+
+def test_in_plane_rotation_is_undone_by_the_five_point_alignment() -> None:
+    from bioverify.verify import Verifier
+
+    verifier = Verifier.load(DEFAULT_FACE, calibration=False, face_mode="detect")
+    frame = read_image(SERENA)
+    upright = verifier.acquire(frame).embedding
+    rotation = cv2.getRotationMatrix2D((125, 125), 30, 1.0)
+    rotated = cv2.warpAffine(frame, rotation, (250, 250), borderValue=(90, 90, 90))
+    assert float(np.dot(verifier.acquire(rotated).embedding, upright)) > 0.97

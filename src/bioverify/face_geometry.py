@@ -199,7 +199,13 @@ def similarity_transform(source: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 def colour_convert(crop: np.ndarray, geometry: FaceGeometry) -> np.ndarray:
     """A crop in the geometry's colour mode as ``uint8 [S, S, 3]`` (gray is replicated to
-    three channels)."""
+    three channels).
+
+    Examples
+    --------
+    >>> colour_convert(np.zeros((4, 4), np.uint8), FaceGeometry()).shape
+    (4, 4, 3)
+    """
     if geometry.colour == "gray" and crop.ndim == 3:
         crop = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
     if crop.ndim == 2:

@@ -150,9 +150,9 @@ class Verifier:
         ``threshold``: an explicit threshold instead of an operating point (its error rates
         are then unknown). Without either, :meth:`verify` raises :class:`CalibrationError`.
         Faces: ``face_mode`` (``"auto"``, ``"aligned"``, ``"detect"``), ``detector``
-        (``"yunet"`` — the default, shipped model —, ``"haar"``, a YuNet ``.onnx`` path or a
-        detector object), ``face_index`` (which detected face: 0 = the largest),
-        ``max_pixels``. Voices:
+        (``"yunet"``, the shipped model; ``"haar"``; a YuNet ``.onnx`` path or a detector
+        object; default: YuNet for models with a five-point template, else Haar),
+        ``face_index`` (which detected face: 0 = the largest), ``max_pixels``. Voices:
         ``voice`` settings. ``prior`` is the prior of same-identity pairs behind
         ``VerifyResult.probability``.
         """

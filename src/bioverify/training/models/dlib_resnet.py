@@ -42,7 +42,13 @@ DLIB_STD = 256.0
 
 def padded_add(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``a + b`` for ``[N, C, H, W]`` tensors of different C, H or W: the smaller one is
-    zero-padded at the end of each dimension (dlib's ``add_prev``)."""
+    zero-padded at the end of each dimension (dlib's ``add_prev``).
+
+    Examples
+    --------
+    >>> padded_add(torch.ones(1, 1, 1, 1), torch.ones(1, 2, 2, 2)).sum().item()
+    9.0
+    """
     shape = [max(x, y) for x, y in zip(a.shape[1:], b.shape[1:], strict=True)]
 
     def pad(t: torch.Tensor) -> torch.Tensor:
@@ -113,7 +119,13 @@ class DlibResNet29(nn.Module):
 
 
 def dlib_resnet29(embedding_dim: int, input_size: int = INPUT_SIZE) -> DlibResNet29:
-    """The registry's factory: ``input_size`` must be 150 (the architecture's size)."""
+    """The registry's factory: ``input_size`` must be 150 (the architecture's size).
+
+    Examples
+    --------
+    >>> dlib_resnet29(128)(torch.zeros(1, 3, 150, 150)).shape
+    torch.Size([1, 128])
+    """
     if input_size != INPUT_SIZE:
         raise InvalidInput(
             f"dlib_resnet29 takes {INPUT_SIZE} px crops, got input_size={input_size}"
