@@ -180,3 +180,16 @@ def test_the_conversion_recipe_writes_a_checkpoint_export_accepts(tmp_path: Path
     source = trained.training["source"]
     assert source["sha256"] == DLIB_RESNET_SHA256 and "public domain" in source["licence"]
     assert torch.load(out, weights_only=True)["source"]["file"] == _dat().name
+
+
+def test_info_names_the_converted_weights_source() -> None:
+    from click.testing import CliRunner
+
+    from bioverify.cli import cli
+
+    out = CliRunner().invoke(cli, ["info", str(DEFAULT_FACE)])
+    assert out.exit_code == 0, out.output
+    assert "converted from dlib_face_recognition_resnet_model_v1.dat (sha256 55533b28a958" in (
+        out.output
+    )
+    assert "public domain" in (DEFAULT_FACE / "LICENSE").read_text()
