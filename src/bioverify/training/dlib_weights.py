@@ -202,9 +202,9 @@ def _read_layers(reader: _Reader) -> dict[str, np.ndarray]:
             split = facts.filters * per_filter
             weight = params[:split].reshape(facts.filters, in_channels, facts.kernel, facts.kernel)
             convs.append((weight, params[split:]))
-        elif expected_name == "affine_":
+        elif expected_name == "affine_" and isinstance(facts, int):
             params = reader.tensor()
-            if params.size != 2 * int(str(facts)):
+            if params.size != 2 * facts:
                 raise reader.fail(f"affine layer of {params.size} values, expected 2 × {facts}")
             affines.append(params)
         elif expected_name in ("max_pool_2", "avg_pool_2"):
@@ -217,7 +217,8 @@ def _read_layers(reader: _Reader) -> dict[str, np.ndarray]:
             if (outputs, inputs) != facts or params.size != outputs * inputs:
                 raise reader.fail(f"fc layer {outputs}×{inputs} ({params.size} values)")
             fc = params.reshape(inputs, outputs).T  # dlib stores input-major
-    assert fc is not None
+    if fc is None:  # expected_layers() ends with the fc layer, so this cannot happen
+        raise reader.fail("no fc layer")
     return _state_dict(convs, affines, fc)
 
 
