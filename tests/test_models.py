@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from bioverify.errors import InvalidInput, ModelError
-from bioverify.training.models import available_models, build_encoder
+from bioverify.training.models import available_models, build_encoder, default_input_size
 from bioverify.training.models.encoder import Encoder
 from bioverify.training.models.voice import AttentiveStatsPooling
 
@@ -26,6 +26,8 @@ TINY: dict[tuple[str, str], dict[str, Any]] = {
     ("face", "mobilefacenet"): {"width": 0.125},
     ("face", "iresnet18"): {"width": 0.125},
     ("face", "iresnet50"): {"width": 0.0625},
+    # dlib's architecture has no width setting: full size (5.6 M parameters, 150 px)
+    ("face", "dlib_resnet29"): {},
     ("voice", "ecapa_tdnn"): {
         "channels": 16,
         "aggregate_channels": 24,
@@ -66,10 +68,12 @@ def _randomise_batchnorm_statistics(module: torch.nn.Module) -> None:
             layer.running_var.copy_(0.5 + torch.rand(size, generator=generator))
 
 
-def _inputs(modality: str, batch: int, samples: int = SECONDS, seed: int = 0) -> torch.Tensor:
+def _inputs(
+    modality: str, batch: int, samples: int = SECONDS, seed: int = 0, side: int = 112
+) -> torch.Tensor:
     generator = torch.Generator().manual_seed(seed)
     if modality == "face":
-        return torch.randint(0, 256, (batch, 112, 112, 3), dtype=torch.uint8, generator=generator)
+        return torch.randint(0, 256, (batch, side, side, 3), dtype=torch.uint8, generator=generator)
     return (0.1 * torch.randn(batch, samples, generator=generator)).clamp(-1, 1)
 
 
@@ -80,7 +84,7 @@ def test_every_registry_model_is_tested() -> None:
 @pytest.mark.parametrize(("modality", "name"), sorted(TINY))
 def test_encoder_outputs_unit_embeddings_and_rebuilds_from_config(modality: str, name: str) -> None:
     encoder = _tiny(modality, name)
-    batch = _inputs(modality, 3)
+    batch = _inputs(modality, 3, side=default_input_size(name) if modality == "face" else 112)
     with torch.no_grad():
         out = encoder(batch)
         single = encoder(batch[1:2])
@@ -188,7 +192,11 @@ def test_defaults_are_512_for_face_and_192_for_voice() -> None:
     ("args", "kwargs", "message"),
     [
         (("audio", "ecapa_tdnn"), {}, r"unknown modality 'audio'; choose one of \['face'"),
-        (("face", "resnet100"), {}, r"choose one of \['iresnet18', 'iresnet50', 'mobilefacenet'\]"),
+        (
+            ("face", "resnet100"),
+            {},
+            r"choose one of \['dlib_resnet29', 'iresnet18', 'iresnet50', 'mobilefacenet'\]",
+        ),
         (("voice", "ecapa_tdnn"), {"chanels": 8}, r"unknown argument\(s\) \['chanels'\]"),
         (("voice", "resnet34"), {"n_mels": 40}, r"frontend=\{'n_mels'"),
         (("face", "iresnet18", 0), {}, "embedding_dim must be a positive integer"),

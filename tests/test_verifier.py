@@ -327,7 +327,8 @@ def test_shipped_default_models_verify_the_examples(modality: str) -> None:
     assert same.threshold == other.threshold and same.operating_point == "FAR=0.01"
     assert same.far is not None and same.probability is not None
     info = Verifier.load(default_bundle(modality)).info
-    assert info.modality == modality and info.model_path.stat().st_size < 20 * 2**20
+    # the largest shipped model, dlib's face ResNet in fp32, is 22.75 MB
+    assert info.modality == modality and info.model_path.stat().st_size < 32 * 2**20
 
 
 def test_zipped_bundle_and_bundle_json_path(face_bundle: BundleInfo, tmp_path: Path) -> None:

@@ -55,6 +55,10 @@ def _training_text(training: dict[str, Any]) -> str:
         parts.append(f"weights of epoch {epoch}" + (f" of {planned}" if planned else ""))
     if isinstance(best, int | float):
         parts.append(f"best val EER {100 * best:.1f} %")
+    source = training.get("source")
+    if isinstance(source, dict):
+        sha = str(source.get("sha256", ""))[:12]
+        parts.append(f"converted from {source.get('file', '?')} (sha256 {sha}…)")
     return "; ".join(parts)
 
 

@@ -29,7 +29,9 @@ def face_options(function: F) -> F:
     function = click.option(
         "--detector",
         default=None,
-        help="Face detector: 'haar' (default, OpenCV's cascade) or a YuNet .onnx file.",
+        help="Face detector: 'yunet' (the shipped model; default for models aligned on its "
+        "five landmarks, such as the default one), 'haar' (OpenCV's cascade; default for "
+        "older models) or a YuNet .onnx file.",
     )(function)
     return click.option(
         "--face-mode",

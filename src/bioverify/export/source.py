@@ -64,7 +64,8 @@ def _name(path: Any) -> str:
 
 
 def _training_summary(checkpoint: Mapping[str, Any], path: Path) -> dict[str, Any]:
-    """Where the model came from; identity names stay out (only counts)."""
+    """Where the model came from (with the ``source`` of converted weights: file name,
+    sha256, licence); identity names stay out (only counts)."""
     encoder_config = checkpoint["encoder"]["config"]
     data = checkpoint.get("data") or {}
     counts = data.get("split_counts") or {}
@@ -73,7 +74,7 @@ def _training_summary(checkpoint: Mapping[str, Any], path: Path) -> dict[str, An
     metrics = checkpoint.get("metrics") or {}
     config = checkpoint.get("config") or {}
     head = checkpoint.get("head")
-    return {
+    summary = {
         "checkpoint": path.name,
         "checkpoint_sha256": file_sha256(path),
         "model": {
@@ -108,6 +109,11 @@ def _training_summary(checkpoint: Mapping[str, Any], path: Path) -> dict[str, An
         "best_val_eer": progress.get("best_val_eer"),
         "best_epoch": progress.get("best_epoch"),
     }
+    source = checkpoint.get("source")
+    if isinstance(source, dict):
+        # converted weights (recipes/face_resnet_dlib): file name, sha256, licence
+        summary["source"] = dict(source)
+    return summary
 
 
 def load_trained_encoder(path: Path | str, flip_fusion: bool | None = None) -> TrainedEncoder:

@@ -33,20 +33,35 @@ WINDOWS = {"hann": torch.hann_window, "hamming": torch.hamming_window}
 class FaceInput(nn.Module):
     """``uint8 [N, H, W, 3]`` RGB pixels → ``float32 [N, 3, H, W]`` as ``(x − mean) / std``.
 
-    With the defaults, 0…255 maps to about −1…1 (insightface's convention). The crop size
-    is the backbone's business (112 × 112 for the face models here).
+    With the defaults, 0…255 maps to about −1…1 (insightface's convention). ``mean`` is one
+    number or three (R, G, B; dlib's models use ``(122.782, 117.001, 104.298)`` with
+    ``std=256``). The crop size is the backbone's business.
+
+    Examples
+    --------
+    >>> import torch
+    >>> FaceInput(mean=[100.0, 110.0, 120.0], std=10.0)(torch.full((1, 2, 2, 3), 120,
+    ...     dtype=torch.uint8))[0, :, 0, 0].tolist()
+    [2.0, 1.0, 0.0]
     """
 
     mean: torch.Tensor
     std: torch.Tensor
 
-    def __init__(self, mean: float = 127.5, std: float = 128.0) -> None:
+    def __init__(self, mean: float | list[float] | tuple[float, ...] = 127.5, std: float = 128.0):
         super().__init__()
         if not std > 0:
             raise InvalidInput(f"FaceInput std must be positive, got {std}")
-        self.mean_value = float(mean)
+        if isinstance(mean, list | tuple):
+            if len(mean) != 3:
+                raise InvalidInput(f"FaceInput mean must be one number or three, got {mean!r}")
+            self.mean_value: float | list[float] = [float(m) for m in mean]
+            mean_tensor = torch.tensor(self.mean_value).reshape(1, 3, 1, 1)
+        else:
+            self.mean_value = float(mean)
+            mean_tensor = torch.tensor(self.mean_value)
         self.std_value = float(std)
-        self.register_buffer("mean", torch.tensor(self.mean_value), persistent=False)
+        self.register_buffer("mean", mean_tensor, persistent=False)
         self.register_buffer("std", torch.tensor(self.std_value), persistent=False)
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:

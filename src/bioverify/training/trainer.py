@@ -73,8 +73,7 @@ from bioverify.training.checkpoint import (
 )
 from bioverify.training.data import Batch, Unreadable, collate_skipping_unreadable, scan_datasets
 from bioverify.training.losses import LOSS_NAMES, MARGIN_LOSSES, build_loss, identity_batches
-from bioverify.training.models import build_encoder
-from bioverify.training.models.face import INPUT_SIZE as FACE_INPUT_SIZE
+from bioverify.training.models import build_encoder, default_input_size
 from bioverify.training.splits import Split, load_split
 
 logger = logging.getLogger(__name__)
@@ -947,12 +946,16 @@ class _Run:
 
 
 def _face_geometry(config: TrainConfig) -> FaceGeometry:
-    """The crop geometry: ``config.face_geometry``, else the LFW default at the model's
-    ``input_size``; the crop must be the size the backbone takes."""
-    input_size = config.model_kwargs.get("input_size", FACE_INPUT_SIZE)
-    if config.face_geometry is None:
+    """The crop geometry: ``config.face_geometry``, else that of the ``init_from``
+    checkpoint (a converted model's alignment is part of it), else the LFW default at the
+    model's ``input_size``; the crop must be the size the backbone takes."""
+    input_size = config.model_kwargs.get("input_size", default_input_size(config.model))
+    stored = config.face_geometry
+    if stored is None and config.init_from:
+        stored = load_checkpoint(Path(config.init_from)).get("face_geometry")
+    if stored is None:
         return FaceGeometry(output_size=input_size)
-    geometry = FaceGeometry.from_dict(config.face_geometry)
+    geometry = FaceGeometry.from_dict(stored)
     if geometry.output_size != input_size:
         raise InvalidInput(
             f"face_geometry output_size {geometry.output_size} differs from the model's "

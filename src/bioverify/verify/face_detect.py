@@ -1,12 +1,13 @@
-"""Face detectors for in-the-wild photos: OpenCV's Haar cascade or a YuNet ONNX model.
+"""Face detectors for in-the-wild photos: YuNet (the default) or OpenCV's Haar cascade.
 
 A detector takes ``uint8 [H, W, 3]`` RGB and returns :class:`FaceBox` es, largest first.
-:class:`HaarDetector` uses the frontal-face cascade that opencv-python 4.x ships in
-``cv2.data.haarcascades`` (no download); OpenCV 5 dropped the cascades and
+:class:`YuNetDetector` runs the YuNet model shipped in ``bioverify/models/yunet/`` (OpenCV
+model zoo, MIT licence beside it; :data:`YUNET_MODEL`) or another YuNet ``.onnx`` through
+``cv2.FaceDetectorYN`` and gives five landmarks. :class:`HaarDetector` uses the
+frontal-face cascade that opencv-python 4.x ships in ``cv2.data.haarcascades`` (no
+download); OpenCV 5 dropped the cascades and
 ``CascadeClassifier`` from its wheels, so bioverify requires ``opencv-python-headless<5``
-(see ``pyproject.toml``). :class:`YuNetDetector` runs a YuNet model (``face_detection_yunet
-*.onnx`` from the OpenCV model zoo) through ``cv2.FaceDetectorYN`` and also gives eye
-landmarks.
+(see ``pyproject.toml``); it gives boxes only.
 """
 
 from __future__ import annotations
@@ -21,19 +22,33 @@ import numpy as np
 from bioverify.errors import MissingDependency, ModelError
 
 HAAR_CASCADE = "haarcascade_frontalface_default.xml"
+#: the YuNet model shipped with the package (OpenCV model zoo, MIT; LICENSE beside it)
+YUNET_MODEL = (
+    Path(__file__).resolve().parent.parent
+    / "models"
+    / "yunet"
+    / ("face_detection_yunet_2026may.onnx")
+)
+#: detector names :func:`make_detector` accepts besides a path
+DETECTOR_NAMES = ("yunet", "haar")
+
+Point = tuple[float, float]
 
 
 @dataclass(frozen=True)
 class FaceBox:
     """A detected face: box ``(x, y, w, h)`` in image pixels, a detector score if it has one,
-    and the two eye centres ``((x, y), (x, y))`` if the detector gives landmarks."""
+    the two eye centres ``((x, y), (x, y))`` (image-left first) and, from YuNet, its five
+    ``landmarks`` in its own order (right eye, left eye, nose tip, right and left mouth
+    corner, as OpenCV names them: the subject's right eye is on the image's left)."""
 
     x: float
     y: float
     w: float
     h: float
     score: float | None = None
-    eyes: tuple[tuple[float, float], tuple[float, float]] | None = None
+    eyes: tuple[Point, Point] | None = None
+    landmarks: tuple[Point, ...] | None = None
 
     @property
     def area(self) -> float:
@@ -131,23 +146,33 @@ class HaarDetector:
 
 
 class YuNetDetector:
-    """A YuNet ONNX face detector (``cv2.FaceDetectorYN``), with eye landmarks.
+    """A YuNet ONNX face detector (``cv2.FaceDetectorYN``), with five landmarks.
 
-    ``model`` is the path of a YuNet ``.onnx`` file (for example
-    ``face_detection_yunet_2023mar.onnx`` from the OpenCV model zoo; bioverify downloads
-    nothing). Faces scoring below ``score_threshold`` are dropped.
+    ``model`` is the path of a YuNet ``.onnx`` file (default: the one shipped,
+    :data:`YUNET_MODEL`; bioverify downloads nothing). Faces scoring below
+    ``score_threshold`` are dropped. Images whose longer side exceeds ``max_side`` are
+    shrunk before detection; images whose longer side is under ``min_side`` are enlarged to
+    it (YuNet misses faces that fill a small image, such as a 92 × 112 head shot). Boxes
+    and landmarks are given in the original image's pixels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> YuNetDetector().detect(np.zeros((112, 92, 3), np.uint8))
+    []
     """
 
     name = "yunet"
 
     def __init__(
         self,
-        model: Path | str,
+        model: Path | str | None = None,
         score_threshold: float = 0.8,
         nms_threshold: float = 0.3,
         max_side: int = 1024,
+        min_side: int = 320,
     ) -> None:
-        self.model_path = Path(model)
+        self.model_path = Path(model) if model is not None else YUNET_MODEL
         if not self.model_path.is_file():
             raise ModelError(f"{self.model_path}: YuNet detector model not found")
         try:
@@ -159,12 +184,21 @@ class YuNetDetector:
                 f"{self.model_path}: not a usable YuNet model ({_one_line(exc)})"
             ) from exc
         self.max_side = max_side
+        self.min_side = min_side
+
+    def _resized(self, image: np.ndarray) -> tuple[np.ndarray, float]:
+        longest = max(image.shape[:2])
+        if longest >= self.min_side:
+            return _shrink(image, self.max_side)
+        scale = self.min_side / longest
+        size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
+        return cv2.resize(image, size, interpolation=cv2.INTER_LINEAR), 1.0 / scale
 
     def detect(self, image: np.ndarray) -> list[FaceBox]:
-        small, back = _shrink(image, self.max_side)
-        self._detector.setInputSize((small.shape[1], small.shape[0]))
+        resized, back = self._resized(image)
+        self._detector.setInputSize((resized.shape[1], resized.shape[0]))
         try:
-            _, faces = self._detector.detect(cv2.cvtColor(small, cv2.COLOR_RGB2BGR))
+            _, faces = self._detector.detect(cv2.cvtColor(resized, cv2.COLOR_RGB2BGR))
         except cv2.error as exc:
             raise ModelError(
                 f"{self.model_path}: YuNet detection failed ({_one_line(exc)})"
@@ -172,26 +206,47 @@ class YuNetDetector:
         boxes = []
         for row in np.zeros((0, 15)) if faces is None else np.asarray(faces):
             x, y, w, h = (float(v) * back for v in row[:4])
-            first = (float(row[4]) * back, float(row[5]) * back)
-            second = (float(row[6]) * back, float(row[7]) * back)
-            left, right = sorted((first, second))  # by x: the eye on the image's left first
-            boxes.append(FaceBox(x, y, w, h, score=float(row[14]), eyes=(left, right)))
+            points = tuple(
+                (float(row[i]) * back, float(row[i + 1]) * back) for i in range(4, 14, 2)
+            )
+            left, right = sorted(points[:2])  # by x: the eye on the image's left first
+            boxes.append(
+                FaceBox(x, y, w, h, score=float(row[14]), eyes=(left, right), landmarks=points)
+            )
         return sorted(boxes, key=lambda b: -b.area)
 
 
 def make_detector(spec: FaceDetector | Path | str | None) -> FaceDetector:
-    """``None`` or ``"haar"`` → :class:`HaarDetector`; a path to an ``.onnx`` file →
-    :class:`YuNetDetector`; a detector object is returned as is."""
-    if spec is None or spec == "haar":
+    """``None`` or ``"yunet"`` → the shipped :class:`YuNetDetector`; ``"haar"`` →
+    :class:`HaarDetector`; a path to an ``.onnx`` file → :class:`YuNetDetector` with that
+    model; a detector object is returned as is.
+
+    Examples
+    --------
+    >>> make_detector(None).name
+    'yunet'
+    """
+    if spec is None or spec == "yunet":
+        return YuNetDetector()
+    if spec == "haar":
         return HaarDetector()
     if isinstance(spec, str | Path):
         path = Path(spec)
         if path.suffix.lower() != ".onnx":
             raise ModelError(
-                f"face detector {str(spec)!r}: expected 'haar' or the path of a YuNet .onnx file"
+                f"face detector {str(spec)!r}: expected 'yunet', 'haar' or the path of a "
+                "YuNet .onnx file"
             )
         return YuNetDetector(path)
     return spec
 
 
-__all__ = ["FaceBox", "FaceDetector", "HaarDetector", "YuNetDetector", "make_detector"]
+__all__ = [
+    "DETECTOR_NAMES",
+    "YUNET_MODEL",
+    "FaceBox",
+    "FaceDetector",
+    "HaarDetector",
+    "YuNetDetector",
+    "make_detector",
+]

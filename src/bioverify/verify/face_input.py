@@ -16,12 +16,20 @@ How a detection is placed in the frame:
   ``121 / box side`` and its centre moved to (125.5, 126.0): :data:`HAAR_REFERENCE`. The
   geometry's default crop box (57, 49, 136, 136) is then 1.12 × the box, centred 9 px above
   the box centre.
-* Detectors with eye landmarks (YuNet): the eyes are mapped onto the mean LFW eye centres
-  (104, 112) and (147, 111) (:data:`LFW_EYES`), which also undoes in-plane rotation.
+* YuNet's five landmarks, when the geometry has a five-point template
+  (``FaceGeometry.landmarks``, the default model's), are mapped onto it by the
+  least-squares similarity transform; otherwise its eyes are mapped onto the mean LFW eye
+  centres (104, 112) and (147, 111) (:data:`LFW_EYES`). Both undo in-plane rotation.
 
 Both references are in LFW's 250 × 250 frame and are scaled to the geometry's
 ``frame_size``; they assume its frames follow LFW's alignment (true of every model this
-project trains).
+project trains). The model input is then cut from the photo in one warp (the detection's
+frame transform composed with the crop box), so a large face keeps its resolution.
+
+The detector (default: the shipped YuNet for geometries with a five-point template, the Haar
+cascade for older ones; :mod:`bioverify.verify.face_detect`) returns faces largest first;
+the largest is used unless ``face_index`` picks another, and the result's ``quality`` says
+how many were found, the box used and the detector's score.
 
 Mode ``"auto"`` (the default) detects; when no face is found and the image has the aligned
 frame's aspect ratio (within 1 %) and between half and twice its size, it is taken as an
@@ -38,7 +46,12 @@ import cv2
 import numpy as np
 
 from bioverify.errors import InvalidInput, MissingDependency, NoFaceFound
-from bioverify.face_geometry import FaceGeometry, crop_aligned
+from bioverify.face_geometry import (
+    FaceGeometry,
+    colour_convert,
+    crop_aligned,
+    similarity_transform,
+)
 from bioverify.verify.face_detect import FaceBox, FaceDetector, make_detector
 from bioverify.verify.image_input import MAX_PIXELS, describe, load_image
 from bioverify.verify.result import Prepared
@@ -62,9 +75,15 @@ def _reference_scale(geometry: FaceGeometry) -> tuple[float, float]:
 
 
 def box_to_frame(box: FaceBox, geometry: FaceGeometry) -> np.ndarray:
-    """The 2 × 3 affine matrix mapping photo pixels to frame pixels for a detection:
-    eyes onto :data:`LFW_EYES` when the box has landmarks, else the box onto
-    :data:`HAAR_REFERENCE` (scale and shift only)."""
+    """The 2 × 3 affine matrix mapping photo pixels to frame pixels for a detection: five
+    landmarks onto the geometry's template when both exist, else the eyes onto
+    :data:`LFW_EYES` when the box has them, else the box onto :data:`HAAR_REFERENCE`
+    (scale and shift only)."""
+    if box.landmarks is not None and geometry.landmarks is not None:
+        try:
+            return similarity_transform(np.array(box.landmarks), np.array(geometry.landmarks))
+        except InvalidInput as exc:
+            raise NoFaceFound(f"the detector's landmarks cannot align a face ({exc})") from exc
     sx, sy = _reference_scale(geometry)
     if box.eyes is not None:
         (lx, ly), (rx, ry) = LFW_EYES
@@ -118,6 +137,38 @@ def warp_to_frame(image: np.ndarray, matrix: np.ndarray, frame_size: tuple[int, 
     )
 
 
+def crop_matrix(geometry: FaceGeometry) -> np.ndarray:
+    """The 2 × 3 matrix taking frame pixels to model-input pixels (the crop box scaled to
+    the output size).
+
+    Examples
+    --------
+    >>> crop_matrix(FaceGeometry(crop_box=(50, 50, 100, 100), output_size=50)).tolist()
+    [[0.5, 0.0, -25.0], [0.0, 0.5, -25.0]]
+    """
+    x, y, w, h = geometry.crop_box
+    size = geometry.output_size
+    return np.array([[size / w, 0.0, -x * size / w], [0.0, size / h, -y * size / h]])
+
+
+def crop_detected(image: np.ndarray, matrix: np.ndarray, geometry: FaceGeometry) -> np.ndarray:
+    """The model input ``uint8 [S, S, 3]`` cut from a photo in one warp: ``matrix`` (photo →
+    frame pixels, from :func:`box_to_frame`) composed with :func:`crop_matrix`.
+
+    Examples
+    --------
+    >>> photo = np.zeros((480, 640, 3), np.uint8)
+    >>> identity = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    >>> crop_detected(photo, identity, FaceGeometry(output_size=64)).shape
+    (64, 64, 3)
+    """
+    to_crop = crop_matrix(geometry)
+    combined = to_crop[:, :2] @ matrix
+    combined[:, 2] += to_crop[:, 2]
+    size = geometry.output_size
+    return colour_convert(warp_to_frame(image, combined, (size, size)), geometry)
+
+
 def looks_aligned(image: np.ndarray, geometry: FaceGeometry) -> bool:
     """The auto-mode fallback rule: the frame's aspect ratio within 1 % and between half and
     twice its size."""
@@ -131,9 +182,19 @@ class FacePreprocessor:
     """Turns an image input into the model input for one :class:`FaceGeometry`.
 
     ``mode`` is ``"auto"``, ``"aligned"`` or ``"detect"`` (module docstring). ``detector``
-    is ``"haar"`` (default), the path of a YuNet ``.onnx`` model, or a
-    :class:`~bioverify.verify.face_detect.FaceDetector`; it is created on first use, so the
-    aligned mode needs none.
+    is ``"yunet"`` (the shipped model), ``"haar"``, the path of a YuNet ``.onnx`` model, or
+    a :class:`~bioverify.verify.face_detect.FaceDetector`; by default YuNet when the
+    geometry has a five-point template (the default model), else Haar (models made before
+    it, as they were measured). It is created on first use, so the aligned mode needs none.
+    ``face_index`` picks the face to use when a photo has several (0: the largest; 1: the
+    next…); a photo with fewer faces raises :class:`NoFaceFound`.
+
+    Examples
+    --------
+    >>> from bioverify.face_geometry import FaceGeometry
+    >>> prepare = FacePreprocessor(FaceGeometry(output_size=64), mode="aligned")
+    >>> prepare(np.zeros((250, 250, 3), np.uint8)).arrays[0].shape
+    (64, 64, 3)
     """
 
     def __init__(
@@ -142,9 +203,13 @@ class FacePreprocessor:
         mode: str = "auto",
         detector: Any = None,
         max_pixels: int = MAX_PIXELS,
+        face_index: int = 0,
     ) -> None:
         if mode not in FACE_MODES:
             raise InvalidInput(f"face mode must be one of {FACE_MODES}, got {mode!r}")
+        if isinstance(face_index, bool) or not isinstance(face_index, int) or face_index < 0:
+            raise InvalidInput(f"face_index must be an integer >= 0, got {face_index!r}")
+        self.face_index = face_index
         self.geometry = geometry
         self.mode = mode
         self.max_pixels = max_pixels
@@ -154,7 +219,14 @@ class FacePreprocessor:
     @property
     def detector(self) -> FaceDetector:
         if self._detector is None:
-            self._detector = make_detector(self._detector_spec)
+            spec = self._detector_spec
+            if spec is None:
+                # a model aligned on YuNet's five points gets YuNet; an older model without
+                # a template keeps the Haar cascade it was measured with (the previous
+                # default face model on the LFW test identities: Haar 17.6 % EER, YuNet
+                # eyes 20.0 %)
+                spec = "yunet" if self.geometry.landmarks is not None else "haar"
+            self._detector = make_detector(spec)
         return self._detector
 
     def __call__(self, x: Any) -> Prepared:
@@ -199,11 +271,20 @@ class FacePreprocessor:
     def _detected(
         self, image: np.ndarray, boxes: list[FaceBox], quality: dict[str, Any], source: str
     ) -> Prepared:
-        box = boxes[0]
+        if self.face_index >= len(boxes):
+            raise NoFaceFound(
+                f"{source}: face_index {self.face_index} asked for, but {len(boxes)} "
+                f"face(s) found ({quality['detector']} detector)"
+            )
+        box = boxes[self.face_index]
         notes = []
         if len(boxes) > 1:
             x, y, w, h = box.as_list()
-            notes.append(f"{len(boxes)} faces found; used the largest ({w}x{h} px at {x},{y})")
+            which = "the largest" if self.face_index == 0 else f"face {self.face_index}"
+            notes.append(
+                f"{len(boxes)} faces found; used {which} ({w}x{h} px at {x},{y}); "
+                "face_index picks another"
+            )
         matrix = box_to_frame(box, self.geometry)
         scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))  # frame px per photo px
         model_px = self.geometry.output_size / self.geometry.crop_box[2]  # model px per frame px
@@ -214,11 +295,15 @@ class FacePreprocessor:
                 f"{round(face_in_model)} px of the model input; it was upscaled, so accuracy "
                 "may be lower"
             )
-        quality.update(mode="detect", face_box=box.as_list(), face_size=round(box.w))
+        quality.update(
+            mode="detect",
+            face_box=box.as_list(),
+            face_size=round(box.w),
+            face_index=self.face_index,
+        )
         if box.score is not None:
             quality["detector_score"] = box.score
-        frame = warp_to_frame(image, matrix, self.geometry.frame_size)
-        return Prepared([crop_aligned(frame, self.geometry)], quality, notes, source)
+        return Prepared([crop_detected(image, matrix, self.geometry)], quality, notes, source)
 
 
 __all__ = [
@@ -227,6 +312,8 @@ __all__ = [
     "LFW_EYES",
     "FacePreprocessor",
     "box_to_frame",
+    "crop_detected",
+    "crop_matrix",
     "looks_aligned",
     "warp_to_frame",
 ]

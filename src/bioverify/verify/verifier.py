@@ -136,6 +136,7 @@ class Verifier:
         threshold: float | None = None,
         face_mode: str = "auto",
         detector: Any = None,
+        face_index: int = 0,
         voice: VoiceSettings | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         max_pixels: int = MAX_PIXELS,
@@ -156,7 +157,9 @@ class Verifier:
         ``threshold``: an explicit threshold instead of an operating point (its error rates
         are then unknown). Without either, :meth:`verify` raises :class:`CalibrationError`.
         Faces: ``face_mode`` (``"auto"``, ``"aligned"``, ``"detect"``), ``detector``
-        (``"haar"``, a YuNet ``.onnx`` path or a detector object), ``max_pixels``. Voices:
+        (``"yunet"``, the shipped model; ``"haar"``; a YuNet ``.onnx`` path or a detector
+        object; default: YuNet for models with a five-point template, else Haar),
+        ``face_index`` (which detected face: 0 = the largest), ``max_pixels``. Voices:
         ``voice`` settings. ``prior`` is the prior of same-identity pairs behind
         ``VerifyResult.probability``.
         """
@@ -195,7 +198,7 @@ class Verifier:
         preprocess: FacePreprocessor | VoicePreprocessor
         if info.modality == "face":
             geometry = FaceGeometry.from_dict(info.preprocessing["face_geometry"])
-            preprocess = FacePreprocessor(geometry, face_mode, detector, max_pixels)
+            preprocess = FacePreprocessor(geometry, face_mode, detector, max_pixels, face_index)
         else:
             rate, trim = int(info.preprocessing["sample_rate"]), info.preprocessing.get("trim")
             preprocess = VoicePreprocessor(rate, voice, trim or "none")
