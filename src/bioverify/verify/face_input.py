@@ -254,7 +254,8 @@ class FacePreprocessor:
                 return self._aligned(image, quality, [note], source)
             raise NoFaceFound(
                 f"{source}: no face found ({detector.name} detector); use a photo with "
-                "a clearly visible frontal face, or face_mode='aligned' for aligned crops"
+                "a clearly visible frontal face, or --face-mode aligned (face_mode='aligned') for "
+                "aligned crops"
             )
         return self._detected(image, boxes, quality, source)
 
@@ -265,7 +266,9 @@ class FacePreprocessor:
         try:
             crop = crop_aligned(image, self.geometry)
         except InvalidInput as exc:
-            raise InvalidInput(f"{source}: {exc} (or use face_mode='detect')") from exc
+            raise InvalidInput(
+                f"{source}: {exc} (or use --face-mode detect, face_mode='detect')"
+            ) from exc
         return Prepared([crop], quality, notes, source)
 
     def _detected(
