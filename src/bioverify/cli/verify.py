@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from bioverify.cli.gallery_common import decision_options, verify_claim
+from bioverify.cli.gallery_common import GALLERY, decision_options, verify_claim
 from bioverify.cli.runtime_options import face_options, load_runtime_verifier, pct
 from bioverify.errors import InvalidInput
 
@@ -54,8 +54,8 @@ def _lines(result: dict[str, Any]) -> list[str]:
 @face_options
 @click.option(
     "--gallery",
-    "gallery_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    "location",
+    type=GALLERY,
     default=None,
     help="With --id: verify ONE input against an identity enrolled in this gallery.",
 )
@@ -69,7 +69,7 @@ def verify(
     threshold: float | None,
     face_mode: str,
     detector: str | None,
-    gallery_path: Path | None,
+    location: Path | str | None,
     identity: str | None,
     as_json: bool,
 ) -> None:
@@ -78,9 +78,9 @@ def verify(
     With --gallery G --id ID, INPUTS is one sample, compared with ID's enrolled templates
     (--model then defaults to the gallery's own model).
     """
-    if gallery_path is not None or identity is not None:
+    if location is not None or identity is not None:
         claim = verify_claim(
-            gallery_path,
+            location,
             identity,
             inputs,
             model,

@@ -60,8 +60,9 @@ from bioverify.gallery import postgres_schema
 HNSW_MIN_IDENTITIES = 20_000
 #: HNSW candidate list size per query (pgvector's ``hnsw.ef_search``)
 HNSW_EF_SEARCH = 100
-#: advisory lock keys (two-int form): the model binding, and per-identity writes
+#: advisory lock keys (two-int form): the model binding, creation, per-identity writes
 MODEL_LOCK = (0x62766731, 0)
+CREATE_LOCK = (0x62766731, 1)
 IDENTITY_LOCK_CLASS = 0x62766732
 DEFAULT_SCHEMA = "bioverify"
 #: pgvector versions before this have no HNSW index
@@ -306,30 +307,39 @@ class PostgresStore:
     def _create(
         self, conn: psycopg.Connection[Any], new_meta: Mapping[str, str], extension: str
     ) -> None:
-        """Create schema, tables and index in one transaction, unless another process did."""
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", MODEL_LOCK)
-            if self._has_gallery(conn):
-                return
-            exists = conn.execute(
-                "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)
-            ).fetchone()
-            conn.execute(
-                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
-            )
-            self._created_schema = exists is None
-            conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(extension)))
-            for statement in postgres_schema.create_statements(
-                self.schema, int(new_meta["embedding_dim"])
-            ):
-                conn.execute(statement)
-            with conn.cursor() as cursor:
-                cursor.executemany(
-                    sql.SQL("INSERT INTO {}.meta VALUES (%s, %s)").format(
-                        sql.Identifier(self.schema)
-                    ),
-                    list(initial_meta(new_meta).items()),
+        """Create schema, tables and index in one transaction, unless another process did.
+
+        Creators queue on a session advisory lock taken *before* the transaction, so the
+        one that waited sees the tables the first one committed."""
+        conn.execute("SELECT pg_advisory_lock(%s, %s)", CREATE_LOCK)
+        try:
+            with conn.transaction():
+                if self._has_gallery(conn):
+                    return
+                exists = conn.execute(
+                    "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)
+                ).fetchone()
+                conn.execute(
+                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
                 )
+                self._created_schema = exists is None
+                conn.execute(
+                    sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(extension))
+                )
+                for statement in postgres_schema.create_statements(
+                    self.schema, int(new_meta["embedding_dim"])
+                ):
+                    conn.execute(statement)
+                with conn.cursor() as cursor:
+                    cursor.executemany(
+                        sql.SQL("INSERT INTO {}.meta VALUES (%s, %s)").format(
+                            sql.Identifier(self.schema)
+                        ),
+                        list(initial_meta(new_meta).items()),
+                    )
+        finally:
+            with suppress(psycopg.Error):  # a lost connection released it anyway
+                conn.execute("SELECT pg_advisory_unlock(%s, %s)", CREATE_LOCK)
 
     # ---------------------------------------------------------- transactions
     def _checkout(self, begin: str) -> psycopg.Connection[Any]:
@@ -397,6 +407,8 @@ class PostgresStore:
             estimate = _scalar(
                 tx.execute("SELECT reltuples FROM pg_class WHERE oid = 'identities'::regclass")
             )
+            if estimate < 0:  # never analysed yet: count
+                estimate = _scalar(tx.execute("SELECT count(*) FROM identities"))
             if estimate < HNSW_MIN_IDENTITIES:
                 n_identities = int(_scalar(tx.execute("SELECT count(*) FROM identities")))
                 rows = tx.execute(
