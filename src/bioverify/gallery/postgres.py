@@ -60,6 +60,10 @@ from bioverify.gallery import postgres_schema
 HNSW_MIN_IDENTITIES = 20_000
 #: HNSW candidate list size per query (pgvector's ``hnsw.ef_search``)
 HNSW_EF_SEARCH = 100
+#: the top-k query the HNSW index answers (the index is on ``mean::vector(dim)``)
+HNSW_QUERY = (
+    "SELECT id, mean FROM identities ORDER BY (mean::vector({dim})) <#> (?::vector({dim})) LIMIT ?"
+)
 #: advisory lock keys (two-int form): the model binding, creation, per-identity writes
 MODEL_LOCK = (0x62766731, 0)
 CREATE_LOCK = (0x62766731, 1)
@@ -417,15 +421,12 @@ class PostgresStore:
             else:
                 n_identities = int(estimate)
                 tx.execute(f"SET LOCAL hnsw.ef_search = {max(HNSW_EF_SEARCH, k)}")
-                rows = tx.execute(
-                    f"SELECT id, mean FROM identities ORDER BY (mean::vector({dim})) "
-                    f"<#> (?::vector({dim})) LIMIT ?",
-                    (vector, k),
-                ).fetchall()
+                rows = tx.execute(HNSW_QUERY.format(dim=dim), (vector, k)).fetchall()
         if not rows:
             return [], np.empty(0, dtype=np.float32), n_identities
         means = records.from_blobs([row[1] for row in rows], dim, "mean template")
-        scores = np.einsum("ij,j->i", means, query)
+        # one dot product per candidate, as verify() computes it: the same float32 score
+        scores = np.array([mean @ query for mean in means], dtype=np.float32)
         order = np.argsort(-scores, kind="stable")
         return [rows[i][0] for i in order.tolist()], scores[order], n_identities
 
@@ -491,6 +492,7 @@ __all__ = [
     "DEFAULT_SCHEMA",
     "HNSW_EF_SEARCH",
     "HNSW_MIN_IDENTITIES",
+    "HNSW_QUERY",
     "PostgresStore",
     "PostgresTx",
     "gallery_exists",
