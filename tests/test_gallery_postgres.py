@@ -22,7 +22,7 @@ from gallery_fakes import FakeVerifier, write_samples
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg (postgres extra) is not installed")
 
-from bioverify.gallery import postgres  # noqa: E402  (needs psycopg)
+from bioverify.gallery import postgres, postgres_io  # noqa: E402  (needs psycopg)
 from bioverify.gallery.migrate import migrate  # noqa: E402
 from bioverify.gallery.postgres_schema import roles_sql  # noqa: E402
 
@@ -50,7 +50,7 @@ def test_urls_are_shown_without_their_password() -> None:
     assert SECRET not in redact(f"postgres://app@db/bio?password={SECRET}&sslmode=require")
     assert redact("/srv/staff.db") == "/srv/staff.db"
     with pytest.raises(GalleryError, match="schema"):
-        postgres.parse_location("postgresql://app@db/bio?schema=Robert');DROP")
+        postgres_io.parse_location("postgresql://app@db/bio?schema=Robert');DROP")
 
 
 def test_unreachable_server_is_a_one_line_error_without_the_password(tmp_path, caplog) -> None:

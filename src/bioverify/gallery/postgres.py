@@ -25,35 +25,29 @@ several. The tables and their SQL are the SQLite gallery's (see
 from __future__ import annotations
 
 import math
-import re
-import struct
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from functools import lru_cache
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import numpy as np
+import psycopg
+from psycopg import sql
+from psycopg_pool import ConnectionPool
 
-from bioverify.errors import GalleryError, GalleryUnavailable, MissingDependency
-from bioverify.gallery import records
+from bioverify.errors import GalleryError
+from bioverify.gallery import postgres_schema, records
+from bioverify.gallery.postgres_io import (
+    PostgresTx,
+    VectorDumper,
+    VectorLoader,
+    parse_location,
+    scalar,
+    translate,
+)
 from bioverify.gallery.records import VectorBytes
 from bioverify.gallery.store import check_format, initial_meta, read_meta, redact
-
-try:
-    import psycopg
-    from psycopg import sql
-    from psycopg.adapt import Buffer, Dumper, Loader
-    from psycopg.pq import Format
-    from psycopg_pool import ConnectionPool, PoolTimeout
-except ImportError as exc:  # pragma: no cover - the postgres extra is not installed
-    raise MissingDependency(
-        "a postgresql:// gallery needs psycopg 3 and psycopg-pool: "
-        "pip install 'bioverify[postgres]'"
-    ) from exc
-
-from bioverify.gallery import postgres_schema
 
 #: below this many identities search is exact (sequential scan); at or above it, HNSW.
 #: Measured (benchmarks/results/gallery_postgres*.md): exact search costs about as much as
@@ -66,121 +60,17 @@ HNSW_EF_SEARCH = 200
 HNSW_QUERY = (
     "SELECT id, mean FROM identities ORDER BY (mean::vector({dim})) <#> (?::vector({dim})) LIMIT ?"
 )
-#: advisory lock keys (two-int form): the model binding, creation, per-identity writes
+#: advisory lock keys (two-int form): the model binding, and creating a gallery
 MODEL_LOCK = (0x62766731, 0)
 CREATE_LOCK = (0x62766731, 1)
-IDENTITY_LOCK_CLASS = 0x62766732
-DEFAULT_SCHEMA = "bioverify"
 #: pgvector versions before this have no HNSW index
 MIN_PGVECTOR = (0, 5)
-_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _CHECKOUT_ATTEMPTS = 3
 EXTENSION_HINT = (
     "install pgvector on the server (e.g. apt install postgresql-16-pgvector, or "
     "https://github.com/pgvector/pgvector), then run CREATE EXTENSION vector in the "
     "database as a superuser"
 )
-
-
-def parse_location(url: str) -> tuple[str, str]:
-    """``(conninfo for libpq, schema)`` from a gallery URL (``?schema=`` is ours).
-
-    Examples
-    --------
-    >>> parse_location("postgresql://app@db/bio?schema=staff&sslmode=require")
-    ('postgresql://app@db/bio?sslmode=require', 'staff')
-    """
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    schema = next((value for key, value in query if key == "schema"), DEFAULT_SCHEMA)
-    if not _SCHEMA_NAME.fullmatch(schema):
-        raise GalleryError(
-            f"{redact(url)}: schema {schema!r}: use lower-case letters, digits and _"
-        )
-    rest = urlencode([(key, value) for key, value in query if key != "schema"], safe="/")
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, rest, parts.fragment)), schema
-
-
-def _one_line(exc: BaseException, secret: str | None) -> str:
-    text = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-    return text.replace(secret, "***") if secret else text
-
-
-def translate(exc: psycopg.Error, location: str, secret: str | None) -> GalleryError:
-    """A typed one-line error for a psycopg error (``secret``, the password, is masked)."""
-    message = _one_line(exc, secret)
-    state = exc.sqlstate or ""
-    if isinstance(exc, PoolTimeout):
-        return GalleryUnavailable(
-            f"{location}: no connection to the PostgreSQL server in time; check that it runs "
-            "and is reachable"
-        )
-    if state.startswith("28"):
-        return GalleryError(f"{location}: the server refused the login ({message})")
-    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
-        return GalleryError(
-            f"{location}: permission denied ({message}); this database role may not do that "
-            "(see docs/gallery.md, roles)"
-        )
-    if isinstance(exc, psycopg.OperationalError) and (
-        not state or state.startswith(("08", "57P", "53"))
-    ):
-        return GalleryUnavailable(
-            f"{location}: cannot reach the PostgreSQL server ({message}); check that it runs "
-            "and the URL"
-        )
-    return GalleryError(f"{location}: database error ({message})")
-
-
-def _scalar(cursor: psycopg.Cursor[Any]) -> Any:
-    """The one value of a one-row, one-column result."""
-    row = cursor.fetchone()
-    assert row is not None
-    return row[0]
-
-
-@lru_cache(maxsize=256)
-def _placeholders(statement: str) -> str:
-    """The gallery's ``?`` placeholders as psycopg's ``%s``."""
-    return statement.replace("?", "%s")
-
-
-class PostgresTx:
-    """A transaction on one pooled connection (:class:`~bioverify.gallery.store.Tx`);
-    results come in binary format (vectors as little-endian float32 bytes)."""
-
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
-        self.conn = conn
-
-    def execute(self, statement: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
-        return self.conn.execute(_placeholders(statement), params, binary=True)
-
-    def executemany(self, statement: str, params: Iterable[Sequence[Any]]) -> None:
-        with self.conn.cursor(binary=True) as cursor:
-            cursor.executemany(_placeholders(statement), list(params))
-
-    def lock_identity(self, identity: str) -> None:
-        self.conn.execute(
-            f"SELECT pg_advisory_xact_lock({IDENTITY_LOCK_CLASS}, hashtext(%s))", (identity,)
-        )
-
-
-class _VectorDumper(Dumper):
-    """:class:`VectorBytes` as pgvector's binary ``vector``: dim, 0, big-endian floats."""
-
-    format = Format.BINARY
-
-    def dump(self, obj: Any) -> Buffer:
-        values = np.frombuffer(obj, dtype="<f4")
-        return struct.pack(">HH", len(values), 0) + values.astype(">f4").tobytes()
-
-
-class _VectorLoader(Loader):
-    format = Format.BINARY
-
-    def load(self, data: Buffer) -> bytes:
-        dim = struct.unpack_from(">H", data)[0]
-        return np.frombuffer(data, dtype=">f4", count=dim, offset=4).astype("<f4").tobytes()
 
 
 class PostgresStore:
@@ -243,9 +133,9 @@ class PostgresStore:
             raise translate(exc, self.location, self._secret) from exc
 
     def _configure(self, conn: psycopg.Connection[Any]) -> None:
-        dumper = type("VectorDumper", (_VectorDumper,), {"oid": self._vector_oid})
+        dumper = type("VectorDumper", (VectorDumper,), {"oid": self._vector_oid})
         conn.adapters.register_dumper(VectorBytes, dumper)
-        conn.adapters.register_loader(self._vector_oid, _VectorLoader)
+        conn.adapters.register_loader(self._vector_oid, VectorLoader)
         conn.execute(self._search_path)
 
     def _extension(self, conn: psycopg.Connection[Any]) -> tuple[int, str, str] | None:
@@ -410,13 +300,13 @@ class PostgresStore:
             meta = read_meta(tx)
             check(meta)
             dim = int(meta["embedding_dim"])
-            estimate = _scalar(
+            estimate = scalar(
                 tx.execute("SELECT reltuples FROM pg_class WHERE oid = 'identities'::regclass")
             )
             if estimate < 0:  # never analysed yet: count
-                estimate = _scalar(tx.execute("SELECT count(*) FROM identities"))
+                estimate = scalar(tx.execute("SELECT count(*) FROM identities"))
             if estimate < HNSW_MIN_IDENTITIES:
-                n_identities = int(_scalar(tx.execute("SELECT count(*) FROM identities")))
+                n_identities = int(scalar(tx.execute("SELECT count(*) FROM identities")))
                 rows = tx.execute(
                     "SELECT id, mean FROM identities ORDER BY mean <#> ? LIMIT ?", (vector, k)
                 ).fetchall()
@@ -442,7 +332,7 @@ class PostgresStore:
         """Orphan templates, and a missing or invalid HNSW index."""
         problems = []
         with self.read() as tx:
-            orphans = _scalar(
+            orphans = scalar(
                 tx.execute(
                     "SELECT count(*) FROM templates t WHERE NOT EXISTS "
                     "(SELECT 1 FROM identities i WHERE i.id = t.identity)"
@@ -491,13 +381,9 @@ def gallery_exists(url: str) -> bool:
 
 
 __all__ = [
-    "DEFAULT_SCHEMA",
     "HNSW_EF_SEARCH",
     "HNSW_MIN_IDENTITIES",
     "HNSW_QUERY",
     "PostgresStore",
-    "PostgresTx",
     "gallery_exists",
-    "parse_location",
-    "translate",
 ]

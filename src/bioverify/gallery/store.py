@@ -13,15 +13,18 @@ log line.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
-from bioverify.errors import GalleryError
+from bioverify.errors import GalleryError, MissingDependency
 from bioverify.gallery.records import utc_now
 from bioverify.gallery.search import Backend
 
@@ -153,6 +156,16 @@ def check_format(meta: Mapping[str, str], what: str) -> None:
         )
 
 
+def _postgres() -> ModuleType:
+    """:mod:`bioverify.gallery.postgres`, imported on first use (it needs psycopg)."""
+    if any(importlib.util.find_spec(name) is None for name in ("psycopg", "psycopg_pool")):
+        raise MissingDependency(
+            "a postgresql:// gallery needs psycopg 3 and psycopg-pool: "
+            "pip install 'bioverify[postgres]'"
+        )
+    return importlib.import_module("bioverify.gallery.postgres")
+
+
 def open_store(
     location: Path | str,
     new_meta: Mapping[str, str] | None = None,
@@ -172,9 +185,7 @@ def open_store(
                 f"the {search_backend} search backend is for SQLite galleries; a PostgreSQL "
                 "gallery searches in the server"
             )
-        from bioverify.gallery.postgres import PostgresStore
-
-        return PostgresStore(str(location), new_meta, timeout)
+        return _postgres().PostgresStore(str(location), new_meta, timeout)
     from bioverify.gallery.database import Database
 
     return Database(location, new_meta, timeout, search_backend)
@@ -183,9 +194,7 @@ def open_store(
 def store_exists(location: Path | str) -> bool:
     """Whether a gallery (or at least a file) is at ``location``."""
     if is_url(location):
-        from bioverify.gallery.postgres import gallery_exists
-
-        return gallery_exists(str(location))
+        return bool(_postgres().gallery_exists(str(location)))
     return Path(location).exists()
 
 
