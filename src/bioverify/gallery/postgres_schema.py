@@ -54,6 +54,10 @@ _TABLES = (
         model_sha256 text NOT NULL
     )""",
     "CREATE INDEX templates_by_identity ON {s}.templates (identity)",
+    # vectors stay in the row (a 512-d vector, 2 KiB, would otherwise go to the TOAST
+    # table, and an exact scan would fetch every mean from there)
+    "ALTER TABLE {s}.identities ALTER COLUMN mean SET STORAGE MAIN",
+    "ALTER TABLE {s}.templates ALTER COLUMN embedding SET STORAGE MAIN",
     """CREATE TABLE {s}.audit (
         id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         at timestamptz NOT NULL DEFAULT now(),
