@@ -189,3 +189,30 @@ def test_option_ranges_are_checked(tmp_path: Path) -> None:
             ],
         )
         assert result.exit_code == 2 and option in result.output
+
+
+@pytest.mark.parametrize(
+    ("genuine", "impostor", "match"),
+    [
+        # a collapsed model: every embedding the same, every score 1.0
+        (np.ones(50), np.ones(500), "embeddings have collapsed"),
+        # scores that do not separate the two kinds of trial
+        (np.linspace(0, 1, 50), np.linspace(0, 1, 500), "near chance"),
+    ],
+)
+def test_scores_that_cannot_separate_are_refused_unless_forced(
+    tmp_path: Path, genuine: np.ndarray, impostor: np.ndarray, match: str
+) -> None:
+    rows = [f"{s!r},1" for s in genuine.tolist()] + [f"{s!r},0" for s in impostor.tolist()]
+    path = tmp_path / "scores.csv"
+    path.write_text("score,label\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "cal.json"
+    result = CliRunner().invoke(cli, ["calibrate", "--scores", str(path), "--out", str(out)])
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code != 0 and len(lines) == 1 and match in lines[0], result.stderr
+    assert not out.exists()
+    forced = CliRunner().invoke(
+        cli, ["calibrate", "--scores", str(path), "--out", str(out), "--force"]
+    )
+    assert forced.exit_code == 0, forced.stderr
+    assert out.exists()

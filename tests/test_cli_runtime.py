@@ -101,6 +101,20 @@ def test_verify_errors_are_one_line(
     assert code == 0 and "match        yes" in out and "expected" not in out
 
 
+def test_device_and_default_model_names_on_the_command_line(tmp_path: Path) -> None:
+    import onnxruntime
+
+    code, out, _ = _run("verify", POWELL_1, SERENA, "--model", "face", "--device", "cpu")
+    assert code == 0 and "decision     match when LLR >= " in out
+    if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        code, _, err = _run("verify", POWELL_1, SERENA, "--device", "cuda")
+        assert "--device cuda: this onnxruntime is the CPU build" in _one_line_error(code, err)
+    code, _, err = _run(
+        "calibrate", "--model", "face", "--data", tmp_path, "--install", "--device", "cpu"
+    )
+    assert "--install does not change the packaged face model" in _one_line_error(code, err)
+
+
 def test_evaluate_with_pairs(face_bundle: BundleInfo, tmp_path: Path) -> None:
     root = make_fake_lfw(tmp_path / "lfw")
     for path in root.rglob("*.png"):
@@ -112,12 +126,17 @@ def test_evaluate_with_pairs(face_bundle: BundleInfo, tmp_path: Path) -> None:
     report = json.loads(out)
     assert report["trials"] == {"genuine": 4, "impostor": 4, "pairs": 8, "trials_dropped": 0}
     assert report["eer"] == 0.0 and report["failures_to_acquire"]["count"] == 0
-    assert "fold_accuracy" in report and "no --split" in report["notes"][0]
+    assert "no --split" in report["notes"][0]
+    # 4 + 4 trials: too few for an accuracy that means anything
+    assert "fold_accuracy" not in report
+    assert "no fold accuracy: only 4 genuine trials" in report["notes"][-1]
     split = _split(tmp_path / "split.json", ["Person_0", "Person_1"], ["Person_2", "Person_3"])
     code, out, err = _run(*args, "--pairs", tmp_path / "pairs.txt", "--split", split)
     assert code == 0, err
-    assert "trials: 2 genuine, 1 impostor" in out and "3 of 8 pairs kept" in out
-    assert "TAR@FAR=0.001" in out and "UNSUPPORTED" in out
+    headline = out.splitlines()[0]
+    assert headline.startswith("EER ") and "(2 genuine, 1 impostor trials)" in headline
+    assert "3 of 8 pairs kept" in out and "accuracy" not in out.replace("no fold accuracy", "")
+    assert "TAR@FAR=0.001" in out and "UNSUPPORTED: 1 impostor trials, 3000 needed" in out
 
 
 def test_evaluate_all_trials_of_a_split(face_bundle: BundleInfo, tmp_path: Path) -> None:

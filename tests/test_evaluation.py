@@ -11,6 +11,7 @@ from bioverify.bundle import BundleInfo
 from bioverify.errors import DataError
 from bioverify.verify import Verifier
 from bioverify.verify.evaluation import (
+    accuracy_unfit,
     fold_accuracy,
     impostor_count,
     read_lfw_pairs,
@@ -102,7 +103,18 @@ def test_score_pairs_counts_failures(face_bundle: BundleInfo, tmp_path: Path) ->
     assert out["acquisition"] == {"mode_aligned": 11}  # 12 distinct files, 1 broken
     assert set(out["tar_at_far"]) == {"0.01", "0.001"}
     assert out["far_supported"] == {"0.01": False, "0.001": False}
-    assert len(out["fold_accuracy"]["folds"]) == 2
+    assert "fold_accuracy" not in out  # 3 + 3 trials cannot support an accuracy
+    assert out["notes"][-1] == "no fold accuracy: only 3 genuine trials (fewer than 100)"
+
+
+@pytest.mark.parametrize(
+    ("genuine", "impostor", "fit"),
+    [(3000, 3000, True), (100, 199, True), (100, 201, False), (300, 7, False), (99, 99, False)],
+)
+def test_accuracy_only_on_balanced_and_enough_trials(
+    genuine: int, impostor: int, fit: bool
+) -> None:
+    assert (accuracy_unfit(genuine, impostor) is None) == fit
 
 
 def test_score_samples_uses_all_genuine_pairs(face_bundle: BundleInfo, tmp_path: Path) -> None:

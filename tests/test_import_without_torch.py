@@ -73,3 +73,36 @@ def test_verify_runs_without_torch(calibrated_face_bundle) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ok"
+
+
+def test_calibrate_report_without_matplotlib_is_one_line_error(tmp_path) -> None:
+    """matplotlib is the `report` extra: the runtime install works without it, and asking
+    for a report says what to install before any work is done."""
+    scores = tmp_path / "scores.csv"
+    scores.write_text("score,label\n" + "".join(f"{k / 10},{k % 2}\n" for k in range(10)))
+    block = BLOCK_TORCH.replace(
+        "'pytorch_metric_learning'", "'pytorch_metric_learning', 'matplotlib'"
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            block + "from bioverify.cli import main\nmain()\n",
+            "calibrate",
+            "--scores",
+            str(scores),
+            "--out",
+            str(tmp_path / "cal.json"),
+            "--report",
+            str(tmp_path / "report"),
+            "--force",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 8, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: the calibration report draws")
+    assert 'pip install "bioverify[report]"' in lines[0]
+    assert not (tmp_path / "cal.json").exists()

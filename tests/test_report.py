@@ -14,7 +14,7 @@ from matplotlib.image import imread
 from scipy.stats import norm
 
 from bioverify.calibration import RocCurve, fit_calibration, write_report
-from bioverify.calibration.report import _det_figure, _thin
+from bioverify.calibration.report import _det_figure, _roc_figure, _thin
 from bioverify.errors import InvalidInput
 
 
@@ -115,3 +115,21 @@ def test_importing_calibration_does_not_import_matplotlib_or_sklearn() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ok"
+
+
+def test_roc_names_close_operating_points_in_a_legend_not_overlapping_text() -> None:
+    scores, labels = _trials()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # FAR=0.001 and FAR=0.0005 sit a few pixels apart near the plot's floor
+        calibration = fit_calibration(scores, labels, target_fars=(1e-3, 5e-4, 1e-2))
+    ax = _roc_figure(calibration, RocCurve.from_scores(scores, labels)).axes[0]
+    assert len(ax.texts) == 0  # no labels drawn next to the markers
+    legend = ax.get_legend()
+    assert legend is not None
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "ROC",
+        "FAR=0.001",
+        "FAR=0.0005, unsupported",
+        "FAR=0.01",
+    ]

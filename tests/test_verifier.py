@@ -14,7 +14,13 @@ from scipy.signal import butter, lfilter
 
 import bioverify
 from bioverify.bundle import CALIBRATION_FILE, BundleInfo, write_bundle_json
-from bioverify.errors import CalibrationError, InvalidInput, ModelError, ModelMismatch
+from bioverify.errors import (
+    CalibrationError,
+    InvalidInput,
+    MissingDependency,
+    ModelError,
+    ModelMismatch,
+)
 from bioverify.verify import Verifier, VerifyResult, api
 from bioverify.verify.api import default_bundle
 
@@ -35,6 +41,8 @@ RESULT_FIELDS = {
     "llr",
     "probability",
     "prior",
+    "threshold_llr",
+    "threshold_prior",
     "modality",
     "model_sha256",
     "notes",
@@ -68,9 +76,75 @@ def test_logs_the_provider_really_used(
     import onnxruntime
 
     if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
-        assert any("CUDA was requested" in r.message for r in caplog.records)
+        expected = "runs on the CPU: this onnxruntime is the CPU build"
+        assert any(expected in r.message for r in caplog.records)
     with pytest.raises(ModelError, match="none of the onnxruntime providers"):
         Verifier.load(face_bundle.folder, providers=["NoSuchExecutionProvider"])
+
+
+def test_device_names(face_bundle: BundleInfo) -> None:
+    import onnxruntime
+
+    assert Verifier.load(face_bundle.folder, device="cpu").providers == ["CPUExecutionProvider"]
+    assert "CPUExecutionProvider" in Verifier.load(face_bundle.folder, device="auto").providers
+    with pytest.raises(InvalidInput, match="--device must be one of auto, cpu, cuda"):
+        Verifier.load(face_bundle.folder, device="gpu")
+    with pytest.raises(InvalidInput, match="device= or providers="):
+        Verifier.load(face_bundle.folder, device="cpu", providers=["CPUExecutionProvider"])
+    if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        with pytest.raises(MissingDependency, match=r"CPU build.*bioverify\[gpu\]"):
+            Verifier.load(face_bundle.folder, device="cuda")
+
+
+@pytest.mark.filterwarnings("ignore:Specified provider 'CUDAExecutionProvider'")
+def test_cuda_that_falls_back_to_the_cpu_names_the_missing_library(
+    face_bundle: BundleInfo, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """onnxruntime-gpu without its libraries lists CUDA as available, then runs on the CPU.
+    Seen here with the CPU build told that CUDA is available and a library that is missing."""
+    import onnxruntime
+
+    from bioverify.verify import session
+
+    real = onnxruntime.get_available_providers()
+    if "CUDAExecutionProvider" in real:
+        pytest.skip("a real CUDA provider is installed; the fallback cannot be staged")
+    monkeypatch.setattr(
+        onnxruntime, "get_available_providers", lambda: ["CUDAExecutionProvider", *real]
+    )
+    monkeypatch.setattr(session, "CUDA_LIBRARIES", ("libbioverify-fake-cudnn.so.9",))
+    with pytest.raises(MissingDependency) as caught:
+        Verifier.load(face_bundle.folder, device="cuda")
+    message = str(caught.value)
+    assert "cannot load libbioverify-fake-cudnn.so.9" in message and "\n" not in message
+    assert "--device cpu" in message
+    with caplog.at_level(logging.WARNING, logger="bioverify.verify.session"):
+        verifier = Verifier.load(face_bundle.folder)  # auto: one warning, then the CPU
+    assert verifier.providers == ["CPUExecutionProvider"]
+    assert sum("libbioverify-fake-cudnn.so.9" in r.message for r in caplog.records) == 1
+    status = session.cuda_status()
+    assert not status.usable and "libbioverify-fake-cudnn.so.9" in status.reason
+
+
+def test_default_models_by_name() -> None:
+    face = Verifier.load("face")
+    assert face.modality == "face" and face.info.folder == default_bundle("face")
+    assert Verifier.load("voice", calibration=False).modality == "voice"
+
+
+def test_embed_can_skip_what_fails(calibrated_face_bundle: BundleInfo, tmp_path: Path) -> None:
+    verifier = Verifier.load(calibrated_face_bundle.folder, face_mode="aligned")
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not an image")
+    inputs = [POWELL_1, broken, POWELL_6, tmp_path / "missing.jpg"]
+    batch = verifier.embed(inputs, on_error="skip")
+    assert batch.index == [0, 2] and sorted(batch.failures) == [1, 3]
+    assert all(isinstance(error, InvalidInput) for error in batch.failures.values())
+    np.testing.assert_allclose(batch.vectors, verifier.embed([POWELL_1, POWELL_6]), atol=1e-6)
+    with pytest.raises(InvalidInput, match=r"broken\.jpg"):
+        verifier.embed(inputs)
+    with pytest.raises(InvalidInput, match="on_error"):
+        verifier.embed(inputs, on_error="ignore")  # type: ignore[call-overload]
 
 
 def test_a_changed_model_is_refused(face_bundle: BundleInfo, tmp_path: Path) -> None:
@@ -116,6 +190,22 @@ def test_verify_same_and_different_faces(calibrated_face_bundle: BundleInfo) -> 
         assert result.llr is not None and result.prior == 0.5
         assert result.probability is not None and 0 <= result.probability <= 1
     assert same.probability > 0.99 > different.probability  # type: ignore[operator]
+
+
+def test_the_decision_and_the_probability_tell_one_story(
+    calibrated_face_bundle: BundleInfo,
+) -> None:
+    """At the prior the threshold implies, a score at the threshold is even odds, so
+    ``match`` and ``probability >= 0.5`` agree there."""
+    verifier = Verifier.load(calibrated_face_bundle.folder, face_mode="aligned")
+    result = verifier.result_for(verifier.threshold)  # type: ignore[arg-type]
+    assert result.threshold_llr is not None and result.threshold_prior is not None
+    assert result.llr == pytest.approx(result.threshold_llr)
+    assert 0 < result.threshold_prior < 1
+    at_implied = Verifier.load(
+        calibrated_face_bundle.folder, face_mode="aligned", prior=result.threshold_prior
+    ).result_for(verifier.threshold)  # type: ignore[arg-type]
+    assert at_implied.probability == pytest.approx(0.5, abs=1e-6)
 
 
 def test_result_json_has_every_field(calibrated_face_bundle: BundleInfo) -> None:

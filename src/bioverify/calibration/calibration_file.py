@@ -33,7 +33,13 @@ from bioverify.calibration.llr import (
     min_dcf,
 )
 from bioverify.calibration.operating_points import CI_METHODS, OperatingPoint, operating_points
-from bioverify.calibration.roc import RocCurve, eer, rule_of_three_count, validate_scores
+from bioverify.calibration.roc import (
+    RocCurve,
+    check_discriminates,
+    eer,
+    rule_of_three_count,
+    validate_scores,
+)
 from bioverify.errors import CalibrationError, InvalidInput, ModelMismatch
 
 #: version of the JSON layout written by :meth:`Calibration.save`; :meth:`Calibration.load`
@@ -440,8 +446,14 @@ def fit_calibration(
     confidence: float = 0.95,
     seed: int = 0,
     model_sha256: str | None = None,
+    force: bool = False,
 ) -> Calibration:
     """Measure a :class:`Calibration` from trial scores and labels (1 = genuine).
+
+    Scores that cannot tell genuine from impostor trials — all (nearly) equal, as from a
+    collapsed model, or an EER of :data:`~bioverify.calibration.roc.NEAR_CHANCE_EER` or more — raise
+    :class:`CalibrationError` (their thresholds would look precise and mean nothing) unless
+    ``force`` is true.
 
     ROC → EER (linear interpolation) → one operating point per target FAR, then per target
     FRR (identity-bootstrap CIs when ``subject_a``/``subject_b`` are given, else
@@ -461,6 +473,8 @@ def fit_calibration(
         warnings.simplefilter("always")
         curve = RocCurve.from_scores(s, genuine)
         equal = eer(curve)
+        if not force:
+            check_discriminates(s, equal.eer)
         points = operating_points(
             s,
             genuine,

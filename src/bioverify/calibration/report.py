@@ -12,16 +12,23 @@ import os
 from pathlib import Path
 
 import numpy as np
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.ticker import FixedLocator, FuncFormatter
 from numpy.typing import ArrayLike
 from scipy.stats import norm
+
+from bioverify.errors import InvalidInput, MissingDependency
+
+try:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FixedLocator, FuncFormatter
+except ModuleNotFoundError as exc:  # the `report` extra
+    raise MissingDependency(
+        'the calibration report draws its plots with matplotlib: pip install "bioverify[report]"'
+    ) from exc
 
 from bioverify.calibration.calibration_file import Calibration
 from bioverify.calibration.operating_points import OperatingPoint
 from bioverify.calibration.roc import RocCurve, validate_scores
-from bioverify.errors import InvalidInput
 
 #: rates offered as DET tick labels, most preferred first (those inside the plotted range and
 #: far enough from already chosen ones are used)
@@ -120,17 +127,25 @@ def _roc_figure(calibration: Calibration, curve: RocCurve) -> Figure:
     ax = fig.add_subplot()
     fx, ty = _thin(np.log10(np.clip(curve.far, floor, 1.0)), curve.tar)
     ax.plot(10.0**fx, ty, color="C0", lw=1.5, label="ROC")
+    # operating points are named in a legend, as in the DET plot: text next to each marker
+    # overlapped when two points were close (FAR=0.001 and FAR=0.0001 near the floor)
     for k, op in enumerate(calibration.operating_points):
         marker = "s" if op.supported else "x"
-        ax.plot([max(op.far, floor)], [1.0 - op.frr], marker, color=_point_color(k))
-        ax.annotate(op.label, (max(op.far, floor), 1.0 - op.frr), fontsize="small",
-                    textcoords="offset points", xytext=(5, -12))  # fmt: skip
+        note = "" if op.supported else ", unsupported"
+        ax.plot(
+            [max(op.far, floor)],
+            [1.0 - op.frr],
+            marker,
+            color=_point_color(k),
+            label=f"{op.label}{note}",
+        )
+    ax.legend(loc="lower right", fontsize="small")
     ax.set_xscale("log")
     ax.set_xlim(floor, 1.0)
     ax.set_ylim(0.0, 1.01)
     ax.set_xlabel(f"False accept rate (0 drawn at {floor:.2g}, half an impostor trial)")
     ax.set_ylabel("True accept rate")
-    ax.set_title("ROC")
+    ax.set_title(f"ROC ({curve.n_genuine} genuine, {curve.n_impostor} impostor trials)")
     ax.grid(True, which="both", color="0.9")
     fig.tight_layout()
     return fig

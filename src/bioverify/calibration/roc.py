@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import ndtri
 
-from bioverify.errors import InvalidInput
+from bioverify.errors import CalibrationError, InvalidInput
 
 
 def validate_scores(scores: ArrayLike, labels: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -309,3 +309,37 @@ def summarize(
         tar_at_far=tar,
         supported=supported,
     )
+
+
+#: an EER at or above this is too close to chance (0.5) to calibrate on
+NEAR_CHANCE_EER = 0.4
+#: scores spanning less than this are one value: the model's embeddings collapsed
+COLLAPSED_SCORE_RANGE = 1e-3
+
+
+def check_discriminates(scores: np.ndarray, eer_value: float) -> None:
+    """Raise :class:`CalibrationError` when trial scores cannot separate genuine from
+    impostor trials: a score range under :data:`COLLAPSED_SCORE_RANGE` or an EER of at
+    least :data:`NEAR_CHANCE_EER`.
+
+    Examples
+    --------
+    >>> check_discriminates(np.array([0.1, 0.9, 0.2, 0.8]), 0.0)
+    >>> check_discriminates(np.ones(4), 0.5)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    bioverify.errors.CalibrationError: every trial scored 1 (range 0 < 0.001): the model's ...
+    """
+    spread = float(np.ptp(scores))
+    if spread < COLLAPSED_SCORE_RANGE:
+        raise CalibrationError(
+            f"every trial scored {float(np.median(scores)):.4g} (range {spread:.3g} < "
+            f"{COLLAPSED_SCORE_RANGE:g}): the model's embeddings have collapsed; retrain it, "
+            "or pass --force (force=True) to calibrate anyway"
+        )
+    if eer_value >= NEAR_CHANCE_EER:
+        raise CalibrationError(
+            f"EER {100 * eer_value:.1f} % on these trials is near chance (>= "
+            f"{100 * NEAR_CHANCE_EER:.0f} %): the model cannot tell these identities apart; "
+            "check the data and the model, or pass --force (force=True) to calibrate anyway"
+        )

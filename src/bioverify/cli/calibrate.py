@@ -20,6 +20,7 @@ from bioverify.calibration import Calibration, ScoreTable, fit_calibration, read
 from bioverify.calibration.llr import METHODS, CalibrationMethod
 from bioverify.cli.runtime_options import (
     SPLIT_PARTS,
+    device_option,
     face_options,
     load_runtime_verifier,
     score_labelled_data,
@@ -37,6 +38,11 @@ def _bundle_calibration_path(model: Path) -> Path:
     if model.suffix == ".zip":
         raise InvalidInput(
             f"{model}: cannot install into a zipped bundle; extract it, or use --out"
+        )
+    if str(model) in ("face", "voice") and not model.exists():
+        raise InvalidInput(
+            f"--install does not change the packaged {model} model; write your calibration "
+            "with --out FILE and use it with --calibration FILE"
         )
     return load_bundle(model, verify_sha256=False).folder / CALIBRATION_FILE
 
@@ -75,6 +81,7 @@ def _fit(
     n_resamples: int,
     seed: int,
     model_sha256: str | None = None,
+    force: bool = False,
 ) -> Calibration:
     # Warnings land in Calibration.warnings and are printed with the summary instead.
     with warnings.catch_warnings():
@@ -91,6 +98,7 @@ def _fit(
             n_resamples=n_resamples,
             seed=seed,
             model_sha256=model_sha256,
+            force=force,
         )
 
 
@@ -101,6 +109,7 @@ def _model_trials(
     split_part: str,
     face_mode: str,
     detector: str | None,
+    device: str,
     smallest_far: float,
     max_genuine_per_identity: int,
     max_genuine: int,
@@ -109,7 +118,7 @@ def _model_trials(
     """Score trials of ``data`` with the model; the table, its sha256 and lines to print."""
     from bioverify.verify.evaluation import SHOW_FAILURES
 
-    verifier = load_runtime_verifier(model, face_mode, detector, calibration=False)
+    verifier = load_runtime_verifier(model, face_mode, detector, calibration=False, device=device)
     result, where = score_labelled_data(
         verifier,
         data,
@@ -150,8 +159,9 @@ def _model_trials(
     "--model",
     type=click.Path(path_type=Path),
     default=None,
-    help="Model bundle whose scores to calibrate, computed here on --data (instead of "
-    "--scores); the calibration is bound to the model's sha256.",
+    help="Model bundle (or face / voice, the packaged defaults) whose scores to calibrate, "
+    "computed here on --data (instead of --scores); the calibration is bound to the model's "
+    "sha256.",
 )
 @click.option(
     "--data",
@@ -175,6 +185,7 @@ def _model_trials(
 )
 @trial_options
 @face_options
+@device_option
 @click.option(
     "--install",
     is_flag=True,
@@ -231,6 +242,12 @@ def _model_trials(
     show_default=True,
     help="Seed of the identity bootstrap.",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Calibrate even scores that cannot separate genuine from impostor trials (a "
+    "collapsed model, or an EER near chance), which is otherwise refused.",
+)
 def calibrate(
     scores_path: Path | None,
     model: Path | None,
@@ -241,6 +258,7 @@ def calibrate(
     max_genuine: int,
     face_mode: str,
     detector: str | None,
+    device: str,
     install: bool,
     target_far: tuple[float, ...],
     target_frr: tuple[float, ...],
@@ -250,6 +268,7 @@ def calibrate(
     p_target: float,
     n_resamples: int,
     seed: int,
+    force: bool,
 ) -> None:
     """Choose thresholds at target FAR/FRR with confidence intervals and fit score → LLR.
 
@@ -265,6 +284,8 @@ def calibrate(
     if not target_far and not target_frr:
         target_far = (1e-3,)
     target = _bundle_calibration_path(model) if install and model is not None else None
+    if report_dir is not None:  # fail before scoring, not after, when matplotlib is missing
+        from bioverify.calibration.report import write_report
     model_sha256 = None
     if model is not None:
         smallest = min(target_far) if target_far else 1e-3
@@ -275,6 +296,7 @@ def calibrate(
             split_part,
             face_mode,
             detector,
+            device,
             smallest,
             max_genuine_per_identity,
             max_genuine,
@@ -286,7 +308,7 @@ def calibrate(
         assert scores_path is not None
         table = read_scores_csv(scores_path)
     calibration = _fit(
-        table, target_far, target_frr, method, p_target, n_resamples, seed, model_sha256
+        table, target_far, target_frr, method, p_target, n_resamples, seed, model_sha256, force
     )
     for line in summary_lines(calibration):
         click.echo(line)
@@ -297,7 +319,5 @@ def calibrate(
         calibration.save(target)
         click.echo(f"installed {target}")
     if report_dir is not None:
-        from bioverify.calibration.report import write_report
-
         paths = write_report(calibration, table.scores, table.labels, report_dir)
         click.echo(f"wrote {', '.join(str(p) for p in paths)}")

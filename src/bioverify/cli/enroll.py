@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from tqdm import tqdm
 
 from bioverify.cli.gallery_common import (
     echo_json,
@@ -18,10 +17,11 @@ from bioverify.cli.gallery_common import (
     open_gallery,
     quality_text,
 )
-from bioverify.cli.runtime_options import face_options, progress_wanted
+from bioverify.cli.runtime_options import face_options
 from bioverify.errors import InvalidInput, NoFaceFound
 from bioverify.gallery import EnrollReport, Gallery
 from bioverify.gallery.store import store_exists
+from bioverify.progress import progress_iter
 
 if TYPE_CHECKING:
     from bioverify.training.data import Inventory
@@ -137,9 +137,7 @@ def _enroll_inventory(gallery: Gallery, inventory: Inventory, as_json: bool) -> 
     reports: list[EnrollReport] = []
     done = 0
     try:
-        for identity, samples in tqdm(
-            groups.items(), desc="enrolling", unit="identity", disable=not progress_wanted()
-        ):
+        for identity, samples in progress_iter(groups.items(), "enrolling", "identity"):
             reports.append(gallery.enroll(identity, [s.path for s in samples]))
             done += 1
     except KeyboardInterrupt:

@@ -11,10 +11,10 @@ import click
 
 from bioverify.cli.runtime_options import (
     data_options,
+    device_option,
     face_options,
     load_runtime_verifier,
     pct,
-    progress_wanted,
     score_labelled_data,
     trial_options,
 )
@@ -23,26 +23,31 @@ from bioverify.errors import DataError, InvalidInput
 
 def _summary(report: dict[str, Any]) -> list[str]:
     model, trials = report["model"], report["trials"]
+    genuine, impostor = trials["genuine"], trials["impostor"]
     lines = [
+        f"EER {pct(report['eer'])} at threshold {report['eer_threshold']:.4f} "
+        f"({genuine} genuine, {impostor} impostor trials)",
+    ]
+    for target, tar in report["tar_at_far"].items():
+        flag = (
+            ""
+            if report["far_supported"][target]
+            else f"; UNSUPPORTED: {impostor} impostor trials, {3 / float(target):g} needed"
+        )
+        lines.append(f"TAR@FAR={target}: {pct(tar)} ({genuine} genuine trials{flag})")
+    lines += [
+        f"minDCF (p_target 0.01): {report['min_dcf']['value']:.4f}",
         f"model {model['name']} ({model['modality']}, sha256 {model['sha256'][:12]}…)",
         f"data: {report['data']}",
         f"protocol: {report['protocol']}",
-        f"trials: {trials['genuine']} genuine, {trials['impostor']} impostor"
-        + (
-            f" ({trials['trials_dropped']} pairs dropped: a file failed to acquire)"
-            if trials.get("trials_dropped")
-            else ""
-        ),
-        f"EER {pct(report['eer'])} at threshold {report['eer_threshold']:.4f}",
     ]
-    for target, tar in report["tar_at_far"].items():
-        flag = "" if report["far_supported"][target] else "  UNSUPPORTED (too few impostor trials)"
-        lines.append(f"TAR@FAR={target}: {pct(tar)}{flag}")
-    lines.append(f"minDCF (p_target 0.01): {report['min_dcf']['value']:.4f}")
+    if trials.get("trials_dropped"):
+        lines.append(f"{trials['trials_dropped']} pairs dropped: a file failed to acquire")
     if "fold_accuracy" in report:
         folds = report["fold_accuracy"]
         lines.append(
-            f"{len(folds['folds'])}-fold accuracy: {pct(folds['mean'])} ± {pct(folds['std'])}"
+            f"{len(folds['folds'])}-fold accuracy: {pct(folds['mean'])} ± {pct(folds['std'])} "
+            f"(balanced pairs, {genuine + impostor} trials)"
         )
     failures = report["failures_to_acquire"]
     lines.append(
@@ -83,7 +88,7 @@ def _pairs_protocol(
             "no --split: the pairs' identities are not checked against training; quote these "
             "figures only for a model that never saw them"
         )
-    result = score_pairs(verifier, pairs, progress=progress_wanted())
+    result = score_pairs(verifier, pairs, progress=True)
     result.protocol = f"pairs file {pairs_path} ({folds} folds, {len(pairs)} pairs)"
     return result, notes
 
@@ -93,7 +98,8 @@ def _pairs_protocol(
     "--model",
     required=True,
     type=click.Path(path_type=Path),
-    help="Model bundle (folder, bundle.json or .zip).",
+    help="Model bundle (folder, bundle.json or .zip), or face / voice for the packaged "
+    "default models.",
 )
 @data_options
 @click.option(
@@ -106,6 +112,7 @@ def _pairs_protocol(
 @trial_options
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @face_options
+@device_option
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def evaluate(
     model: Path,
@@ -118,12 +125,13 @@ def evaluate(
     seed: int,
     face_mode: str,
     detector: str | None,
+    device: str,
     as_json: bool,
 ) -> None:
     """Measure EER and TAR at FAR 1e-2 / 1e-3 of a model on labelled data."""
     from bioverify.verify.evaluation import report
 
-    verifier = load_runtime_verifier(model, face_mode, detector, calibration=False)
+    verifier = load_runtime_verifier(model, face_mode, detector, calibration=False, device=device)
     if pairs_path is not None:
         if len(data) != 1:
             raise InvalidInput("--pairs takes exactly one --data folder (the pairs' images)")

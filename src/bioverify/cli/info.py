@@ -78,11 +78,15 @@ def _calibration(info: BundleInfo) -> tuple[Calibration | None, str]:
 def info(model: str, as_json: bool) -> None:
     """Describe MODEL (a bundle folder or .zip; `face` or `voice` for the packaged default
     models; both defaults when left out): what it expects, how it was trained, its
-    calibrated operating points, and the onnxruntime providers available here."""
+    calibrated operating points, the onnxruntime providers available here, and whether
+    CUDA really runs (a test model is run on it)."""
     import onnxruntime
+
+    from bioverify.verify.session import cuda_status
 
     bundles = [_bundle(model)] if model else [_bundle("face"), _bundle("voice")]
     providers = onnxruntime.get_available_providers()
+    cuda = cuda_status()
     if as_json:
         documents = []
         for bundle in bundles:
@@ -100,6 +104,7 @@ def info(model: str, as_json: bool) -> None:
                 "models": documents,
                 "onnxruntime": onnxruntime.__version__,
                 "providers": providers,
+                "cuda": {"usable": cuda.usable, "reason": cuda.reason},
             }
         )
         return
@@ -119,8 +124,5 @@ def info(model: str, as_json: bool) -> None:
         if calibration is not None:
             for line in summary_lines(calibration):
                 click.echo(f"    {line}")
-    gpu = "CUDAExecutionProvider" in providers
-    click.echo(
-        f"onnxruntime {onnxruntime.__version__}; providers here: {', '.join(providers)}"
-        + ("" if gpu else ' (no CUDA: pip install "bioverify[gpu]" on a machine with a GPU)')
-    )
+    click.echo(f"onnxruntime {onnxruntime.__version__}; providers here: {', '.join(providers)}")
+    click.echo(f"CUDA         {'usable' if cuda.usable else 'not usable'}: {cuda.reason}")

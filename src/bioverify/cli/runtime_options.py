@@ -5,7 +5,6 @@ Kept free of heavy imports: the runtime itself is imported inside the commands.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -21,6 +20,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: the face modes of :mod:`bioverify.verify.face_input` (repeated to keep --help light)
 FACE_MODES = ("auto", "aligned", "detect")
 SPLIT_PARTS = ("test", "val", "train")
+#: the devices of :mod:`bioverify.verify.session` (repeated to keep --help light)
+DEVICES = ("auto", "cpu", "cuda")
 
 
 def face_options(function: F) -> F:
@@ -37,6 +38,18 @@ def face_options(function: F) -> F:
         show_default=True,
         help="Faces: detect in photos, treat images as aligned crops, or auto (detect, else "
         "aligned when the image has the aligned frame's shape).",
+    )(function)
+
+
+def device_option(function: F) -> F:
+    """--device: where onnxruntime runs the model."""
+    return click.option(
+        "--device",
+        type=click.Choice(DEVICES),
+        default="auto",
+        show_default=True,
+        help="Where to run the model: cuda when it really works else cpu (auto), or force "
+        "one; --device cuda fails with what is missing rather than run slower on the CPU.",
     )(function)
 
 
@@ -73,11 +86,6 @@ def data_options(function: F) -> F:
     return function
 
 
-def progress_wanted() -> bool:
-    """Progress bars only when stderr is a terminal."""
-    return sys.stderr.isatty()
-
-
 def trial_options(function: F) -> F:
     """--max-genuine-per-identity, --max-genuine: the caps on genuine trials when trials are
     made from labelled data (``benchmarks/protocol.py`` uses the same defaults)."""
@@ -111,7 +119,7 @@ def select_samples(
     from bioverify.training.data import scan_datasets
     from bioverify.training.splits import load_split
 
-    inventory = scan_datasets(list(data), modality=modality, progress=progress_wanted())
+    inventory = scan_datasets(list(data), modality=modality, progress=True)
     if split_path is None:
         samples = inventory.samples
         where = (
@@ -120,7 +128,7 @@ def select_samples(
             "the model never saw them in training)"
         )
     else:
-        split = load_split(split_path, inventory, progress=progress_wanted())
+        split = load_split(split_path, inventory, progress=True)
         samples = split.samples(inventory, part)
         where = (
             f"the {len(split.identities(part))} {part} identities of {split_path} "
@@ -153,7 +161,7 @@ def score_labelled_data(
         max_genuine=max_genuine,
         smallest_far=smallest_far,
         seed=seed,
-        progress=progress_wanted(),
+        progress=True,
     )
     return result, where
 
@@ -161,7 +169,8 @@ def score_labelled_data(
 def load_runtime_verifier(
     model: Path, face_mode: str, detector: str | None, **options: Any
 ) -> Verifier:
-    """A :class:`Verifier` for a command; face options only matter for face models."""
+    """A :class:`Verifier` for a command (``model`` may be ``face`` or ``voice``, the
+    packaged defaults); face options only matter for face models."""
     from bioverify.verify.verifier import Verifier
 
     return Verifier.load(model, face_mode=face_mode, detector=detector, **options)

@@ -13,7 +13,12 @@ from typing import Any
 import click
 
 from bioverify.cli.gallery_common import GALLERY, decision_options, verify_claim
-from bioverify.cli.runtime_options import face_options, load_runtime_verifier, pct
+from bioverify.cli.runtime_options import (
+    device_option,
+    face_options,
+    load_runtime_verifier,
+    pct,
+)
 from bioverify.errors import InvalidInput
 
 
@@ -37,6 +42,12 @@ def _lines(result: dict[str, Any]) -> list[str]:
             f"probability  {result['probability']:.4f} same identity at prior "
             f"{result['prior']:g} (LLR {result['llr']:.3f})"
         )
+    if result["threshold_llr"] is not None:
+        lines.append(
+            f"decision     match when LLR >= {result['threshold_llr']:.3f}: the threshold is "
+            f"the even-odds decision at prior {result['threshold_prior']:.3g}, not "
+            f"{result['prior']:g}"
+        )
     lines += [f"note: {note}" for note in result["notes"]]
     return lines
 
@@ -47,11 +58,12 @@ def _lines(result: dict[str, Any]) -> list[str]:
     "--model",
     type=click.Path(path_type=Path),
     default=None,
-    help="Model bundle (folder, bundle.json or .zip). Default: the installed model for the "
-    "inputs' kind (image or audio).",
+    help="Model bundle (folder, bundle.json or .zip), or face / voice for the packaged "
+    "default models. Default: the packaged model for the inputs' kind (image or audio).",
 )
 @decision_options
 @face_options
+@device_option
 @click.option(
     "--gallery",
     "location",
@@ -69,6 +81,7 @@ def verify(
     threshold: float | None,
     face_mode: str,
     detector: str | None,
+    device: str,
     location: Path | str | None,
     identity: str | None,
     as_json: bool,
@@ -89,6 +102,7 @@ def verify(
             calibration=calibration,
             operating_point=far,
             threshold=threshold,
+            device=device,
         )
         _print(claim.to_dict(), as_json)
         return
@@ -107,6 +121,7 @@ def verify(
         calibration=calibration,
         operating_point=far,
         threshold=threshold,
+        device=device,
     )
     _print(verifier.verify(a, b).to_dict(), as_json)
 

@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 import soundfile
-from tqdm import tqdm
 
 from bioverify.errors import DataError, InvalidInput
 from bioverify.media import read_audio, read_image
+from bioverify.progress import progress_iter
 
 if TYPE_CHECKING:
     import torch
@@ -276,7 +276,7 @@ def _readable(
     decode = read_image if modality == "face" else read_audio
     readable: list[Sample] = []
     unreadable: list[tuple[Path, str]] = []
-    for sample in tqdm(samples, desc="checking files", unit="file", disable=not progress):
+    for sample in progress_iter(samples, "checking files", "file", enabled=progress):
         try:
             decode(sample.path)
         except InvalidInput as exc:

@@ -37,9 +37,9 @@ from typing import Any
 
 import numpy as np
 from scipy.cluster.hierarchy import DisjointSet
-from tqdm import tqdm
 
 from bioverify.errors import DataError
+from bioverify.progress import progress_iter
 from bioverify.training.data import Inventory, Sample
 
 FORMAT_VERSION = 1
@@ -390,7 +390,7 @@ def hash_files(paths: Iterable[Path], progress: bool = True) -> dict[Path, str]:
     """sha256 hex digest of each file, streamed from disk; nothing is cached."""
     paths = list(paths)
     digests: dict[Path, str] = {}
-    for path in tqdm(paths, desc="hashing files", unit="file", disable=not progress):
+    for path in progress_iter(paths, "hashing files", "file", enabled=progress):
         try:
             with path.open("rb") as handle:
                 digests[path] = hashlib.file_digest(handle, "sha256").hexdigest()

@@ -58,13 +58,13 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
-from tqdm import tqdm
 
 from bioverify.bundle import VOICE_TRIM_MODES
 from bioverify.calibration.roc import summarize
 from bioverify.calibration.trials import make_trials, score_trials
 from bioverify.errors import DataError, InvalidInput, ModelMismatch
 from bioverify.face_geometry import FaceGeometry
+from bioverify.progress import Progress, progress_iter
 from bioverify.training.checkpoint import (
     load_checkpoint,
     rng_state,
@@ -629,13 +629,12 @@ class _Run:
         batches = self._epoch_batches(state.epoch)[state.step_in_epoch :]
         loader = self._loader(self.train_set, batches, _mixed_seed(config.seed, state.epoch))
         self.model.train()
-        bar = tqdm(
+        bar = Progress(
             total=self.train_steps,
             initial=state.step_in_epoch,
             desc=f"epoch {state.epoch + 1}/{config.epochs}",
             unit="step",
-            disable=not self.progress,
-            dynamic_ncols=True,
+            enabled=self.progress,
         )
         stop = False
         with bar:
@@ -777,7 +776,7 @@ class _Run:
         unreadable = 0
         with _eval_mode(encoder):
             loader = self._loader(self.val_set, batches, config.seed)
-            for batch in tqdm(loader, desc="validating", leave=False, disable=not self.progress):
+            for batch in progress_iter(loader, "validating", "batch", enabled=self.progress):
                 unreadable += len(batch.unreadable)
                 if batch.labels.numel() == 0:
                     continue

@@ -39,11 +39,11 @@ import numpy as np
 import torch
 import torchaudio.functional as AF
 from torch.utils.data import Dataset
-from tqdm import tqdm
 
 from bioverify.bundle import VOICE_TRIM_MODES
 from bioverify.errors import InvalidInput
 from bioverify.media import read_audio
+from bioverify.progress import progress_iter
 from bioverify.training.data import Sample, Unreadable, sample_labels
 from bioverify.verify.voice_input import VoiceSettings, speech_mask, trimmed
 
@@ -152,7 +152,7 @@ class VoiceDataset(Dataset[tuple[torch.Tensor, int] | Unreadable]):
         """Decode every recording into the cache now; returns the ones that failed."""
         if not self.cache:
             raise InvalidInput("preload needs cache=True")
-        for index in tqdm(range(len(self)), desc="decoding audio", disable=not progress):
+        for index in progress_iter(range(len(self)), "decoding audio", "file", enabled=progress):
             self._waveform(index)
         return [Unreadable(str(self.samples[i].path), r) for i, r in self._unreadable.items()]
 

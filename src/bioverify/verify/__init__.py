@@ -21,13 +21,14 @@ from typing import TYPE_CHECKING, Any
 from bioverify.verify.api import default_bundle, load_verifier, verify
 
 if TYPE_CHECKING:
-    from bioverify.verify.result import Acquired, VerifyResult
+    from bioverify.verify.result import Acquired, Embeddings, VerifyResult
     from bioverify.verify.verifier import Verifier
     from bioverify.verify.voice_input import Audio, VoiceSettings
 
 _LAZY = {
     "Acquired": "bioverify.verify.result",
     "Audio": "bioverify.verify.voice_input",
+    "Embeddings": "bioverify.verify.result",
     "Verifier": "bioverify.verify.verifier",
     "VerifyResult": "bioverify.verify.result",
     "VoiceSettings": "bioverify.verify.voice_input",
@@ -43,6 +44,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "Acquired",
     "Audio",
+    "Embeddings",
     "Verifier",
     "VerifyResult",
     "VoiceSettings",

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 #: where packaged default bundles live: ``bioverify/models/<modality>/bundle.json``
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+#: model names that mean the packaged default bundle of that modality
+MODALITIES = ("face", "voice")
 #: verifiers kept by :func:`verify` between calls (model load is the slow part)
 _CACHE_SIZE = 4
 _cache: OrderedDict[tuple[Any, ...], Verifier] = OrderedDict()
@@ -34,6 +36,20 @@ def default_bundle(modality: str) -> Path:
             "`bioverify export`)"
         )
     return folder
+
+
+def resolve_model(model: Path | str) -> Path | str:
+    """``"face"`` / ``"voice"`` → the packaged default bundle (unless a file or folder of that
+    name exists here); any other path is returned as is.
+
+    Examples
+    --------
+    >>> resolve_model("face").name
+    'face'
+    """
+    if str(model) in MODALITIES and not Path(model).exists():
+        return default_bundle(str(model))
+    return model
 
 
 def _cache_key(model: Path | str | BundleInfo, options: dict[str, Any]) -> tuple[Any, ...] | None:
@@ -53,12 +69,15 @@ def _cache_key(model: Path | str | BundleInfo, options: dict[str, Any]) -> tuple
 def load_verifier(model: Verifier | BundleInfo | Path | str, **options: Any) -> Verifier:
     """A :class:`Verifier` for ``model`` and ``Verifier.load`` options, reusing one made by
     an earlier call with the same arguments (up to four are kept)."""
+    from bioverify.bundle import BundleInfo
     from bioverify.verify.verifier import Verifier
 
     if isinstance(model, Verifier):
         if options:
             raise InvalidInput("options cannot be applied to an already loaded Verifier")
         return model
+    if not isinstance(model, Verifier | BundleInfo):
+        model = resolve_model(model)
     key = _cache_key(model, options)
     if key is not None and key in _cache:
         _cache.move_to_end(key)
@@ -77,11 +96,12 @@ def verify(
     """Are ``a`` and ``b`` the same person? Two photos or two recordings: paths, bytes, numpy
     arrays, PIL images, ``(waveform, sample_rate)`` pairs.
 
-    ``model`` is a bundle (folder, ``.zip`` or ``bundle.json``) or a loaded
-    :class:`~bioverify.verify.Verifier`; ``None`` picks the packaged default model for the
-    inputs' modality. ``options`` go to :meth:`Verifier.load
-    <bioverify.verify.Verifier.load>` (``calibration``, ``operating_point``, ``threshold``,
-    ``providers``, ``face_mode``…). The loaded model is kept for the next call.
+    ``model`` is ``"face"`` or ``"voice"`` (the packaged default models), a bundle (folder,
+    ``.zip`` or ``bundle.json``) or a loaded :class:`~bioverify.verify.Verifier`; ``None``
+    picks the packaged default model for the inputs' modality. ``options`` go to
+    :meth:`Verifier.load <bioverify.verify.Verifier.load>` (``calibration``,
+    ``operating_point``, ``threshold``, ``device``, ``face_mode``…). The loaded model is
+    kept for the next call.
     """
     if model is None:
         from bioverify.verify.inputs import input_modality
@@ -93,4 +113,4 @@ def verify(
     return load_verifier(model, **options).verify(a, b)
 
 
-__all__ = ["MODELS_DIR", "default_bundle", "load_verifier", "verify"]
+__all__ = ["MODALITIES", "MODELS_DIR", "default_bundle", "load_verifier", "resolve_model", "verify"]

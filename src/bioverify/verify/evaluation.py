@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from bioverify.calibration import make_trials, score_trials, summarize
 from bioverify.calibration.llr import min_dcf
 from bioverify.calibration.roc import rule_of_three_count
 from bioverify.errors import DataError, InvalidInput
+from bioverify.progress import Progress
 from bioverify.verify.result import Acquired
 from bioverify.verify.verifier import Verifier
 
@@ -133,7 +133,7 @@ def acquire_all(
     """Acquire every input (batched); failures give ``None`` and an ``(input, reason)``."""
     acquired: list[Acquired | None] = []
     failures: list[tuple[str, str]] = []
-    with tqdm(total=len(inputs), desc="embedding", unit="input", disable=not progress) as bar:
+    with Progress(total=len(inputs), desc="embedding", unit="input", enabled=progress) as bar:
         for start in range(0, len(inputs), _CHUNK):
             chunk = inputs[start : start + _CHUNK]
             for x, result in zip(chunk, verifier.try_acquire_many(chunk), strict=True):
@@ -313,19 +313,54 @@ def report(verifier: Verifier, result: TrialScores) -> dict[str, Any]:
         "notes": list(result.notes),
     }
     if result.folds is not None and np.unique(result.folds).size > 1:
-        accuracies = fold_accuracy(result.scores, result.labels, result.folds)
-        out["fold_accuracy"] = {
-            "mean": float(np.mean(accuracies)),
-            "std": float(np.std(accuracies)),
-            "folds": accuracies,
-        }
+        reason = accuracy_unfit(summary.n_genuine, summary.n_impostor)
+        if reason is None:
+            accuracies = fold_accuracy(result.scores, result.labels, result.folds)
+            out["fold_accuracy"] = {
+                "mean": float(np.mean(accuracies)),
+                "std": float(np.std(accuracies)),
+                "folds": accuracies,
+            }
+        else:
+            out["notes"].append(f"no fold accuracy: {reason}")
     return out
+
+
+#: fold accuracy is reported only with at least this many trials of each kind...
+ACCURACY_MIN_TRIALS = 100
+#: ...and when the smaller kind is at least this share of the larger (balanced pairs)
+ACCURACY_MIN_BALANCE = 0.5
+
+
+def accuracy_unfit(n_genuine: int, n_impostor: int) -> str | None:
+    """Why an accuracy over these trials would mislead (``None`` when it would not).
+
+    Accuracy mixes the two error rates in the proportion of the trials, so it means
+    something only on balanced pairs, and only with enough of each kind.
+
+    Examples
+    --------
+    >>> accuracy_unfit(3000, 3000) is None
+    True
+    >>> accuracy_unfit(300, 7)
+    'only 7 impostor trials (fewer than 100)'
+    """
+    for count, kind in ((n_genuine, "genuine"), (n_impostor, "impostor")):
+        if count < ACCURACY_MIN_TRIALS:
+            return f"only {count} {kind} trials (fewer than {ACCURACY_MIN_TRIALS})"
+    if min(n_genuine, n_impostor) < ACCURACY_MIN_BALANCE * max(n_genuine, n_impostor):
+        return (
+            f"{n_genuine} genuine vs {n_impostor} impostor trials are not balanced; "
+            "an accuracy would mostly reflect the larger kind"
+        )
+    return None
 
 
 __all__ = [
     "LFW_FILE",
     "Pair",
     "TrialScores",
+    "accuracy_unfit",
     "acquire_all",
     "fold_accuracy",
     "impostor_count",

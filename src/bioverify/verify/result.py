@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from bioverify.errors import BioverifyError
+
 
 @dataclass
 class Prepared:
@@ -19,6 +21,21 @@ class Prepared:
     quality: dict[str, Any]
     notes: list[str]
     source: str
+
+
+@dataclass
+class Embeddings:
+    """What :meth:`Verifier.embed(..., on_error="skip") <bioverify.verify.Verifier.embed>`
+    returns: the rows that could be embedded and why the others could not.
+
+    ``vectors`` is ``float32 [M, D]`` (unit-norm rows); ``index[k]`` is the position, in
+    the inputs, of row ``k``; ``failures`` maps the position of every input that failed to
+    its error (no face, no speech, unreadable…), in input order.
+    """
+
+    vectors: np.ndarray
+    index: list[int]
+    failures: dict[int, BioverifyError]
 
 
 @dataclass
@@ -56,6 +73,10 @@ class VerifyResult:
     (``supported`` is false when too few impostor trials stood behind the FAR target). With a
     fitted score calibrator, ``llr`` is the natural-log likelihood ratio of the score and
     ``probability`` the posterior probability of "same identity" at the prior ``prior``.
+    ``threshold_llr`` is the LLR at the threshold and ``threshold_prior`` the prior at
+    which the threshold is the Bayes decision (probability 0.5): ``match`` and
+    ``probability >= 0.5`` agree exactly when ``prior`` equals ``threshold_prior`` — a
+    threshold for FAR = 1 % asks for more evidence than "more likely than not" at prior 0.5.
     Fields the loaded calibration cannot fill are ``None``.
     """
 
@@ -72,6 +93,8 @@ class VerifyResult:
     llr: float | None = None
     probability: float | None = None
     prior: float | None = None
+    threshold_llr: float | None = None
+    threshold_prior: float | None = None
     model_sha256: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -90,10 +113,12 @@ class VerifyResult:
             "llr": self.llr,
             "probability": self.probability,
             "prior": self.prior,
+            "threshold_llr": self.threshold_llr,
+            "threshold_prior": self.threshold_prior,
             "modality": self.modality,
             "model_sha256": self.model_sha256,
             "notes": list(self.notes),
         }
 
 
-__all__ = ["Acquired", "Prepared", "VerifyResult"]
+__all__ = ["Acquired", "Embeddings", "Prepared", "VerifyResult"]

@@ -8,7 +8,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -24,10 +24,11 @@ from bioverify.errors import (
     NoSpeechFound,
 )
 from bioverify.face_geometry import FaceGeometry
+from bioverify.verify.api import resolve_model
 from bioverify.verify.face_input import FacePreprocessor
 from bioverify.verify.image_input import MAX_PIXELS, describe
 from bioverify.verify.inputs import input_modality
-from bioverify.verify.result import Acquired, Prepared, VerifyResult
+from bioverify.verify.result import Acquired, Embeddings, Prepared, VerifyResult
 from bioverify.verify.session import create_session
 from bioverify.verify.voice_input import VoicePreprocessor, VoiceSettings
 
@@ -138,10 +139,14 @@ class Verifier:
         max_pixels: int = MAX_PIXELS,
         prior: float = 0.5,
         intra_op_threads: int = 0,
+        device: str | None = None,
     ) -> Verifier:
-        """Open a bundle (folder, ``bundle.json``, ``.zip`` or :class:`BundleInfo`).
+        """Open a bundle: ``"face"`` or ``"voice"`` (the packaged default models), a folder,
+        ``bundle.json``, ``.zip`` or :class:`BundleInfo`.
 
-        ``providers``: onnxruntime providers to try (default CUDA, then CPU).
+        ``device``: ``"auto"`` (default: CUDA when it really runs, else the CPU), ``"cpu"``
+        or ``"cuda"`` (an error, naming what is missing, when CUDA cannot run); or
+        ``providers``, an explicit list of onnxruntime providers.
         ``calibration``: a :class:`Calibration`, its path, ``None`` (the bundle's
         ``calibration.json`` if it has one) or ``False`` (none). A calibration made for
         another model raises :class:`ModelMismatch`. ``operating_point``: a label such as
@@ -153,7 +158,7 @@ class Verifier:
         ``voice`` settings. ``prior`` is the prior of same-identity pairs behind
         ``VerifyResult.probability``.
         """
-        info = bundle if isinstance(bundle, BundleInfo) else open_bundle(bundle)
+        info = bundle if isinstance(bundle, BundleInfo) else open_bundle(resolve_model(bundle))
         try:
             model_bytes = info.model_path.read_bytes()
         except OSError as exc:
@@ -190,7 +195,11 @@ class Verifier:
             rate, trim = int(info.preprocessing["sample_rate"]), info.preprocessing.get("trim")
             preprocess = VoicePreprocessor(rate, voice, trim or "none")
         session, used = create_session(
-            model_bytes, providers, intra_op_threads, name=f"{info.name} ({info.model_path})"
+            model_bytes,
+            providers,
+            intra_op_threads,
+            name=f"{info.name} ({info.model_path})",
+            device=device,
         )
         return cls(info, session, used, preprocess, loaded, point, threshold, batch_size, prior)
 
@@ -280,12 +289,57 @@ class Verifier:
         speech, unreadable) gives its error in its place instead of stopping the batch."""
         return self._acquire(list(inputs), tolerant=True)
 
-    def embed(self, inputs: Iterable[Any]) -> np.ndarray:
-        """``float32 [N, D]`` unit-norm embeddings of the inputs, batched."""
-        acquired = self.acquire_many(inputs)
-        if not acquired:
-            return np.zeros((0, self.embedding_dim), np.float32)
-        return np.stack([a.embedding for a in acquired])
+    @overload
+    def embed(self, inputs: Iterable[Any], on_error: Literal["raise"] = ...) -> np.ndarray: ...
+
+    @overload
+    def embed(self, inputs: Iterable[Any], on_error: Literal["skip"]) -> Embeddings: ...
+
+    def embed(self, inputs: Iterable[Any], on_error: str = "raise") -> np.ndarray | Embeddings:
+        """Unit-norm embeddings of the inputs, run through the model in batches.
+
+        Parameters
+        ----------
+        inputs : iterable
+            Photos or recordings of this model's modality (paths, bytes, arrays…).
+        on_error : {"raise", "skip"}
+            ``"raise"`` (default): the first input that cannot be acquired raises its
+            error. ``"skip"``: every input that can be is embedded, and the others are
+            reported.
+
+        Returns
+        -------
+        numpy.ndarray or Embeddings
+            ``"raise"``: ``float32 [N, D]``, one row per input. ``"skip"``: an
+            :class:`~bioverify.verify.result.Embeddings` with the rows, their positions in
+            ``inputs`` and each failed position's error.
+
+        Raises
+        ------
+        NoFaceFound, NoSpeechFound, InvalidInput
+            With ``on_error="raise"``, for the first input that cannot be acquired.
+
+        Examples
+        --------
+        >>> from bioverify import Verifier
+        >>> verifier = Verifier.load("face")
+        >>> batch = verifier.embed(["examples/face_a1.jpg", "missing.jpg"], on_error="skip")
+        >>> batch.vectors.shape[0], batch.index, list(batch.failures)
+        (1, [0], [1])
+        """
+        if on_error not in ("raise", "skip"):
+            raise InvalidInput(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+        results = self._acquire(list(inputs), tolerant=on_error == "skip")
+        good = [(k, r) for k, r in enumerate(results) if isinstance(r, Acquired)]
+        vectors = (
+            np.stack([r.embedding for _, r in good])
+            if good
+            else np.zeros((0, self.embedding_dim), np.float32)
+        )
+        if on_error == "raise":
+            return vectors
+        failures = {k: r for k, r in enumerate(results) if not isinstance(r, Acquired)}
+        return Embeddings(vectors, [k for k, _ in good], failures)
 
     # -- decisions ---------------------------------------------------------------------------
 
@@ -332,6 +386,9 @@ class Verifier:
             result.llr = float(calibrator.llr([score])[0])
             result.probability = float(calibrator.probability([score], self.prior)[0])
             result.prior = self.prior
+            if math.isfinite(threshold):
+                result.threshold_llr = float(calibrator.llr([threshold])[0])
+                result.threshold_prior = float(1.0 / (1.0 + math.exp(result.threshold_llr)))
         return result
 
     def verify(self, a: Any, b: Any) -> VerifyResult:
