@@ -3,6 +3,7 @@ locations on both engines (a real PostgreSQL with pgvector, started by ``pgserve
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bioverify.bundle import CALIBRATION_FILE, BundleInfo
+from pg_server import start_postgres
 
 
 @pytest.fixture(scope="session")
@@ -42,15 +44,10 @@ def calibrated_face_bundle(tmp_path: Path) -> BundleInfo:
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A PostgreSQL server with pgvector in a temporary folder, for this test session."""
-    pgserver = pytest.importorskip("pgserver", reason="pgserver (dev extra) is not installed")
-    pytest.importorskip("psycopg_pool", reason="psycopg-pool (postgres extra) is not installed")
-    try:
-        server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
-        server.psql("CREATE EXTENSION IF NOT EXISTS vector;")
-    except Exception as exc:  # whatever keeps the server from starting here
-        pytest.skip(f"pgserver could not start PostgreSQL here: {exc}")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL server for this test session, in a folder of its own (not under pytest's
+    basetemp, which concurrent pytest sessions may rotate away); deleted at the end."""
+    server = start_postgres(Path(tempfile.mkdtemp(prefix="bioverify-pg-")))
     yield server.get_uri()
     server.cleanup()
 
