@@ -50,12 +50,13 @@ from bioverify.gallery.records import VectorBytes
 from bioverify.gallery.store import check_format, initial_meta, read_meta, redact
 
 #: below this many identities search is exact (sequential scan); at or above it, HNSW.
-#: Measured (benchmarks/results/gallery_postgres*.md): exact search costs about as much as
-#: HNSW's here, and grows linearly past it.
+#: Measured (benchmarks/results/gallery_postgres_20k.md): at 20,000 x 512-d both cost about
+#: the same (p95 48-58 ms exact, 42-46 ms HNSW), and exact grows linearly past it.
 HNSW_MIN_IDENTITIES = 20_000
 #: HNSW candidate list size per query (pgvector's ``hnsw.ef_search``): the smallest of those
-#: measured at which HNSW's decisions agreed with exact search's on every probe
-HNSW_EF_SEARCH = 200
+#: measured (40-400) at which HNSW's open-set decisions agreed with exact search's on every
+#: probe, at 100,000 identities of 128-d and 512-d (benchmarks/results/gallery_postgres.md)
+HNSW_EF_SEARCH = 400
 #: the top-k query the HNSW index answers (the index is on ``mean::vector(dim)``)
 HNSW_QUERY = (
     "SELECT id, mean FROM identities ORDER BY (mean::vector({dim})) <#> (?::vector({dim})) LIMIT ?"
