@@ -1,12 +1,17 @@
-"""Shared fixtures: tiny face and voice model bundles (see ``tiny_bundles.py``)."""
+"""Shared fixtures: tiny face and voice model bundles (see ``tiny_bundles.py``), and gallery
+locations on both engines (a real PostgreSQL with pgvector, started by ``pgserver``)."""
 
 from __future__ import annotations
 
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from bioverify.bundle import CALIBRATION_FILE, BundleInfo
+from pg_server import start_postgres
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +41,23 @@ def calibrated_face_bundle(tmp_path: Path) -> BundleInfo:
     info = write_bundle(tmp_path / "bundle", "face")
     synthetic_calibration(info.model_sha256).save(info.folder / CALIBRATION_FILE)
     return info
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL server for this test session, in a folder of its own (not under pytest's
+    basetemp, which concurrent pytest sessions may rotate away); deleted at the end."""
+    server = start_postgres(Path(tempfile.mkdtemp(prefix="bioverify-pg-")))
+    yield server.get_uri()
+    server.cleanup()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def locate(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[str], Path | str]:
+    """Gallery locations on one engine: ``locate("g")`` is ``tmp_path/g.db``, or a
+    ``postgresql://`` URL of a schema of its own for this test."""
+    if request.param == "sqlite":
+        return lambda name: tmp_path / f"{name}.db"
+    url = request.getfixturevalue("postgres_url")
+    tag = uuid.uuid4().hex[:10]
+    return lambda name: f"{url}&schema={name}_{tag}"

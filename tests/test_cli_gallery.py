@@ -1,4 +1,5 @@
-"""``bioverify enroll / identify / gallery …`` end to end, with a fake model loader."""
+"""``bioverify enroll / identify / gallery …`` end to end, with a fake model loader (the
+tests taking ``locate`` run on an SQLite file and on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from bioverify.cli import cli, gallery_common
+from bioverify.gallery.store import redact
 from gallery_fakes import FakeVerifier, write_samples
 
 
@@ -89,8 +91,8 @@ def _dataset(root: Path) -> Path:
     return root
 
 
-def test_enroll_a_whole_dataset_and_resume(tmp_path, bundles) -> None:
-    gallery, data = tmp_path / "g.db", _dataset(tmp_path / "people")
+def test_enroll_a_whole_dataset_and_resume(locate, tmp_path, bundles) -> None:
+    gallery, data = locate("g"), _dataset(tmp_path / "people")
     model = ("--model", bundles["model-a"])
     code, out, _ = _run("enroll", "--gallery", gallery, *model, "--from", data)
     assert code == 0, out
@@ -124,8 +126,8 @@ def test_enroll_from_refuses_mixed_or_missing_arguments(tmp_path, bundles) -> No
     assert json.loads(out)["identities"] == []
 
 
-def test_gallery_list_show_remove(tmp_path, bundles) -> None:
-    gallery = tmp_path / "g.db"
+def test_gallery_list_show_remove(locate, tmp_path, bundles) -> None:
+    gallery = locate("g")
     _enroll_people(tmp_path, gallery, bundles["model-a"])
     code, out, _ = _run("gallery", "list", "--gallery", gallery)
     assert code == 0 and out.splitlines()[0].startswith("2 identities; face model")
@@ -141,8 +143,8 @@ def test_gallery_list_show_remove(tmp_path, bundles) -> None:
     assert code == 0 and out.strip() == "ok"
 
 
-def test_verify_against_a_claimed_identity(tmp_path, bundles) -> None:
-    gallery = tmp_path / "g.db"
+def test_verify_against_a_claimed_identity(locate, tmp_path, bundles) -> None:
+    gallery = locate("g")
     _enroll_people(tmp_path, gallery, bundles["model-a"])
     probe = write_samples(tmp_path / "probe", "bob", 1, start=9)[0]
     code, out, _ = _run("verify", "--gallery", gallery, "--id", "bob", probe, "--json")
@@ -157,8 +159,8 @@ def test_verify_against_a_claimed_identity(tmp_path, bundles) -> None:
     assert code == 2 and "needs one input, got 2" in err
 
 
-def test_other_model_and_reembed(tmp_path, bundles) -> None:
-    gallery = tmp_path / "g.db"
+def test_other_model_and_reembed(locate, tmp_path, bundles) -> None:
+    gallery = locate("g")
     _enroll_people(tmp_path, gallery, bundles["model-a"])
     probe = write_samples(tmp_path / "probe", "bob", 1, start=9)[0]
     code, _, err = _run("identify", "--gallery", gallery, "--model", bundles["model-b"], probe)
@@ -175,16 +177,16 @@ def test_other_model_and_reembed(tmp_path, bundles) -> None:
     assert code == 0 and out.startswith("1. bob ")
 
 
-def test_export_and_import(tmp_path, bundles) -> None:
-    gallery = tmp_path / "g.db"
+def test_export_and_import(locate, tmp_path, bundles) -> None:
+    gallery = locate("g")
     _enroll_people(tmp_path, gallery, bundles["model-a"])
     backup = tmp_path / "backup.json"
     code, out, _ = _run("gallery", "export", "--gallery", gallery, backup)
     assert code == 0 and "biometric" in out
     assert stat.S_IMODE(backup.stat().st_mode) == 0o600
-    restored = tmp_path / "restored.db"
+    restored = locate("restored")
     code, out, _ = _run("gallery", "import", "--gallery", restored, backup)
-    assert code == 0 and out.strip() == f"imported 2 identities into {restored}"
+    assert code == 0 and out.strip() == f"imported 2 identities into {redact(restored)}"
     code, _, err = _run("gallery", "import", "--gallery", restored, backup)
     assert code == 6 and "already in the gallery" in err
 

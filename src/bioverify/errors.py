@@ -54,6 +54,11 @@ class GalleryError(BioverifyError):
     exit_code = 6
 
 
+class GalleryUnavailable(GalleryError):
+    """The gallery's database server cannot be reached (down, unreachable, overloaded);
+    trying again later may succeed."""
+
+
 class UnknownIdentity(GalleryError, KeyError):
     """The gallery holds no identity of that name."""
 
@@ -86,6 +91,7 @@ __all__ = [
     "DataError",
     "ExportError",
     "GalleryError",
+    "GalleryUnavailable",
     "InvalidInput",
     "MissingDependency",
     "ModelError",

@@ -20,6 +20,7 @@ from bioverify.cli.gallery_common import (
 from bioverify.cli.runtime_options import face_options
 from bioverify.errors import InvalidInput, NoFaceFound
 from bioverify.gallery import EnrollReport, Gallery
+from bioverify.gallery.store import store_exists
 from bioverify.progress import progress_iter
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
 @json_option
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 def enroll(
-    gallery_path: Path,
+    location: Path | str,
     model: Path | None,
     identity: str | None,
     datasets: tuple[Path, ...],
@@ -70,19 +71,19 @@ def enroll(
         from bioverify.training.data import scan_datasets
 
         inventory = scan_datasets(list(datasets), progress=False)
-        model = _model_for(gallery_path, model, lambda: inventory.modality)
-        with open_gallery(gallery_path, model, face_mode, detector) as gallery:
+        model = _model_for(location, model, lambda: inventory.modality)
+        with open_gallery(location, model, face_mode, detector) as gallery:
             if inventory.modality != gallery.modality:
                 raise InvalidInput(
-                    f"the dataset holds {inventory.modality} samples but {gallery_path} is a "
+                    f"the dataset holds {inventory.modality} samples but {gallery.location} is a "
                     f"{gallery.modality} gallery"
                 )
             _enroll_inventory(gallery, inventory, as_json)
         return
     if identity is None or not files:
         raise InvalidInput("give --id and the FILES of that identity, or --from DATASET")
-    model = _model_for(gallery_path, model, lambda: _files_modality(files))
-    with open_gallery(gallery_path, model, face_mode, detector) as gallery:
+    model = _model_for(location, model, lambda: _files_modality(files))
+    with open_gallery(location, model, face_mode, detector) as gallery:
         report = gallery.enroll(identity, files)
     if as_json:
         echo_json(report.to_dict())
@@ -106,10 +107,12 @@ def _echo_failures(report: EnrollReport, duplicates: bool = True) -> None:
             click.echo(f"skipped {skipped.source}: {skipped.message}")
 
 
-def _model_for(gallery_path: Path, model: Path | None, modality: Callable[[], str]) -> Path | None:
+def _model_for(
+    location: Path | str, model: Path | None, modality: Callable[[], str]
+) -> Path | None:
     """``--model``; else, for a new gallery, the packaged default model of the samples'
     ``modality`` (an existing gallery remembers its own model)."""
-    if model is not None or gallery_path.exists():
+    if model is not None or store_exists(location):
         return model
     from bioverify.verify.api import default_bundle
 

@@ -1,4 +1,5 @@
-"""``bioverify gallery``: list, show, remove, re-embed, export, import and check a gallery."""
+"""``bioverify gallery``: list, show, remove, re-embed, export, import, check and migrate a
+gallery (an SQLite file or a PostgreSQL URL)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from pathlib import Path
 import click
 
 from bioverify.cli import gallery_common
-from bioverify.cli.gallery_common import echo_json, gallery_option, json_option
+from bioverify.cli.gallery_common import GALLERY, echo_json, gallery_option, json_option
 from bioverify.cli.runtime_options import face_options
 from bioverify.errors import GalleryError
 from bioverify.gallery import Gallery, restore
+from bioverify.gallery.migrate import migrate as migrate_gallery
+from bioverify.gallery.store import redact, store_exists
 
 
 @click.group("gallery")
@@ -22,9 +25,9 @@ def gallery() -> None:
 @gallery.command("list")
 @gallery_option
 @json_option
-def list_identities(gallery_path: Path, as_json: bool) -> None:
+def list_identities(location: Path | str, as_json: bool) -> None:
     """The enrolled identities and their number of templates."""
-    with Gallery(gallery_path) as opened:
+    with Gallery(location) as opened:
         meta, summaries = opened.meta, opened.list()
     if as_json:
         echo_json(
@@ -49,9 +52,9 @@ def list_identities(gallery_path: Path, as_json: bool) -> None:
 @gallery_option
 @json_option
 @click.argument("identity")
-def show(gallery_path: Path, as_json: bool, identity: str) -> None:
+def show(location: Path | str, as_json: bool, identity: str) -> None:
     """An identity's templates: source file, sha256, quality, enrollment time."""
-    with Gallery(gallery_path) as opened:
+    with Gallery(location) as opened:
         details = opened.show(identity)
     if as_json:
         echo_json(details.to_dict())
@@ -67,15 +70,23 @@ def show(gallery_path: Path, as_json: bool, identity: str) -> None:
 @gallery.command("remove")
 @gallery_option
 @click.argument("identity")
-def remove(gallery_path: Path, identity: str) -> None:
+def remove(location: Path | str, identity: str) -> None:
     """Delete IDENTITY and its templates, and erase them from the gallery file."""
-    with Gallery(gallery_path) as opened:
+    with Gallery(location) as opened:
         report = opened.remove(identity)
+        engine = opened.engine
     click.echo(f"removed {identity} ({report.n_templates} template(s))")
-    if not report.scrubbed:
+    if not report.scrubbed and engine == "sqlite":
         click.echo(
             "warning: another process was reading the gallery, so old copies may stay in its "
             "-wal file until the next removal or re-embedding",
+            err=True,
+        )
+    elif not report.scrubbed:
+        click.echo(
+            "note: PostgreSQL keeps deleted rows until (auto)vacuum reuses their space, and "
+            "in its write-ahead log, replicas and backups until they expire "
+            "(docs/privacy.md)",
             err=True,
         )
 
@@ -103,7 +114,7 @@ def remove(gallery_path: Path, identity: str) -> None:
 @face_options
 @json_option
 def reembed(
-    gallery_path: Path,
+    location: Path | str,
     model: Path,
     from_dir: Path | None,
     drop_unreachable: bool,
@@ -113,7 +124,7 @@ def reembed(
 ) -> None:
     """Move the gallery to a new model by embedding the original files again."""
     verifier = gallery_common.load_verifier(model, face_mode, detector)
-    with Gallery(gallery_path) as opened:
+    with Gallery(location) as opened:
         report = opened.reembed(
             verifier, from_dir, bundle_path=model, drop_unreachable=drop_unreachable
         )
@@ -139,9 +150,9 @@ def reembed(
 @gallery.command("export")
 @gallery_option
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-def export(gallery_path: Path, file: Path) -> None:
+def export(location: Path | str, file: Path) -> None:
     """Write a JSON backup to FILE (it holds biometric templates: mode 0600)."""
-    with Gallery(gallery_path) as opened:
+    with Gallery(location) as opened:
         opened.export_json(file)
     click.echo(f"wrote {file} (biometric data: keep it private)")
 
@@ -149,25 +160,42 @@ def export(gallery_path: Path, file: Path) -> None:
 @gallery.command("import")
 @gallery_option
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def import_backup(gallery_path: Path, file: Path) -> None:
+def import_backup(location: Path | str, file: Path) -> None:
     """Restore a JSON backup: into a new gallery, or add its identities to this one."""
-    if gallery_path.exists():
-        with Gallery(gallery_path) as opened:
-            names = opened.import_json(file)
+    if store_exists(location):
+        with Gallery(location) as opened:
+            names, where = opened.import_json(file), opened.location
     else:
-        names = restore(gallery_path, file)
-    click.echo(f"imported {len(names)} identities into {gallery_path}")
+        names, where = restore(location, file), redact(location)
+    click.echo(f"imported {len(names)} identities into {where}")
 
 
 @gallery.command("check")
 @gallery_option
-def check(gallery_path: Path) -> None:
-    """Check the gallery file: SQLite integrity, every template, counts and means."""
-    with Gallery(gallery_path) as opened:
-        problems = opened.check()
+def check(location: Path | str) -> None:
+    """Check the gallery: the database's integrity, every template, counts and means."""
+    with Gallery(location) as opened:
+        problems, where = opened.check(), opened.location
     for problem in problems:
         click.echo(problem)
     if problems:
-        click.echo(f"error: {gallery_path} has {len(problems)} problem(s)", err=True)
+        click.echo(f"error: {where} has {len(problems)} problem(s)", err=True)
         sys.exit(GalleryError.exit_code)
     click.echo("ok")
+
+
+@gallery.command("migrate")
+@click.argument("source", type=GALLERY)
+@click.argument("destination", type=GALLERY)
+@json_option
+def migrate(source: Path | str, destination: Path | str, as_json: bool) -> None:
+    """Copy the gallery SOURCE to a new gallery DESTINATION (a file or a postgresql:// URL,
+    either way) with its model binding; verified by counts and a checksum of the content."""
+    report = migrate_gallery(source, destination)
+    if as_json:
+        echo_json(report.to_dict())
+        return
+    click.echo(
+        f"copied {report.identities} identities and {report.templates} templates from "
+        f"{report.source} to {report.destination}; contents match (sha256 {report.sha256})"
+    )

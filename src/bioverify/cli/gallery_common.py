@@ -1,5 +1,9 @@
 """What the gallery commands share: their options, loading the model, opening the gallery.
 
+``--gallery`` is a file (SQLite) or a ``postgresql://`` URL (PostgreSQL + pgvector); a
+URL's password never appears in output or errors (give it in the URL, or in libpq's
+``PGPASSWORD`` / ``~/.pgpass`` to keep it off the command line).
+
 A gallery remembers the bundle it was enrolled with, so ``--model`` can be left out after
 the first enrollment; the model is still checked (bundle sha256, then the gallery's).
 Face options (``--face-mode``, ``--detector``) are the runtime commands' own
@@ -19,19 +23,38 @@ import click
 from bioverify.cli.runtime_options import load_runtime_verifier
 from bioverify.errors import GalleryError, InvalidInput, ModelError
 from bioverify.gallery import Decision, Gallery, GalleryVerifier
+from bioverify.gallery.store import is_url, redact, store_exists
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _OPEN_UNIT = click.FloatRange(0.0, 1.0, min_open=True, max_open=True)
 
 
+class GalleryLocation(click.ParamType):
+    """A gallery file path (as :class:`Path`) or a ``postgresql://`` URL (as ``str``)."""
+
+    name = "GALLERY"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Path | str:
+        if isinstance(value, Path) or is_url(value):
+            return value
+        path = Path(value)
+        if path.is_dir():
+            self.fail(f"{path}: a folder; give a gallery file or a postgresql:// URL", param, ctx)
+        return path
+
+
+GALLERY = GalleryLocation()
+
+
 def gallery_option(function: F) -> F:
     return click.option(
         "--gallery",
-        "gallery_path",
+        "location",
         required=True,
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="Gallery file (SQLite; created 0600 by the first enrollment).",
+        type=GALLERY,
+        help="Gallery: a file (SQLite, created 0600 by the first enrollment) or a "
+        "postgresql://user@host/db URL (PostgreSQL with pgvector; ?schema=NAME).",
     )(function)
 
 
@@ -87,21 +110,21 @@ def load_verifier(
     return load_runtime_verifier(model, face_mode, detector, **options)
 
 
-def remembered_model(gallery_path: Path) -> Path:
+def remembered_model(location: Path | str) -> Path:
     """The bundle a gallery was enrolled with, if it is still there."""
-    with Gallery(gallery_path) as gallery:
-        bundle = gallery.bundle_path
+    with Gallery(location) as gallery:
+        bundle, where = gallery.bundle_path, gallery.location
     if bundle is None:
-        raise GalleryError(f"{gallery_path}: the gallery remembers no model; pass --model")
+        raise GalleryError(f"{where}: the gallery remembers no model; pass --model")
     if not bundle.exists():
         raise ModelError(
-            f"{gallery_path}: the gallery's model {bundle} is not there any more; pass --model"
+            f"{where}: the gallery's model {bundle} is not there any more; pass --model"
         )
     return bundle
 
 
 def open_gallery(
-    gallery_path: Path,
+    location: Path | str,
     model: Path | None,
     face_mode: str = "auto",
     detector: str | None = None,
@@ -109,16 +132,18 @@ def open_gallery(
 ) -> Gallery:
     """The gallery with its model loaded (``model`` or the remembered one); ``options``
     go to ``Verifier.load`` (calibration, operating_point, threshold)."""
-    if model is None and not gallery_path.exists():
-        raise GalleryError(f"{gallery_path}: no gallery there; enroll with --model to create one")
-    bundle = model if model is not None else remembered_model(gallery_path)
+    if model is None and not store_exists(location):
+        raise GalleryError(
+            f"{redact(location)}: no gallery there; enroll with --model to create one"
+        )
+    bundle = model if model is not None else remembered_model(location)
     options = {key: value for key, value in options.items() if value is not None}
     verifier = load_verifier(bundle, face_mode, detector, **options)
-    return Gallery(gallery_path, verifier, bundle_path=model)
+    return Gallery(location, verifier, bundle_path=model)
 
 
 def verify_claim(
-    gallery_path: Path | None,
+    location: Path | str | None,
     identity: str | None,
     inputs: Sequence[Path],
     model: Path | None,
@@ -127,11 +152,11 @@ def verify_claim(
     **options: Any,
 ) -> Decision:
     """``bioverify verify --gallery G --id ID FILE``: 1:1 against an enrolled identity."""
-    if gallery_path is None or identity is None:
+    if location is None or identity is None:
         raise InvalidInput("--gallery and --id go together: the gallery and the claimed identity")
     if len(inputs) != 1:
         raise InvalidInput(f"verify --gallery --id needs one input, got {len(inputs)}")
-    with open_gallery(gallery_path, model, face_mode, detector, **options) as gallery:
+    with open_gallery(location, model, face_mode, detector, **options) as gallery:
         return gallery.verify(identity, inputs[0])
 
 
@@ -149,6 +174,8 @@ def quality_text(quality: dict[str, Any]) -> str:
 
 
 __all__ = [
+    "GALLERY",
+    "GalleryLocation",
     "decision_options",
     "echo_json",
     "gallery_option",

@@ -36,7 +36,7 @@ def _rate(value: float | None) -> str:
 @json_option
 @click.argument("file", type=click.Path(path_type=Path))
 def identify(
-    gallery_path: Path,
+    location: Path | str,
     model: Path | None,
     calibration: Path | None,
     far: float | None,
@@ -50,7 +50,7 @@ def identify(
     """Open-set identification of FILE: the enrolled identities scoring at or above the
     calibrated threshold, best first, or "unknown"."""
     with open_gallery(
-        gallery_path,
+        location,
         model,
         face_mode,
         detector,

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from bioverify.cli.gallery_common import decision_options, verify_claim
+from bioverify.cli.gallery_common import GALLERY, decision_options, verify_claim
 from bioverify.cli.runtime_options import (
     device_option,
     face_options,
@@ -77,8 +77,8 @@ def _lines(result: dict[str, Any]) -> list[str]:
 @device_option
 @click.option(
     "--gallery",
-    "gallery_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    "location",
+    type=GALLERY,
     default=None,
     help="With --id: verify ONE input against an identity enrolled in this gallery.",
 )
@@ -93,7 +93,7 @@ def verify(
     face_mode: str,
     detector: str | None,
     device: str,
-    gallery_path: Path | None,
+    location: Path | str | None,
     identity: str | None,
     as_json: bool,
 ) -> None:
@@ -102,9 +102,9 @@ def verify(
     With --gallery G --id ID, INPUTS is one sample, compared with ID's enrolled templates
     (--model then defaults to the gallery's own model).
     """
-    if gallery_path is not None or identity is not None:
+    if location is not None or identity is not None:
         claim = verify_claim(
-            gallery_path,
+            location,
             identity,
             inputs,
             model,

@@ -1,8 +1,9 @@
 """Enrollment gallery: enroll samples, verify a claimed identity (1:1), identify (1:N).
 
-:class:`Gallery` stores templates in one SQLite file bound to one model; see
-:mod:`bioverify.gallery.gallery`. No torch here: numpy and the standard library's sqlite3
-(and FAISS, when installed, for the optional search backend).
+:class:`Gallery` stores templates bound to one model in one SQLite file, or in PostgreSQL
+with pgvector for a ``postgresql://`` URL; see :mod:`bioverify.gallery.gallery` and
+:mod:`bioverify.gallery.store`. No torch here: numpy and the standard library's sqlite3
+(psycopg only for a URL; FAISS, when installed, for the optional search backend).
 """
 
 from __future__ import annotations

@@ -21,7 +21,6 @@ import base64
 import binascii
 import json
 import os
-import sqlite3
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,9 +30,9 @@ import numpy as np
 
 from bioverify.errors import GalleryError, ModelMismatch
 from bioverify.gallery import records
-from bioverify.gallery.database import Database, read_meta
 from bioverify.gallery.records import NewTemplate, SourceRecord
 from bioverify.gallery.samples import check_identity
+from bioverify.gallery.store import Tx, open_store, read_meta, redact, store_exists
 
 FORMAT = "bioverify-gallery-export"
 FORMAT_VERSION = 1
@@ -51,7 +50,7 @@ def _template_json(record: records.TemplateRecord, embedding: np.ndarray) -> dic
     return {"embedding": base64.b64encode(records.to_blob(embedding)).decode("ascii"), **facts}
 
 
-def export_json(conn: sqlite3.Connection, path: Path | str) -> Path:
+def export_json(conn: Tx, path: Path | str) -> Path:
     """Write every identity and template read through ``conn`` to ``path`` (mode 0600)."""
     meta = read_meta(conn)
     dim = int(meta["embedding_dim"])
@@ -153,9 +152,7 @@ def _decode_templates(entry: Mapping[str, Any], dim: int, where: str) -> list[Ne
     return templates
 
 
-def import_identities(
-    conn: sqlite3.Connection, document: Mapping[str, Any], meta: Mapping[str, str]
-) -> list[str]:
+def import_identities(conn: Tx, document: Mapping[str, Any], meta: Mapping[str, str]) -> list[str]:
     """Add a validated backup's identities inside the caller's write transaction."""
     model = document["meta"]["model_sha256"]
     if model != meta["model_sha256"]:
@@ -178,14 +175,23 @@ def import_identities(
     return names
 
 
-def restore(path: Path | str, backup: Path | str) -> list[str]:
-    """Create a new gallery at ``path`` from a backup; return the identities restored."""
-    if Path(path).exists():
-        raise GalleryError(f"{path}: exists already; import into it with Gallery.import_json")
+def restore(location: Path | str, backup: Path | str) -> list[str]:
+    """Create a new gallery at ``location`` (a file path or a ``postgresql://`` URL) from a
+    backup; return the identities restored.
+
+    Examples
+    --------
+    >>> restore("restored.db", "backup.json")  # doctest: +SKIP
+    ['alice', 'bob']
+    """
+    if store_exists(location):
+        raise GalleryError(
+            f"{redact(location)}: exists already; import into it with Gallery.import_json"
+        )
     document = read_export(backup)
     meta = document["meta"]
-    db = Database(
-        path,
+    db = open_store(
+        location,
         {
             "model_sha256": meta["model_sha256"],
             "modality": meta["modality"],
@@ -195,14 +201,12 @@ def restore(path: Path | str, backup: Path | str) -> list[str]:
     )
     try:
         with db.write() as conn:
-            return import_identities(conn, document, read_meta(conn))
+            names = import_identities(conn, document, read_meta(conn))
     except BaseException:
-        db.close()
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{db.path}{suffix}").unlink(missing_ok=True)
+        db.drop()
         raise
-    finally:
-        db.close()
+    db.close()
+    return names
 
 
 __all__ = [

@@ -11,6 +11,10 @@ checkpoints and vacuums so that removed templates leave no readable copy in the 
 Every :class:`sqlite3.Error` raised inside :func:`guard` becomes a :class:`GalleryError`
 naming the file: a corrupt file, a foreign database or a locked gallery never escapes as an
 SQLite traceback.
+
+Identification searches a cached ``float32 [N, D]`` matrix of the mean templates
+(:class:`~bioverify.gallery.search.TemplateIndex`, exact), reloaded when the ``generation``
+counter that every write transaction bumps has moved.
 """
 
 from __future__ import annotations
@@ -21,15 +25,18 @@ import sqlite3
 import stat
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from bioverify.errors import GalleryError
-from bioverify.gallery.records import utc_now
+from bioverify.gallery import records
+from bioverify.gallery.search import Backend, TemplateIndex
+from bioverify.gallery.store import FORMAT_VERSION, check_format, initial_meta, read_meta
 
-FORMAT = "bioverify-gallery"
-FORMAT_VERSION = 1
 #: ``PRAGMA application_id`` of a gallery file ("bvg1")
 APPLICATION_ID = 0x62766731
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -57,7 +64,6 @@ _SCHEMA = (
     )""",
     "CREATE INDEX templates_by_identity ON templates(identity)",
 )
-_META_KEYS = ("model_sha256", "modality", "embedding_dim", "created")
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:
@@ -116,6 +122,30 @@ def _check_file(path: Path) -> None:
         raise GalleryError(f"{path}: not a gallery (not an SQLite database)")
 
 
+class SqliteTx:
+    """A transaction on the gallery file (:class:`~bioverify.gallery.store.Tx`)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params)
+
+    def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
+        self.conn.executemany(sql, params)
+
+    def lock_identity(self, identity: str) -> None:
+        """Nothing to do: ``BEGIN IMMEDIATE`` already serialises every writer."""
+
+
+def _mean_matrix(tx: SqliteTx, dim: int) -> tuple[list[str], np.ndarray]:
+    """Every identity's id and mean template, as a list and a ``float32 [N, dim]`` matrix
+    (in table order: a sequential scan, much faster than by name on a large gallery)."""
+    rows = tx.execute("SELECT id, mean FROM identities ORDER BY rowid").fetchall()
+    matrix = records.from_blobs([row[1] for row in rows], dim, "mean template")
+    return [row[0] for row in rows], matrix
+
+
 def _warn_if_shared(path: Path) -> None:
     mode = path.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
@@ -126,22 +156,30 @@ def _warn_if_shared(path: Path) -> None:
         )
 
 
-def read_meta(conn: sqlite3.Connection) -> dict[str, str]:
-    return dict(conn.execute("SELECT key, value FROM meta").fetchall())
-
-
 class Database:
-    """One connection to a gallery file; use :meth:`read` / :meth:`write` transactions.
+    """One connection to a gallery file (a :class:`~bioverify.gallery.store.Store`); use
+    :meth:`read` / :meth:`write` transactions.
 
     ``new_meta`` (``model_sha256``, ``modality``, ``embedding_dim``, optional
     ``bundle_path``) creates the gallery when the file does not exist or is empty; without
-    it a missing gallery is an error. A connection belongs to the thread that opened it.
+    it a missing gallery is an error. ``search_backend`` is the identification search
+    (``"numpy"`` or ``"faiss"``). A connection belongs to the thread that opened it.
     """
 
+    engine = "sqlite"
+
     def __init__(
-        self, path: Path | str, new_meta: Mapping[str, str] | None = None, timeout: float = 30.0
+        self,
+        path: Path | str,
+        new_meta: Mapping[str, str] | None = None,
+        timeout: float = 30.0,
+        search_backend: Backend = "numpy",
     ) -> None:
         self.path = Path(path).absolute()
+        self.location = str(self.path)
+        self._search_backend: Backend = search_backend
+        self._index: TemplateIndex | None = None
+        self._index_generation = -1
         if not self.path.exists():
             if new_meta is None:
                 raise GalleryError(f"{self.path}: no gallery there; enroll with a model first")
@@ -194,14 +232,7 @@ class Database:
             or "meta" not in self._tables()
         ):
             raise GalleryError(f"{self.path}: an SQLite database but not a bioverify gallery")
-        meta = read_meta(self.conn)
-        if meta.get("format") != FORMAT or any(key not in meta for key in _META_KEYS):
-            raise GalleryError(f"{self.path}: an SQLite database but not a bioverify gallery")
-        if meta.get("format_version") != str(FORMAT_VERSION):
-            raise GalleryError(
-                f"{self.path}: gallery format version {meta.get('format_version')} is not "
-                f"supported (this bioverify reads {FORMAT_VERSION})"
-            )
+        check_format(read_meta(SqliteTx(self.conn)), f"{self.path}: an SQLite database")
         if self.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             self.conn.execute("PRAGMA journal_mode = WAL")
 
@@ -217,13 +248,7 @@ class Database:
                     self.conn.execute(statement)
                 self.conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 self.conn.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
-                meta = {
-                    "format": FORMAT,
-                    "format_version": str(FORMAT_VERSION),
-                    "created": utc_now(),
-                    "generation": "0",
-                    **new_meta,
-                }
+                meta = {**initial_meta(new_meta), "generation": "0"}
                 self.conn.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
             self.conn.execute("COMMIT")
         except BaseException:
@@ -237,26 +262,27 @@ class Database:
                 self.conn.execute("ROLLBACK")
 
     @contextmanager
-    def read(self) -> Iterator[sqlite3.Connection]:
+    def read(self) -> Iterator[SqliteTx]:
         """A read transaction: one consistent snapshot of the gallery."""
         with guard(self.path):
             self.conn.execute("BEGIN")
             try:
-                yield self.conn
+                yield SqliteTx(self.conn)
             finally:
                 self._rollback()
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
+    def write(self, new_dim: int | None = None) -> Iterator[SqliteTx]:
         """A write transaction (``BEGIN IMMEDIATE``): all of it is committed, or none.
 
-        Committing bumps the ``generation`` counter in ``meta``, which tells every
-        connection's search cache that the gallery changed.
+        ``BEGIN IMMEDIATE`` serialises all writers, so a change of model (``new_dim``)
+        needs nothing more. Committing bumps the ``generation`` counter in ``meta``, which
+        tells every connection's search cache that the gallery changed.
         """
         with guard(self.path):
             self.conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self.conn
+                yield SqliteTx(self.conn)
                 self.conn.execute(
                     "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
                 )
@@ -272,6 +298,22 @@ class Database:
         if row is None:
             raise GalleryError(f"{self.path}: the gallery's meta table lost its generation")
         return int(row[0])
+
+    def search(
+        self, query: np.ndarray, k: int, check: Callable[[dict[str, str]], None]
+    ) -> tuple[list[str], np.ndarray, int]:
+        """Exact top-``k`` over the cached mean templates, as
+        :meth:`bioverify.gallery.store.Store.search`; the cache (and ``check``) is renewed
+        whenever the gallery changed, a change of model included."""
+        if self._index is None or self.generation() != self._index_generation:
+            with self.read() as tx:
+                meta = read_meta(tx)
+                check(meta)
+                ids, matrix = _mean_matrix(tx, int(meta["embedding_dim"]))
+            self._index = TemplateIndex(ids, matrix, self._search_backend)
+            self._index_generation = int(meta["generation"])
+        rows, scores = self._index.search(query, k)
+        return [self._index.ids[row] for row in rows.tolist()], scores, len(self._index)
 
     def scrub(self) -> bool:
         """Checkpoint the WAL into the file, ``VACUUM`` and truncate the WAL.
@@ -297,8 +339,14 @@ class Database:
             ]
         return problems
 
+    def drop(self) -> None:
+        """Close the connection and delete the gallery file and its companions."""
+        self.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+
     def close(self) -> None:
         self.conn.close()
 
 
-__all__ = ["APPLICATION_ID", "FORMAT", "FORMAT_VERSION", "Database", "guard", "read_meta"]
+__all__ = ["APPLICATION_ID", "Database", "SqliteTx", "guard"]

@@ -1,15 +1,16 @@
 """The enrollment gallery: enroll samples, verify a claimed identity (1:1), identify (1:N).
 
-A :class:`Gallery` is one SQLite file (see :mod:`bioverify.gallery.database`) bound to one
-model: every template in it was made by the model whose sha256 is in its ``meta`` table,
-and opening it with another model raises :class:`ModelMismatch` (move a gallery to a new
-model with :meth:`Gallery.reembed`). Each identity keeps its individual templates and the
-L2-normalised mean of them; verification and identification score a probe against that
-mean template.
+A :class:`Gallery` lives in one SQLite file (see :mod:`bioverify.gallery.database`, the
+default) or in a PostgreSQL database with pgvector (a ``postgresql://`` URL, see
+:mod:`bioverify.gallery.postgres`), and is bound to one model: every template in it was
+made by the model whose sha256 is in its ``meta`` table, and opening it with another model
+raises :class:`ModelMismatch` (move a gallery to a new model with :meth:`Gallery.reembed`).
+Each identity keeps its individual templates and the L2-normalised mean of them;
+verification and identification score a probe against that mean template.
 
 Open a gallery without a verifier to manage it (list, show, remove, export, reembed); give
 one to enroll, verify or identify. A :class:`Gallery` object belongs to the thread that
-opened it; any number of processes may use one gallery file at the same time.
+opened it; any number of processes may use one gallery at the same time.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from bioverify.errors import (
     UnknownIdentity,
 )
 from bioverify.gallery import backup, records
-from bioverify.gallery.database import Database, read_meta
 from bioverify.gallery.protocol import Decision, GalleryVerifier
 from bioverify.gallery.reembed import reembed
 from bioverify.gallery.reports import (
@@ -43,7 +43,8 @@ from bioverify.gallery.reports import (
     SkippedSample,
 )
 from bioverify.gallery.samples import acquire_all, check_identity, describe_all, sample_label
-from bioverify.gallery.search import Backend, TemplateIndex
+from bioverify.gallery.search import Backend
+from bioverify.gallery.store import UPSERT_META, open_store, read_meta
 
 
 def _duplicate(label: str, identity: str) -> SkippedSample:
@@ -51,18 +52,30 @@ def _duplicate(label: str, identity: str) -> SkippedSample:
 
 
 class Gallery:
-    """An enrollment gallery in the SQLite file ``path``.
+    """An enrollment gallery at ``location``: an SQLite file path, or a ``postgresql://``
+    URL (user, password, host, port, database; ``?schema=NAME`` picks the schema, default
+    ``bioverify``).
 
     ``verifier`` (a ``Verifier``) is needed to create a gallery and to enroll, verify or
     identify; it must be the gallery's model. ``bundle_path`` is remembered in the gallery
     (default: the verifier's bundle folder) so the CLI can find the model again.
-    ``backend`` chooses the identification search: ``"numpy"`` or ``"faiss"`` (same results).
-    ``timeout`` is how long (seconds) a write waits for another process's write.
+    ``backend`` chooses the search of an SQLite gallery: ``"numpy"`` or ``"faiss"`` (same
+    results); a PostgreSQL gallery searches in the server. ``timeout`` is how long (seconds)
+    a write waits for another process's write, or a PostgreSQL connection for the server.
+
+    Examples
+    --------
+    >>> with Gallery("staff.db", verifier) as gallery:  # doctest: +SKIP
+    ...     gallery.enroll("alice", ["a1.jpg", "a2.jpg"])
+    ...     gallery.identify("probe.jpg").decision
+    'alice'
+    >>> Gallery("postgresql://app@db.example/bio", verifier)  # doctest: +SKIP
+    Gallery('postgresql://app@db.example/bio')
     """
 
     def __init__(
         self,
-        path: Path | str,
+        location: Path | str,
         verifier: GalleryVerifier | None = None,
         *,
         bundle_path: Path | str | None = None,
@@ -78,11 +91,8 @@ class Gallery:
                 "embedding_dim": str(verifier.embedding_dim),
                 "bundle_path": str(bundle),
             }
-        self._db = Database(path, new_meta, timeout)
+        self._db = open_store(location, new_meta, timeout, backend)
         self._verifier = verifier
-        self._backend: Backend = backend
-        self._index: TemplateIndex | None = None
-        self._index_generation = -1
         try:
             if verifier is not None:
                 self._check_model(self.meta, verifier)
@@ -94,8 +104,14 @@ class Gallery:
 
     # ----------------------------------------------------------------- properties
     @property
-    def path(self) -> Path:
-        return self._db.path
+    def location(self) -> str:
+        """Where the gallery is: its file, or its URL without the password."""
+        return self._db.location
+
+    @property
+    def engine(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self._db.engine
 
     @property
     def meta(self) -> dict[str, str]:
@@ -131,44 +147,33 @@ class Gallery:
         if meta["model_sha256"] != verifier.model_sha256:
             hint = f" (enrolled with {meta['bundle_path']})" if meta.get("bundle_path") else ""
             raise ModelMismatch(
-                f"{self.path}: the gallery holds templates of model "
+                f"{self.location}: the gallery holds templates of model "
                 f"{meta['model_sha256'][:12]}…{hint}, not of this model "
                 f"{verifier.model_sha256[:12]}…; templates of two models cannot be compared: "
                 f"open it with its own model, or move it to this one with "
-                f"`bioverify gallery reembed --gallery {self.path} --model NEW_BUNDLE`"
+                f"`bioverify gallery reembed --gallery {self.location} --model NEW_BUNDLE`"
             )
         if int(meta["embedding_dim"]) != verifier.embedding_dim:
             raise GalleryError(
-                f"{self.path}: embedding_dim {meta['embedding_dim']} in the gallery but "
+                f"{self.location}: embedding_dim {meta['embedding_dim']} in the gallery but "
                 f"{verifier.embedding_dim} from the model"
             )
 
     def _remember_bundle(self, bundle: str) -> None:
         if self.meta.get("bundle_path") != bundle:
             with self._db.write() as conn:
-                conn.execute("INSERT OR REPLACE INTO meta VALUES ('bundle_path', ?)", (bundle,))
+                conn.execute(UPSERT_META, ("bundle_path", bundle))
 
     def _require_verifier(self, action: str) -> GalleryVerifier:
         if self._verifier is None:
-            raise GalleryError(f"{self.path}: to {action}, open the gallery with its model")
+            raise GalleryError(f"{self.location}: to {action}, open the gallery with its model")
         return self._verifier
 
     def _unknown(self, identity: str) -> UnknownIdentity:
         return UnknownIdentity(
-            f"{self.path}: no identity {identity!r} in the gallery "
+            f"{self.location}: no identity {identity!r} in the gallery "
             "(`bioverify gallery list` shows who is enrolled)"
         )
-
-    def _current_index(self, verifier: GalleryVerifier) -> TemplateIndex:
-        """The cached search matrix, reloaded when any process changed the gallery."""
-        if self._index is None or self._db.generation() != self._index_generation:
-            with self._db.read() as conn:
-                meta = read_meta(conn)
-                self._check_model(meta, verifier)
-                ids, matrix = records.mean_matrix(conn, verifier.embedding_dim)
-            self._index = TemplateIndex(ids, matrix, self._backend)
-            self._index_generation = int(meta["generation"])
-        return self._index
 
     # --------------------------------------------------------------- operations
     def enroll(self, identity: str, inputs: Iterable[Any]) -> EnrollReport:
@@ -245,15 +250,16 @@ class Gallery:
             )
         probe = verifier.acquire(x)
         embedding = records.check_embedding(probe.embedding, verifier.embedding_dim, "probe")
-        index = self._current_index(verifier)
-        rows, scores = index.search(embedding, top_k)
+        ids, scores, n_identities = self._db.search(
+            embedding, top_k, lambda meta: self._check_model(meta, verifier)
+        )
         notes = list(probe.notes)
         candidates = [
-            Candidate(index.ids[row], float(score), verifier.result_for(float(score), notes))
-            for row, score in zip(rows.tolist(), scores.tolist(), strict=True)
+            Candidate(identity, float(score), verifier.result_for(float(score), notes))
+            for identity, score in zip(ids, scores.tolist(), strict=True)
             if score >= threshold
         ]
-        return Identification(candidates, float(threshold), len(index), notes)
+        return Identification(candidates, float(threshold), n_identities, notes)
 
     def show(self, identity: str) -> IdentityDetails:
         """An identity's templates: source file, sha256, quality, enrollment time, model."""
@@ -264,10 +270,13 @@ class Gallery:
             return IdentityDetails(summary, records.template_records(conn, identity))
 
     def remove(self, identity: str) -> RemovalReport:
-        """Delete an identity and all its templates, then erase them from the file.
+        """Delete an identity and all its templates, then erase what they left behind.
 
-        Records are deleted with ``secure_delete`` on, and the file is checkpointed and
-        vacuumed, so the removed vectors cannot be read back from the gallery's files.
+        SQLite: records are deleted with ``secure_delete`` on, and the file is checkpointed
+        and vacuumed, so the removed vectors cannot be read back from the gallery's files.
+        PostgreSQL: the rows are deleted and the tables vacuumed; the server's write-ahead
+        log, replicas and backups are out of reach, so ``scrubbed`` is False there (see
+        ``docs/privacy.md``).
         """
         with self._db.write() as conn:
             if records.identity_summary(conn, identity) is None:
@@ -276,8 +285,9 @@ class Gallery:
         return RemovalReport(identity, removed, self._db.scrub())
 
     def check(self) -> builtins.list[str]:
-        """Problems found in the gallery (empty when sound): SQLite's integrity check, and
-        every template, mean template and count re-read and re-computed."""
+        """Problems found in the gallery (empty when sound): the store's integrity check
+        (SQLite's, or orphan rows in PostgreSQL), and every template, mean template and
+        count re-read and re-computed."""
         problems = self._db.integrity_check()
         if problems:
             return problems
@@ -334,7 +344,6 @@ class Gallery:
         )
         if report.switched:
             self._verifier = new_verifier
-            self._index = None
         return report
 
     def list(self) -> builtins.list[records.IdentitySummary]:
@@ -352,7 +361,7 @@ class Gallery:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Gallery({str(self.path)!r})"
+        return f"Gallery({self.location!r})"
 
 
 __all__ = ["Gallery"]

@@ -1,24 +1,27 @@
 """Rows of a gallery: templates as little-endian float32 blobs, identities with the
 L2-normalised mean of their templates, and the SQL that reads and writes them.
 
-Every function takes an open connection and runs inside the caller's transaction
-(:meth:`~bioverify.gallery.database.Database.write` or ``read``). Blobs read back are
-checked (length, finite, unit norm), so a damaged record is reported as a
-:class:`GalleryError` instead of silently skewing scores.
+Every function takes an open transaction (:class:`~bioverify.gallery.store.Tx` of either
+store) and runs inside it; the SQL is the same for SQLite and PostgreSQL. Vectors are
+passed as :class:`VectorBytes` (a BLOB in SQLite, a pgvector ``vector`` in PostgreSQL) and
+come back as bytes, checked (length, finite, unit norm), so a damaged record is reported as
+a :class:`GalleryError` instead of silently skewing scores.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from bioverify.errors import GalleryError
+
+if TYPE_CHECKING:
+    from bioverify.gallery.store import Tx
 
 #: how far from 1 the norm of a stored template may be
 NORM_TOLERANCE = 1e-3
@@ -55,8 +58,13 @@ def check_embedding(vector: Any, dim: int, source: str) -> np.ndarray:
     return array
 
 
-def to_blob(vector: np.ndarray) -> bytes:
-    return np.asarray(vector, dtype="<f4").tobytes()
+class VectorBytes(bytes):
+    """A vector as little-endian float32 bytes; its own type so that the PostgreSQL store
+    can send it as a pgvector ``vector`` (SQLite stores it as a BLOB)."""
+
+
+def to_blob(vector: np.ndarray) -> VectorBytes:
+    return VectorBytes(np.asarray(vector, dtype="<f4").tobytes())
 
 
 def from_blobs(blobs: Sequence[bytes], dim: int, what: str) -> np.ndarray:
@@ -153,7 +161,7 @@ def _template_record(row: tuple[Any, ...]) -> TemplateRecord:
     )
 
 
-def source_digests(conn: sqlite3.Connection, identity: str) -> set[str | None]:
+def source_digests(conn: Tx, identity: str) -> set[str | None]:
     """The sha256 of every source file ``identity``'s templates came from."""
     rows = conn.execute(
         "SELECT source_sha256 FROM templates WHERE identity = ? AND source_sha256 IS NOT NULL",
@@ -163,7 +171,7 @@ def source_digests(conn: sqlite3.Connection, identity: str) -> set[str | None]:
 
 
 def add_templates(
-    conn: sqlite3.Connection,
+    conn: Tx,
     identity: str,
     templates: Sequence[NewTemplate],
     model_sha256: str,
@@ -171,11 +179,12 @@ def add_templates(
     created: str | None = None,
 ) -> tuple[list[int], list[NewTemplate]]:
     """Store templates under ``identity`` (created if new, at ``created`` or now) and
-    refresh its mean.
+    refresh its mean. Other writers of ``identity`` wait until the transaction ends.
 
     A template whose source sha256 the identity already holds (or that repeats one in
     ``templates``) is not stored twice; returns (new template ids, such duplicates).
     """
+    conn.lock_identity(identity)
     known = source_digests(conn, identity)
     fresh: list[NewTemplate] = []
     duplicates: list[NewTemplate] = []
@@ -190,7 +199,8 @@ def add_templates(
         return [], duplicates
     now = utc_now()
     conn.execute(  # placeholder mean, replaced by refresh_identity in this transaction
-        "INSERT OR IGNORE INTO identities (id, created, mean, n_templates) VALUES (?, ?, ?, 1)",
+        "INSERT INTO identities (id, created, mean, n_templates) VALUES (?, ?, ?, 1) "
+        "ON CONFLICT (id) DO NOTHING",
         (identity, created or now, to_blob(fresh[0].embedding)),
     )
     ids = []
@@ -198,7 +208,7 @@ def add_templates(
         cursor = conn.execute(
             "INSERT INTO templates (identity, embedding, source_name, source_path, "
             "source_sha256, quality, notes, enrolled_at, model_sha256) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 identity,
                 to_blob(template.embedding),
@@ -211,19 +221,19 @@ def add_templates(
                 model_sha256,
             ),
         )
-        ids.append(int(cursor.lastrowid or 0))
+        ids.append(int(cursor.fetchone()[0]))
     refresh_identity(conn, identity, dim)
     return ids, duplicates
 
 
-def template_embeddings(conn: sqlite3.Connection, identity: str, dim: int) -> np.ndarray:
+def template_embeddings(conn: Tx, identity: str, dim: int) -> np.ndarray:
     rows = conn.execute(
         "SELECT embedding FROM templates WHERE identity = ? ORDER BY id", (identity,)
     ).fetchall()
     return from_blobs([row[0] for row in rows], dim, f"template of {identity!r}")
 
 
-def refresh_identity(conn: sqlite3.Connection, identity: str, dim: int) -> int:
+def refresh_identity(conn: Tx, identity: str, dim: int) -> int:
     """Recompute the mean template and count; delete the identity if it has no templates."""
     embeddings = template_embeddings(conn, identity, dim)
     if len(embeddings) == 0:
@@ -236,31 +246,32 @@ def refresh_identity(conn: sqlite3.Connection, identity: str, dim: int) -> int:
     return len(embeddings)
 
 
-def delete_identity(conn: sqlite3.Connection, identity: str) -> int:
+def delete_identity(conn: Tx, identity: str) -> int:
     """Delete an identity and its templates; return how many templates went."""
+    conn.lock_identity(identity)
     removed = conn.execute("DELETE FROM templates WHERE identity = ?", (identity,)).rowcount
     conn.execute("DELETE FROM identities WHERE id = ?", (identity,))
     return removed
 
 
-def identity_summaries(conn: sqlite3.Connection) -> list[IdentitySummary]:
+def identity_summaries(conn: Tx) -> list[IdentitySummary]:
     rows = conn.execute("SELECT id, created, n_templates FROM identities ORDER BY id")
     return [IdentitySummary(*row) for row in rows]
 
 
-def identity_summary(conn: sqlite3.Connection, identity: str) -> IdentitySummary | None:
+def identity_summary(conn: Tx, identity: str) -> IdentitySummary | None:
     row = conn.execute(
         "SELECT id, created, n_templates FROM identities WHERE id = ?", (identity,)
     ).fetchone()
     return IdentitySummary(*row) if row else None
 
 
-def identity_mean(conn: sqlite3.Connection, identity: str, dim: int) -> np.ndarray | None:
+def identity_mean(conn: Tx, identity: str, dim: int) -> np.ndarray | None:
     row = conn.execute("SELECT mean FROM identities WHERE id = ?", (identity,)).fetchone()
     return None if row is None else from_blobs([row[0]], dim, f"mean of {identity!r}")[0]
 
 
-def template_records(conn: sqlite3.Connection, identity: str | None = None) -> list[TemplateRecord]:
+def template_records(conn: Tx, identity: str | None = None) -> list[TemplateRecord]:
     """Stored templates' facts, of one identity or of all, in enrollment order."""
     if identity is None:
         rows = conn.execute(f"SELECT {_TEMPLATE_COLUMNS} FROM templates ORDER BY id")
@@ -272,19 +283,12 @@ def template_records(conn: sqlite3.Connection, identity: str | None = None) -> l
     return [_template_record(row) for row in rows]
 
 
-def mean_matrix(conn: sqlite3.Connection, dim: int) -> tuple[list[str], np.ndarray]:
-    """Every identity's id and mean template, as a list and a ``float32 [N, dim]`` matrix
-    (in table order: a sequential scan, much faster than by name on a large gallery)."""
-    rows = conn.execute("SELECT id, mean FROM identities ORDER BY rowid").fetchall()
-    ids = [row[0] for row in rows]
-    return ids, from_blobs([row[1] for row in rows], dim, "mean template")
-
-
 __all__ = [
     "IdentitySummary",
     "NewTemplate",
     "SourceRecord",
     "TemplateRecord",
+    "VectorBytes",
     "add_templates",
     "check_embedding",
     "delete_identity",
@@ -292,7 +296,6 @@ __all__ = [
     "identity_mean",
     "identity_summaries",
     "identity_summary",
-    "mean_matrix",
     "normalised_mean",
     "refresh_identity",
     "source_digests",

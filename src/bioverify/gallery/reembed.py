@@ -17,10 +17,10 @@ from pathlib import Path
 from bioverify.bundle import file_sha256
 from bioverify.errors import BioverifyError, GalleryError
 from bioverify.gallery import records
-from bioverify.gallery.database import Database, read_meta
 from bioverify.gallery.protocol import GalleryVerifier
 from bioverify.gallery.records import TemplateRecord
 from bioverify.gallery.reports import ReembedReport, SkippedSample
+from bioverify.gallery.store import UPSERT_META, Store, read_meta
 
 
 class SourceFinder:
@@ -69,14 +69,15 @@ def _unreachable(template: TemplateRecord, reason: str, message: str) -> Skipped
 
 
 def reembed(
-    db: Database,
+    db: Store,
     verifier: GalleryVerifier,
     from_dir: Path | str | None = None,
     *,
     bundle_path: Path | str | None = None,
     drop_unreachable: bool = False,
 ) -> ReembedReport:
-    """Re-embed every template of the gallery in ``db`` with ``verifier``'s model.
+    """Re-embed every template of the gallery in ``db`` (either store) with ``verifier``'s
+    model.
 
     Returns a report; ``switched`` is True when the gallery now belongs to the new model.
     With ``drop_unreachable`` the templates whose file was not found are deleted (and an
@@ -87,7 +88,8 @@ def reembed(
         templates = records.template_records(conn)
     if meta["modality"] != verifier.modality:
         raise GalleryError(
-            f"{db.path}: a {meta['modality']} gallery cannot move to a {verifier.modality} model"
+            f"{db.location}: a {meta['modality']} gallery cannot move to a "
+            f"{verifier.modality} model"
         )
     finder = SourceFinder(from_dir)
     embedded: dict[int, records.NewTemplate] = {}
@@ -121,11 +123,13 @@ def reembed(
         return ReembedReport(old, verifier.model_sha256, 0, unreachable, [], False)
     bundle = Path(bundle_path).resolve() if bundle_path else verifier.info.folder
     dropped: list[str] = []
-    with db.write() as conn:
+    with db.write(new_dim=verifier.embedding_dim) as conn:
         now = read_meta(conn)
         ids = {row[0] for row in conn.execute("SELECT id FROM templates")}
         if now["model_sha256"] != old or ids != {t.id for t in templates}:
-            raise GalleryError(f"{db.path}: the gallery changed while re-embedding; run it again")
+            raise GalleryError(
+                f"{db.location}: the gallery changed while re-embedding; run it again"
+            )
         for template_id, new in embedded.items():
             conn.execute(
                 "UPDATE templates SET embedding = ?, quality = ?, notes = ?, model_sha256 = ? "
@@ -144,7 +148,7 @@ def reembed(
             if records.refresh_identity(conn, summary.id, verifier.embedding_dim) == 0:
                 dropped.append(summary.id)
         conn.executemany(
-            "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+            UPSERT_META,
             [
                 ("model_sha256", verifier.model_sha256),
                 ("modality", verifier.modality),
