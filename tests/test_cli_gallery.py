@@ -80,6 +80,18 @@ def test_enroll_with_nothing_acquired_exits_3(tmp_path, bundles) -> None:
     assert code == 3 and "error: no sample of 'x' could be enrolled" in err
 
 
+def test_enrolling_the_same_files_again_is_idempotent(tmp_path, bundles) -> None:
+    gallery = tmp_path / "g.db"
+    files = write_samples(tmp_path / "data" / "alice", "alice", 2)
+    args = ["enroll", "--gallery", gallery, "--model", bundles["model-a"], "--id", "alice"]
+    assert _run(*args, *files)[0] == 0
+    code, out, err = _run(*args, *files)
+    assert code == 0, err
+    assert "alice: already enrolled (2 file(s) already held; 2 template(s) in the gallery)" in out
+    code, out, _ = _run(*args, *files, "--json")
+    assert code == 0 and json.loads(out)["already_enrolled"] is True
+
+
 def _dataset(root: Path) -> Path:
     """alice (3 samples), bob (1), carol (no face in her only sample), and a stray file."""
     for person, n in (("alice", 3), ("bob", 1)):
@@ -200,3 +212,51 @@ def test_bad_gallery_files_are_one_line_errors(tmp_path, bundles) -> None:
     ]
     code, _, err = _run("identify", "--gallery", tmp_path / "none.db", text)
     assert code == 6 and "enroll with --model" in err
+
+
+def test_a_gallery_on_read_only_media_can_be_searched_not_changed(
+    tmp_path, bundles, monkeypatch
+) -> None:
+    """Read-only media: the file and its folder cannot be written (os.access says so even
+    to root there; chmod does not stop root, so the test makes os.access answer as a
+    read-only mount does). SQLite then opens it immutable, without a -shm file."""
+    import os
+
+    gallery = tmp_path / "media" / "g.db"
+    gallery.parent.mkdir()
+    _enroll_people(tmp_path, gallery, bundles["model-a"])
+    for leftover in gallery.parent.glob("g.db-*"):
+        leftover.unlink()  # a cleanly closed WAL gallery leaves none; be sure
+    real_access = os.access
+
+    def read_only_media(path, mode, *args, **kwargs):  # type: ignore[no-untyped-def]
+        inside = str(path).startswith(str(gallery.parent))
+        return False if inside and mode & os.W_OK else real_access(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "access", read_only_media)
+    before = sorted(p.name for p in gallery.parent.iterdir())
+    code, out, err = _run("gallery", "list", "--gallery", gallery)
+    assert code == 0, err
+    assert "alice" in out and "bob" in out
+    probe = write_samples(tmp_path / "probe", "alice", 1, start=9)[0]
+    code, out, err = _run("identify", "--gallery", gallery, probe)
+    assert code == 0 and out.startswith("1. alice"), err
+    code, _, err = _run("enroll", "--gallery", gallery, "--id", "carol", probe)
+    assert code != 0 and "the gallery is read-only here" in err and len(err.splitlines()) == 1
+    assert sorted(p.name for p in gallery.parent.iterdir()) == before  # nothing written
+
+
+def test_default_models_by_name_and_the_device_on_gallery_commands(tmp_path) -> None:
+    examples = Path(__file__).parents[1] / "examples"
+    gallery = tmp_path / "g.db"
+    code, out, err = _run(
+        "enroll", "--gallery", gallery, "--model", "face", "--device", "cpu", "--id", "a",
+        examples / "face_a1.jpg",
+    )  # fmt: skip
+    assert code == 0, err
+    code, out, err = _run("gallery", "list", "--gallery", gallery)
+    assert code == 0 and "src/bioverify/models/face" in out, err  # the bundle, not "face"
+    code, out, err = _run(
+        "identify", "--gallery", gallery, "--device", "cpu", examples / "face_a2.jpg"
+    )
+    assert code == 0 and out.startswith("1. a  score"), err

@@ -17,7 +17,7 @@ from bioverify.cli.gallery_common import (
     open_gallery,
     quality_text,
 )
-from bioverify.cli.runtime_options import face_options
+from bioverify.cli.runtime_options import device_option, face_options
 from bioverify.errors import InvalidInput, NoFaceFound
 from bioverify.gallery import EnrollReport, Gallery
 from bioverify.gallery.store import store_exists
@@ -32,8 +32,9 @@ if TYPE_CHECKING:
 @click.option(
     "--model",
     type=click.Path(path_type=Path),
-    help="Model bundle (folder or .zip). Default: the one the gallery remembers; for a new "
-    "gallery, the packaged default model for the samples (photos or recordings).",
+    help="Model bundle (folder or .zip), or face / voice for the packaged default models. "
+    "Default: the one the gallery remembers; for a new gallery, the packaged default model "
+    "for the samples (photos or recordings).",
 )
 @click.option("--id", "identity", help="The identity the FILES belong to.")
 @click.option(
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     "without being embedded, so running it again resumes a stopped run.",
 )
 @face_options
+@device_option
 @json_option
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 def enroll(
@@ -55,6 +57,7 @@ def enroll(
     datasets: tuple[Path, ...],
     face_mode: str,
     detector: str | None,
+    device: str,
     as_json: bool,
     files: tuple[Path, ...],
 ) -> None:
@@ -72,7 +75,7 @@ def enroll(
 
         inventory = scan_datasets(list(datasets), progress=False)
         model = _model_for(location, model, lambda: inventory.modality)
-        with open_gallery(location, model, face_mode, detector) as gallery:
+        with open_gallery(location, model, face_mode, detector, device=device) as gallery:
             if inventory.modality != gallery.modality:
                 raise InvalidInput(
                     f"the dataset holds {inventory.modality} samples but {gallery.location} is a "
@@ -83,7 +86,7 @@ def enroll(
     if identity is None or not files:
         raise InvalidInput("give --id and the FILES of that identity, or --from DATASET")
     model = _model_for(location, model, lambda: _files_modality(files))
-    with open_gallery(location, model, face_mode, detector) as gallery:
+    with open_gallery(location, model, face_mode, detector, device=device) as gallery:
         report = gallery.enroll(identity, files)
     if as_json:
         echo_json(report.to_dict())
@@ -91,11 +94,17 @@ def enroll(
         for sample in report.enrolled:
             facts = quality_text(sample.quality)
             click.echo(f"enrolled {sample.source}" + (f" ({facts})" if facts else ""))
-        _echo_failures(report)
-        click.echo(
-            f"{identity}: {report.n_templates} template(s) in the gallery "
-            f"({len(report.enrolled)} added, {len(report.skipped)} skipped)"
-        )
+        if report.already_enrolled:
+            click.echo(
+                f"{identity}: already enrolled ({len(report.skipped)} file(s) already held; "
+                f"{report.n_templates} template(s) in the gallery)"
+            )
+        else:
+            _echo_failures(report)
+            click.echo(
+                f"{identity}: {report.n_templates} template(s) in the gallery "
+                f"({len(report.enrolled)} added, {len(report.skipped)} skipped)"
+            )
     if not report.ok:
         click.echo(f"error: no sample of {identity!r} could be enrolled", err=True)
         sys.exit(NoFaceFound.exit_code)

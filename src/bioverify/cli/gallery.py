@@ -9,8 +9,14 @@ from pathlib import Path
 import click
 
 from bioverify.cli import gallery_common
-from bioverify.cli.gallery_common import GALLERY, echo_json, gallery_option, json_option
-from bioverify.cli.runtime_options import face_options
+from bioverify.cli.gallery_common import (
+    GALLERY,
+    echo_json,
+    gallery_option,
+    json_option,
+    resolve_bundle,
+)
+from bioverify.cli.runtime_options import device_option, face_options
 from bioverify.errors import GalleryError
 from bioverify.gallery import Gallery, restore
 from bioverify.gallery.migrate import migrate as migrate_gallery
@@ -96,8 +102,8 @@ def remove(location: Path | str, identity: str) -> None:
 @click.option(
     "--model",
     required=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="The new model bundle.",
+    type=click.Path(path_type=Path),
+    help="The new model bundle (or face / voice, the packaged default models).",
 )
 @click.option(
     "--from",
@@ -112,6 +118,7 @@ def remove(location: Path | str, identity: str) -> None:
     help="Delete templates whose file is not found instead of keeping the old model.",
 )
 @face_options
+@device_option
 @json_option
 def reembed(
     location: Path | str,
@@ -120,10 +127,12 @@ def reembed(
     drop_unreachable: bool,
     face_mode: str,
     detector: str | None,
+    device: str,
     as_json: bool,
 ) -> None:
     """Move the gallery to a new model by embedding the original files again."""
-    verifier = gallery_common.load_verifier(model, face_mode, detector)
+    model = resolve_bundle(model)
+    verifier = gallery_common.load_verifier(model, face_mode, detector, device=device)
     with Gallery(location) as opened:
         report = opened.reembed(
             verifier, from_dir, bundle_path=model, drop_unreachable=drop_unreachable

@@ -61,9 +61,10 @@ def gallery_option(function: F) -> F:
 def model_option(function: F) -> F:
     return click.option(
         "--model",
-        type=click.Path(exists=True, path_type=Path),
+        type=click.Path(path_type=Path),
         default=None,
-        help="Model bundle (folder or .zip). Default: the one the gallery remembers.",
+        help="Model bundle (folder or .zip), or face / voice for the packaged default models. "
+        "Default: the one the gallery remembers.",
     )(function)
 
 
@@ -110,6 +111,14 @@ def load_verifier(
     return load_runtime_verifier(model, face_mode, detector, **options)
 
 
+def resolve_bundle(model: Path) -> Path:
+    """``face`` / ``voice`` → the packaged default bundle's folder (what a gallery then
+    remembers); a bundle path as given."""
+    from bioverify.verify.api import resolve_model
+
+    return Path(resolve_model(model))
+
+
 def remembered_model(location: Path | str) -> Path:
     """The bundle a gallery was enrolled with, if it is still there."""
     with Gallery(location) as gallery:
@@ -136,6 +145,7 @@ def open_gallery(
         raise GalleryError(
             f"{redact(location)}: no gallery there; enroll with --model to create one"
         )
+    model = None if model is None else resolve_bundle(model)
     bundle = model if model is not None else remembered_model(location)
     options = {key: value for key, value in options.items() if value is not None}
     verifier = load_verifier(bundle, face_mode, detector, **options)

@@ -14,7 +14,7 @@ from bioverify.cli.gallery_common import (
     model_option,
     open_gallery,
 )
-from bioverify.cli.runtime_options import face_options
+from bioverify.cli.runtime_options import device_option, face_options
 
 
 def _rate(value: float | None) -> str:
@@ -26,6 +26,7 @@ def _rate(value: float | None) -> str:
 @model_option
 @decision_options
 @face_options
+@device_option
 @click.option(
     "--top-k",
     type=click.IntRange(min=1),
@@ -43,6 +44,7 @@ def identify(
     threshold: float | None,
     face_mode: str,
     detector: str | None,
+    device: str,
     top_k: int,
     as_json: bool,
     file: Path,
@@ -57,6 +59,7 @@ def identify(
         calibration=calibration,
         operating_point=far,
         threshold=threshold,
+        device=device,
     ) as gallery:
         result = gallery.identify(file, top_k=top_k)
     if as_json:

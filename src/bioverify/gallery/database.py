@@ -109,6 +109,13 @@ def _create_private(path: Path) -> None:
     os.close(handle)
 
 
+def writable(path: Path) -> bool:
+    """Whether the gallery file and its folder can be written (not so on read-only media,
+    or when the file or folder is read-only to this user). SQLite in WAL mode writes beside
+    the file (``-wal``, ``-shm``) even to read."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
 def _check_file(path: Path) -> None:
     """Refuse a non-file or a file that is not SQLite before SQLite opens it."""
     if not path.is_file():
@@ -164,6 +171,12 @@ class Database:
     ``bundle_path``) creates the gallery when the file does not exist or is empty; without
     it a missing gallery is an error. ``search_backend`` is the identification search
     (``"numpy"`` or ``"faiss"``). A connection belongs to the thread that opened it.
+
+    A gallery that cannot be written (read-only media, a read-only file or folder) is
+    opened read-only — in a folder that cannot be written, SQLite's ``immutable`` mode,
+    which needs no ``-shm`` file beside it — so ``identify``, ``verify``, ``list`` and
+    ``show`` work, and any write raises :class:`GalleryError` saying the gallery is
+    read-only (``read_only``).
     """
 
     engine = "sqlite"
@@ -185,8 +198,16 @@ class Database:
                 raise GalleryError(f"{self.path}: no gallery there; enroll with a model first")
             _create_private(self.path)
         _check_file(self.path)
+        self.read_only = not writable(self.path)
         with guard(self.path):
-            self.conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+            if self.read_only:
+                # immutable: no -shm beside the file, which a read-only folder cannot hold
+                # (nothing there can change the file); plain read-only mode otherwise
+                frozen = "&immutable=1" if not os.access(self.path.parent, os.W_OK) else ""
+                uri = f"{self.path.as_uri()}?mode=ro{frozen}"
+                self.conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+            else:
+                self.conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
         try:
             with guard(self.path):
                 self.conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
@@ -233,6 +254,8 @@ class Database:
         ):
             raise GalleryError(f"{self.path}: an SQLite database but not a bioverify gallery")
         check_format(read_meta(SqliteTx(self.conn)), f"{self.path}: an SQLite database")
+        if self.read_only:
+            return
         if self.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             self.conn.execute("PRAGMA journal_mode = WAL")
 
@@ -279,6 +302,11 @@ class Database:
         needs nothing more. Committing bumps the ``generation`` counter in ``meta``, which
         tells every connection's search cache that the gallery changed.
         """
+        if self.read_only:
+            raise GalleryError(
+                f"{self.path}: the gallery is read-only here (read-only media, or the file or "
+                "its folder is not writable); it can be searched but not changed"
+            )
         with guard(self.path):
             self.conn.execute("BEGIN IMMEDIATE")
             try:

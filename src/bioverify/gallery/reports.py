@@ -40,11 +40,21 @@ class EnrollReport:
 
     @property
     def ok(self) -> bool:
-        """True when at least one sample was stored."""
-        return bool(self.enrolled)
+        """True when at least one sample was stored, or every sample was already held
+        (enrolling the same files again is not a failure)."""
+        return bool(self.enrolled) or self.already_enrolled
+
+    @property
+    def already_enrolled(self) -> bool:
+        """Nothing new: the identity already holds every given sample."""
+        return (
+            not self.enrolled
+            and bool(self.skipped)
+            and all(s.reason == "duplicate" for s in self.skipped)
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "ok": self.ok}
+        return {**asdict(self), "ok": self.ok, "already_enrolled": self.already_enrolled}
 
 
 @dataclass(frozen=True)
