@@ -265,3 +265,33 @@ def test_one_call_cache_sees_an_installed_calibration(
     synthetic_calibration(face_bundle.model_sha256).save(folder / CALIBRATION_FILE)
     result = bioverify.verify(POWELL_1, POWELL_6, model=folder, face_mode="aligned")
     assert result.operating_point == "FAR=0.001"
+
+
+def _word(seconds: float, frequency: float) -> np.ndarray:
+    t = np.arange(round(seconds * 16000)) / 16000
+    envelope = np.hanning(t.size)
+    return (0.3 * envelope * np.sin(2 * np.pi * frequency * t)).astype(np.float32)
+
+
+def test_voice_partial_windows_batch_clips_of_any_length(voice_bundle, tmp_path) -> None:
+    folder = tmp_path / "partials"
+    shutil.copytree(voice_bundle.folder, folder)
+    info = replace(
+        voice_bundle,
+        model_path=folder / voice_bundle.model_path.name,
+        preprocessing={**voice_bundle.preprocessing, "partials": {}, "target_dbfs": -30.0},
+    )
+    write_bundle_json(info)
+    clips = [_word(s, f) for s, f in ((0.4, 300.0), (1.0, 500.0), (2.5, 700.0), (4.2, 900.0))]
+    batched = Verifier.load(folder, calibration=False)
+    calls: list[int] = []
+    run = batched._run
+    batched._run = lambda batch: calls.append(len(batch)) or run(batch)  # type: ignore[method-assign]
+    acquired = batched.acquire_many(clips)
+    assert calls == [1 + 1 + 2 + 4]  # every window of every clip in one model call
+    assert [a.quality["windows"] for a in acquired] == [1, 1, 2, 4]
+    one_by_one = Verifier.load(folder, calibration=False, batch_size=1).embed(clips)
+    np.testing.assert_allclose(np.stack([a.embedding for a in acquired]), one_by_one, atol=1e-6)
+    write_bundle_json(replace(info, preprocessing={**info.preprocessing, "partials": {"x": 1}}))
+    with pytest.raises(ModelError, match="partials must be an object"):
+        Verifier.load(folder, calibration=False)

@@ -29,7 +29,7 @@ from bioverify.verify.image_input import MAX_PIXELS, describe
 from bioverify.verify.inputs import input_modality
 from bioverify.verify.result import Acquired, Prepared, VerifyResult
 from bioverify.verify.session import create_session
-from bioverify.verify.voice_input import VoicePreprocessor, VoiceSettings
+from bioverify.verify.voice_input import PartialWindows, VoicePreprocessor, VoiceSettings
 
 logger = logging.getLogger(__name__)
 
@@ -187,8 +187,16 @@ class Verifier:
             geometry = FaceGeometry.from_dict(info.preprocessing["face_geometry"])
             preprocess = FacePreprocessor(geometry, face_mode, detector, max_pixels)
         else:
-            rate, trim = int(info.preprocessing["sample_rate"]), info.preprocessing.get("trim")
-            preprocess = VoicePreprocessor(rate, voice, trim or "none")
+            facts = info.preprocessing
+            partials = PartialWindows.from_dict(facts["partials"]) if "partials" in facts else None
+            target = facts.get("target_dbfs")
+            if target is not None and (
+                isinstance(target, bool) or not isinstance(target, int | float)
+            ):
+                raise ModelError(f"{info.name}: preprocessing.target_dbfs must be a number")
+            preprocess = VoicePreprocessor(
+                int(facts["sample_rate"]), voice, facts.get("trim") or "none", partials, target
+            )
         session, used = create_session(
             model_bytes, providers, intra_op_threads, name=f"{info.name} ({info.model_path})"
         )

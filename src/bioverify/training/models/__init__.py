@@ -9,12 +9,14 @@ modality    name               backbone keyword arguments (defaults)
 ``voice``   ``ecapa_tdnn``     ``channels`` (512), ``scale`` (8), ``se_bottleneck`` (128),
                                ``attention_bottleneck`` (128), ``aggregate_channels`` (1536)
 ``voice``   ``resnet34``       ``base_width`` (32)
+``voice``   ``ge2e_lstm``      ``hidden`` (256), ``layers`` (3)
 ==========  =================  ============================================================
 
 Face encoders take ``uint8 [N, S, S, 3]`` RGB (S = ``input_size``) through
 :class:`~bioverify.training.frontends.FaceInput`; voice encoders take ``float32 [N, T]``
-16 kHz waveforms through :class:`~bioverify.training.frontends.LogMelFbank`, whose
-``n_mels`` sets the backbone's input size. ``frontend`` passes keyword arguments to the
+16 kHz waveforms through :class:`~bioverify.training.frontends.LogMelFbank` (or, for
+``ge2e_lstm``, :class:`~bioverify.training.frontends.MelSpectrogram`), whose ``n_mels``
+sets the backbone's input size. ``frontend`` passes keyword arguments to the
 front-end (``{"n_mels": 64}``, ``{"preemphasis": None}``…).
 """
 
@@ -27,7 +29,11 @@ from typing import Any
 from torch import nn
 
 from bioverify.errors import InvalidInput
-from bioverify.training.frontends import FaceInput, LogMelFbank, frontend_from_config
+from bioverify.training.frontends import (
+    LogMelFbank,
+    MelSpectrogram,
+    frontend_from_config,
+)
 from bioverify.training.models import face, voice
 from bioverify.training.models.encoder import Encoder
 
@@ -40,9 +46,15 @@ _BACKBONES: dict[str, dict[str, Callable[..., nn.Module]]] = {
         "iresnet18": face.iresnet18,
         "iresnet50": face.iresnet50,
     },
-    "voice": {"ecapa_tdnn": voice.ecapa_tdnn, "resnet34": voice.resnet34},
+    "voice": {
+        "ecapa_tdnn": voice.ecapa_tdnn,
+        "resnet34": voice.resnet34,
+        "ge2e_lstm": voice.ge2e_lstm,
+    },
 }
 _FRONTEND_TYPES = {"face": "face_input", "voice": "log_mel_fbank"}
+#: models whose front-end is not their modality's usual one
+_MODEL_FRONTEND_TYPES = {"ge2e_lstm": "mel_spectrogram"}
 # arguments build_encoder supplies itself
 _SUPPLIED = {"embedding_dim", "n_mels"}
 
@@ -78,13 +90,13 @@ def build_encoder(
         raise InvalidInput(f"embedding_dim must be a positive integer, got {embedding_dim!r}")
 
     frontend_config = dict(frontend or {})
-    expected_type = _FRONTEND_TYPES[modality]
+    expected_type = _MODEL_FRONTEND_TYPES.get(name, _FRONTEND_TYPES[modality])
     if frontend_config.setdefault("type", expected_type) != expected_type:
         raise InvalidInput(
             f"a {modality} encoder needs a {expected_type!r} front-end, "
             f"got {frontend_config['type']!r}"
         )
-    built_frontend: FaceInput | LogMelFbank = frontend_from_config(frontend_config)
+    built_frontend = frontend_from_config(frontend_config)
 
     factory = _BACKBONES[modality][name]
     accepted = sorted(set(inspect.signature(factory).parameters) - _SUPPLIED)
@@ -94,7 +106,7 @@ def build_encoder(
         if modality == "voice" and "n_mels" in unknown:
             hint = " (set n_mels through frontend={'n_mels': ...})"
         raise InvalidInput(f"unknown argument(s) {unknown} for {name}; accepted: {accepted}{hint}")
-    if isinstance(built_frontend, LogMelFbank):
+    if isinstance(built_frontend, LogMelFbank | MelSpectrogram):
         backbone = factory(embedding_dim, n_mels=built_frontend.n_mels, **kwargs)
     else:
         backbone = factory(embedding_dim, **kwargs)
