@@ -18,8 +18,10 @@ a window instead of zero-filling them) and Resemblyzer's own pipeline (``preproc
 system acquired, so all systems are scored on the same trials (protocol of
 :mod:`benchmarks.protocol`, per corpus and pooled); failures to acquire are counted per
 system. Speed: embeddings per second over the original clips (a mixed-length folder) with
-every system limited to ``--threads`` threads, preprocessing included, decoding excluded;
-bioverify bundles also with ``batch_size=1``.
+every system limited to ``--threads`` threads (default 1: with 2 threads on the shared
+2-core machine torch's LSTM took 40 times longer), preprocessing included, decoding
+excluded, on ``--speed-clips`` random clips (a mixed-length folder); bioverify bundles also
+with ``batch_size=1``, Resemblyzer also clip by clip (``embed_utterance``).
 
 Usage::
 
@@ -38,6 +40,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import io
+import itertools
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -110,22 +113,47 @@ def bundle_system(path: Path, fill: str | None, threads: int, batch_size: int = 
     return run
 
 
-def resemblyzer_system(threads: int) -> System:
+def resemblyzer_system(threads: int, batched: bool = True) -> System:
+    """Resemblyzer's own pipeline. ``batched``: its ``embed_utterance`` steps
+    (``compute_partial_slices``, ``wav_to_mel_spectrogram``, the encoder, the mean) with the
+    partials of all clips run through the encoder together, which changes the speed, not the
+    embeddings (eval mode; rows are independent); else one ``embed_utterance`` per clip."""
     import torch
-    from resemblyzer import VoiceEncoder, preprocess_wav
+    from resemblyzer import VoiceEncoder, audio, preprocess_wav
 
     torch.set_num_threads(threads)
     encoder = VoiceEncoder("cpu", verbose=False)
 
+    def partial_mels(wave: np.ndarray) -> np.ndarray:
+        wav_slices, mel_slices = encoder.compute_partial_slices(wave.size, 1.3, 0.75)
+        if wav_slices[-1].stop >= wave.size:
+            wave = np.pad(wave, (0, wav_slices[-1].stop - wave.size))
+        mel = audio.wav_to_mel_spectrogram(wave)
+        return np.array([mel[s] for s in mel_slices])
+
     def run(inputs: list[Any]) -> tuple[np.ndarray, np.ndarray]:
-        rows, ok = [], []
+        prepared, ok = [], []
         for wave, rate in inputs:
-            prepared = preprocess_wav(wave, source_sr=rate)
-            good = prepared.size >= 160 and bool(np.any(prepared))
+            clip = preprocess_wav(wave, source_sr=rate)
+            good = clip.size >= 160 and bool(np.any(clip))
             ok.append(good)
             if good:
-                rows.append(encoder.embed_utterance(prepared))
-        return np.stack(rows), np.array(ok)
+                prepared.append(clip)
+        if not batched:
+            rows = [encoder.embed_utterance(clip) for clip in prepared]
+            return np.stack(rows), np.array(ok)
+        mels = [partial_mels(clip) for clip in prepared]
+        flat = np.concatenate(mels)
+        with torch.no_grad():
+            partials = np.concatenate(
+                [
+                    encoder(torch.from_numpy(flat[i : i + 256])).numpy()
+                    for i in range(0, len(flat), 256)
+                ]
+            )
+        bounds = np.cumsum([0] + [len(m) for m in mels])
+        means = np.stack([partials[a:b].mean(axis=0) for a, b in itertools.pairwise(bounds)])
+        return means / np.linalg.norm(means, axis=1, keepdims=True), np.array(ok)
 
     return run
 
@@ -175,7 +203,7 @@ def markdown(
     names: list[str], results: dict[str, Any], speeds: dict[str, float], meta: dict[str, Any]
 ) -> str:
     lines = [
-        f"# Voice: old default vs converted GE2E vs Resemblyzer ({meta['which']} speakers)",
+        f"# Voice benchmark: {', '.join(names)} ({meta['which']} speakers)",
         "",
         f"Command: `{meta['command']}`",
         "",
@@ -198,7 +226,7 @@ def markdown(
             lines.append(f"| {name} | {fta} | " + " | ".join(cells) + " |")
         lines.append("")
     if speeds:
-        lines += ["## Speed (original clips, a mixed-length folder)", ""]
+        lines += [f"## Speed ({meta['speed_clips']} random original clips, mixed lengths)", ""]
         lines += ["| system | embeddings/s |", "| --- | --- |"]
         lines += [f"| {name} | {value:.1f} |" for name, value in speeds.items()]
         lines += ["", f"Threads per system: {meta['threads']}; a shared 2-core machine.", ""]
@@ -211,7 +239,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, action="append", required=True)
     parser.add_argument("--split", type=Path, required=True)
     parser.add_argument("--which", choices=["test", "val"], default="test")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--speed-clips", type=int, default=200, help="random clips timed")
     parser.add_argument("--no-resemblyzer", action="store_true")
     parser.add_argument("--no-speed", action="store_true")
     parser.add_argument("--condition", action="append", help="only these conditions (default: all)")
@@ -240,7 +269,10 @@ def main() -> None:
             name, path = spec.split("=", 1)
             if ":" not in name:
                 timed[f"{name} (batch 1)"] = bundle_system(Path(path), None, args.threads, 1)
-        speeds = speed(timed, [(w, RATE) for w in waves])
+        if not args.no_resemblyzer:
+            timed["resemblyzer (embed_utterance)"] = resemblyzer_system(args.threads, False)
+        chosen = np.random.default_rng(0).permutation(len(waves))[: args.speed_clips]
+        speeds = speed(timed, [(waves[i], RATE) for i in sorted(chosen)])
         print("embeddings/s", {k: round(v, 1) for k, v in speeds.items()}, flush=True)
     results = evaluate(systems, inputs, samples)
     meta = {
@@ -248,6 +280,7 @@ def main() -> None:
         "samples": len(samples),
         "speakers": len({s.identity for s in samples}),
         "threads": args.threads,
+        "speed_clips": min(args.speed_clips, len(samples)),
         "audio_seconds": round(sum(w.size for w in waves) / RATE, 1),
         "command": "PYTHONPATH=src .venv/bin/python -m benchmarks.bench_voice_ge2e "
         + " ".join(f"--bundle {b}" for b in args.bundle)

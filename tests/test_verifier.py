@@ -38,6 +38,7 @@ RESULT_FIELDS = {
     "modality",
     "model_sha256",
     "notes",
+    "quality",
 }
 
 
@@ -292,6 +293,9 @@ def test_voice_partial_windows_batch_clips_of_any_length(voice_bundle, tmp_path)
     assert [a.quality["windows"] for a in acquired] == [1, 1, 2, 4]
     one_by_one = Verifier.load(folder, calibration=False, batch_size=1).embed(clips)
     np.testing.assert_allclose(np.stack([a.embedding for a in acquired]), one_by_one, atol=1e-6)
+    result = Verifier.load(folder, threshold=0.5).verify(clips[0], clips[3])
+    assert result.quality["a"]["duration_seconds"] == 0.4
+    assert set(result.to_dict()["quality"]["b"]) >= {"speech_seconds", "snr_db", "windows"}
     write_bundle_json(replace(info, preprocessing={**info.preprocessing, "partials": {"x": 1}}))
     with pytest.raises(ModelError, match="partials must be an object"):
         Verifier.load(folder, calibration=False)

@@ -28,7 +28,7 @@ class Acquired:
     ``embedding`` is ``float32 [D]`` with unit L2 norm. ``quality`` says what was found: for
     faces ``face_box`` ``[x, y, w, h]`` in the input's pixels (``None`` in aligned mode),
     ``face_size`` (px), ``faces_found``, ``mode`` and ``detector``; for voices
-    ``duration_seconds``, ``speech_seconds`` and ``windows``. ``notes`` are remarks for the
+    ``duration_seconds``, ``speech_seconds``, ``windows`` and ``snr_db`` (an estimate). ``notes`` are remarks for the
     user (several faces, a fallback taken, a short clip…). ``source`` names the input.
     """
 
@@ -56,7 +56,8 @@ class VerifyResult:
     (``supported`` is false when too few impostor trials stood behind the FAR target). With a
     fitted score calibrator, ``llr`` is the natural-log likelihood ratio of the score and
     ``probability`` the posterior probability of "same identity" at the prior ``prior``.
-    Fields the loaded calibration cannot fill are ``None``.
+    Fields the loaded calibration cannot fill are ``None``. ``quality`` holds each side's
+    :attr:`Acquired.quality` under ``"a"`` and ``"b"`` (voice: duration, speech, SNR).
     """
 
     match: bool
@@ -74,6 +75,7 @@ class VerifyResult:
     prior: float | None = None
     model_sha256: str | None = None
     notes: list[str] = field(default_factory=list)
+    quality: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict with every field (strict JSON: no NaN or infinity)."""
@@ -93,6 +95,7 @@ class VerifyResult:
             "modality": self.modality,
             "model_sha256": self.model_sha256,
             "notes": list(self.notes),
+            "quality": {side: dict(values) for side, values in self.quality.items()},
         }
 
 

@@ -355,7 +355,9 @@ class Verifier:
         for k in range(len(pairs)):
             first, second = acquired[2 * k], acquired[2 * k + 1]
             notes = [f"a: {n}" for n in first.notes] + [f"b: {n}" for n in second.notes]
-            results.append(self.result_for(cosine(first.embedding, second.embedding), notes))
+            result = self.result_for(cosine(first.embedding, second.embedding), notes)
+            result.quality = {"a": first.quality, "b": second.quality}
+            results.append(result)
         return results
 
 
