@@ -112,7 +112,14 @@ def check_signature(
 
 
 def exporter_for(encoder: Encoder) -> str:
-    """:data:`RECURRENT_EXPORTER` for an encoder with an RNN layer, else :data:`EXPORTER`."""
+    """:data:`RECURRENT_EXPORTER` for an encoder with an RNN layer, else :data:`EXPORTER`.
+
+    Examples
+    --------
+    >>> from bioverify.training.models import build_encoder
+    >>> exporter_for(build_encoder("voice", "ge2e_lstm", 256))
+    'torch.onnx.export(dynamo=False)'
+    """
     recurrent = any(isinstance(module, torch.nn.RNNBase) for module in encoder.modules())
     return RECURRENT_EXPORTER if recurrent else EXPORTER
 

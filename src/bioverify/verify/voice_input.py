@@ -145,7 +145,9 @@ def snr_db(waveform: np.ndarray, mask: np.ndarray, sample_rate: int) -> float:
     37
     """
     power, frame = _frame_power(waveform, sample_rate)
-    speech = np.asarray(mask[::frame], bool)[: power.size]
+    flags = np.zeros(power.size * frame, bool)
+    flags[: mask.size] = mask
+    speech = flags.reshape(power.size, frame).any(axis=1)
     if speech.all() or not speech.any():
         noise = float(np.mean(np.sort(power)[: max(1, power.size // 10)]))
     else:

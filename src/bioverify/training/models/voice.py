@@ -290,5 +290,12 @@ def resnet34(embedding_dim: int, n_mels: int, base_width: int = 32) -> ResNet34:
 
 
 def ge2e_lstm(embedding_dim: int, n_mels: int, hidden: int = 256, layers: int = 3) -> Ge2eLstm:
-    """GE2E LSTM encoder; the defaults are Resemblyzer's (with 40 mels and 256-d output)."""
+    """GE2E LSTM encoder; the defaults are Resemblyzer's (with 40 mels and 256-d output).
+
+    Examples
+    --------
+    >>> model = ge2e_lstm(256, n_mels=40)
+    >>> tuple(model(torch.zeros(2, 40, 160)).shape)
+    (2, 256)
+    """
     return Ge2eLstm(n_mels, embedding_dim, hidden, layers)
