@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from bioverify.calibration.llr import min_dcf
 from bioverify.calibration.roc import summarize
 from bioverify.calibration.trials import make_trials, score_trials
 from bioverify.training.data import Sample
@@ -32,7 +33,9 @@ def _score(embeddings: np.ndarray, identities: Sequence[str]) -> dict[str, objec
     protocol = dict(TRIAL_PROTOCOL, min_impostor=min(TRIAL_PROTOCOL["min_impostor"], cross_pairs))
     trials = make_trials(list(identities), **protocol)  # type: ignore[arg-type]
     scores = score_trials(embeddings, trials)
-    return summarize(scores, trials.genuine).to_dict()
+    summary: dict[str, object] = dict(summarize(scores, trials.genuine).to_dict())
+    summary["min_dcf_0.01"] = min_dcf(scores, trials.genuine, p_target=0.01)[0]
+    return summary
 
 
 def evaluate_embeddings(embeddings: np.ndarray, samples: Sequence[Sample]) -> dict[str, object]:

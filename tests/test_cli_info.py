@@ -61,3 +61,23 @@ def test_info_without_argument_shows_the_default_models(
 def test_info_on_a_bad_path_is_a_one_line_error(tmp_path) -> None:
     code, _, err = _run(tmp_path / "missing")
     assert code != 0 and len(err.strip().splitlines()) == 1 and err.startswith("error: ")
+
+
+def test_info_names_a_converted_models_source_and_licence(voice_bundle, tmp_path) -> None:
+    folder = shutil.copytree(voice_bundle.folder, tmp_path / "converted")
+    document = json.loads((folder / "bundle.json").read_text())
+    document["preprocessing"]["partials"] = {"frames": 160, "hop_length": 160}
+    document["training"] = {
+        "model": {"name": "ge2e_lstm"},
+        "provenance": {
+            "source": "resemblyzer 0.1.4",
+            "source_sha256": "39" * 32,
+            "license": "Apache-2.0",
+        },
+    }
+    (folder / "bundle.json").write_text(json.dumps(document))
+    code, out, _ = _run(folder)
+    assert code == 0, out
+    assert "16000 Hz mono; mean of 1.6 s partial windows" in out
+    assert "ge2e_lstm converted from resemblyzer 0.1.4 (sha256 393939393939…)" in out
+    assert "licence Apache-2.0" in out

@@ -64,12 +64,15 @@ def test_command_line_decision_matches_the_verifier() -> None:
 
 
 @pytest.mark.parametrize("trim", ["none", "ends", "all"])
-def test_voice_windows_cut_what_the_runtime_cuts(trim: str) -> None:
-    from bioverify.verify.voice_input import VoicePreprocessor
+@pytest.mark.parametrize("partials", [None, {}, {"fill": "loop", "rate": 2.0}])
+def test_voice_windows_cut_what_the_runtime_cuts(trim: str, partials: dict | None) -> None:
+    from bioverify.verify.voice_input import PartialWindows, VoicePreprocessor
 
     path = EXAMPLES / "voice_a1.ogg"
-    windows = _script().voice_windows(str(path), 16000, trim)
-    expected = VoicePreprocessor(16000, trim=trim)(path).arrays
+    target = None if partials is None else -30.0
+    windows = _script().voice_windows(str(path), 16000, trim, partials, target)
+    split = None if partials is None else PartialWindows.from_dict(partials)
+    expected = VoicePreprocessor(16000, trim=trim, partials=split, target_dbfs=target)(path).arrays
     assert len(windows) == len(expected)
     for got, want in zip(windows, expected, strict=True):
         np.testing.assert_allclose(got, want, atol=1e-6)

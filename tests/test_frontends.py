@@ -13,7 +13,12 @@ import torchaudio
 from scipy.signal import lfilter
 
 from bioverify.errors import InvalidInput
-from bioverify.training.frontends import FaceInput, LogMelFbank, frontend_from_config
+from bioverify.training.frontends import (
+    FaceInput,
+    LogMelFbank,
+    MelSpectrogram,
+    frontend_from_config,
+)
 
 WINDOW_FUNCTIONS = {"hann": torch.hann_window, "hamming": torch.hamming_window}
 
@@ -167,3 +172,38 @@ def test_config_is_json_and_rebuilds_the_same_frontend(frontend: FaceInput | Log
 def test_bad_configs_raise_invalid_input(config: dict, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         frontend_from_config(config)
+
+
+@pytest.mark.parametrize("center", [True, False])
+def test_mel_spectrogram_matches_torchaudio_with_librosas_defaults(center: bool) -> None:
+    # librosa.feature.melspectrogram's defaults: periodic Hann, centred frames zero-padded,
+    # Slaney mel scale and area normalisation, power 2, no logarithm
+    frontend = MelSpectrogram(center=center)
+    waveform = _speechlike(2, 16000 + 37)
+    reference = torchaudio.transforms.MelSpectrogram(
+        sample_rate=16000,
+        n_fft=400,
+        hop_length=160,
+        n_mels=40,
+        window_fn=torch.hann_window,
+        power=2.0,
+        center=True,
+        pad_mode="constant",
+        norm="slaney",
+        mel_scale="slaney",
+    ).double()(waveform.double())
+    ours = frontend(waveform).double()
+    if not center:  # the same frames once the caller adds the n_fft / 2 samples of context
+        ours = frontend(torch.nn.functional.pad(waveform, (200, 200))).double()
+    assert ours.shape == reference.shape == (2, 40, 1 + (16000 + 37) // 160)
+    torch.testing.assert_close(ours, reference, rtol=1e-4, atol=1e-4 * float(reference.max()))
+    assert frontend_from_config(json.loads(json.dumps(frontend.config()))).config() == (
+        frontend.config()
+    )
+
+
+def test_mel_spectrogram_refuses_bad_settings() -> None:
+    with pytest.raises(InvalidInput, match="f_max"):
+        MelSpectrogram(f_max=9000.0)
+    with pytest.raises(InvalidInput, match="mel_scale"):
+        MelSpectrogram(mel_scale="bark")

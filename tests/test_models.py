@@ -36,6 +36,7 @@ TINY: dict[tuple[str, str], dict[str, Any]] = {
         "frontend": TINY_VOICE_FRONTEND,
     },
     ("voice", "resnet34"): {"base_width": 4, "frontend": TINY_VOICE_FRONTEND},
+    ("voice", "ge2e_lstm"): {"hidden": 8, "layers": 2, "frontend": TINY_VOICE_FRONTEND},
 }
 SECONDS = 16000
 
@@ -178,6 +179,16 @@ def test_ecapa_parameter_counts_match_the_paper(channels: int, millions: float) 
     assert round(sum(p.numel() for p in encoder.parameters()) / 1e6, 1) == millions
 
 
+def test_ge2e_lstm_has_resemblyzers_shapes_and_front_end() -> None:
+    encoder = build_encoder("voice", "ge2e_lstm", embedding_dim=256)
+    shapes = {k: tuple(v.shape) for k, v in encoder.backbone.state_dict().items()}
+    assert shapes["lstm.weight_ih_l0"] == (1024, 40) and shapes["lstm.weight_hh_l2"] == (1024, 256)
+    assert shapes["linear.weight"] == (256, 256)
+    assert encoder.config["frontend"]["type"] == "mel_spectrogram"
+    with pytest.raises(InvalidInput, match="'mel_spectrogram' front-end"):
+        build_encoder("voice", "ge2e_lstm", frontend={"type": "log_mel_fbank"})
+
+
 def test_defaults_are_512_for_face_and_192_for_voice() -> None:
     with torch.device("meta"):
         face = build_encoder("face", "mobilefacenet")
@@ -269,6 +280,7 @@ def _export(encoder: Encoder, path, dynamo: bool) -> list[int]:
         ("face", "mobilefacenet", False),
         ("voice", "ecapa_tdnn", False),
         ("voice", "ecapa_tdnn", True),
+        ("voice", "ge2e_lstm", False),
     ],
 )
 def test_onnx_export_with_dynamic_axes_matches_torch(

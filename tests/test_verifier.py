@@ -49,6 +49,7 @@ RESULT_FIELDS = {
     "modality",
     "model_sha256",
     "notes",
+    "quality",
 }
 
 
@@ -399,3 +400,36 @@ def test_results_say_where_the_rates_were_measured_and_flag_unusual_probes(
     warnings = flagged.verify(POWELL_1, POWELL_6).quality_warnings
     assert len(warnings) == 2 and warnings[0].startswith("a: face_size")
     assert "is below the 500-900 px the calibration was measured on" in warnings[0]
+
+
+def _word(seconds: float, frequency: float) -> np.ndarray:
+    t = np.arange(round(seconds * 16000)) / 16000
+    envelope = np.hanning(t.size)
+    return (0.3 * envelope * np.sin(2 * np.pi * frequency * t)).astype(np.float32)
+
+
+def test_voice_partial_windows_batch_clips_of_any_length(voice_bundle, tmp_path) -> None:
+    folder = tmp_path / "partials"
+    shutil.copytree(voice_bundle.folder, folder)
+    info = replace(
+        voice_bundle,
+        model_path=folder / voice_bundle.model_path.name,
+        preprocessing={**voice_bundle.preprocessing, "partials": {}, "target_dbfs": -30.0},
+    )
+    write_bundle_json(info)
+    clips = [_word(s, f) for s, f in ((0.4, 300.0), (1.0, 500.0), (2.5, 700.0), (4.2, 900.0))]
+    batched = Verifier.load(folder, calibration=False)
+    calls: list[int] = []
+    run = batched._run
+    batched._run = lambda batch: calls.append(len(batch)) or run(batch)  # type: ignore[method-assign]
+    acquired = batched.acquire_many(clips)
+    assert calls == [1 + 1 + 2 + 4]  # every window of every clip in one model call
+    assert [a.quality["windows"] for a in acquired] == [1, 1, 2, 4]
+    one_by_one = Verifier.load(folder, calibration=False, batch_size=1).embed(clips)
+    np.testing.assert_allclose(np.stack([a.embedding for a in acquired]), one_by_one, atol=1e-6)
+    result = Verifier.load(folder, threshold=0.5).verify(clips[0], clips[3])
+    assert result.quality["a"]["duration_seconds"] == 0.4
+    assert set(result.to_dict()["quality"]["b"]) >= {"speech_seconds", "snr_db", "windows"}
+    write_bundle_json(replace(info, preprocessing={**info.preprocessing, "partials": {"x": 1}}))
+    with pytest.raises(ModelError, match="partials must be an object"):
+        Verifier.load(folder, calibration=False)

@@ -8,11 +8,14 @@ import numpy as np
 import pytest
 import soundfile
 
-from bioverify.errors import InvalidInput, NoSpeechFound
+from bioverify.errors import InvalidInput, ModelError, NoSpeechFound
 from bioverify.verify.voice_input import (
     Audio,
+    PartialWindows,
     VoicePreprocessor,
     VoiceSettings,
+    raise_level,
+    snr_db,
     speech_mask,
     windows,
 )
@@ -69,8 +72,8 @@ def test_silence_is_no_speech() -> None:
     quiet = np.random.default_rng(0).normal(0, 1e-4, 3 * RATE).astype(np.float32)  # -80 dBFS
     with pytest.raises(NoSpeechFound):
         pre(quiet)
-    with pytest.raises(NoSpeechFound, match=r"fewer than the 0\.5 s"):
-        pre(_tone(0.3, RATE))
+    with pytest.raises(NoSpeechFound, match=r"fewer than the 0\.2 s"):
+        pre(_tone(0.1, RATE))
 
 
 def test_vad_measures_speech_and_trim_says_what_is_cut() -> None:
@@ -120,3 +123,77 @@ def test_too_long_recordings_are_refused(tmp_path: Path) -> None:
         pre(_tone(3.0, RATE))
     with pytest.raises(InvalidInput, match="hop_seconds"):
         VoiceSettings(window_seconds=2.0, hop_seconds=3.0)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "starts"),
+    [
+        # Resemblyzer's compute_partial_slices(rate=1.3, min_coverage=0.75): frame step 77
+        (1.0, [0]),
+        (1.6, [0]),
+        (3.0, [0, 77, 154]),
+        (2.5, [0, 77]),  # a third window would cover 0.40 of itself: dropped
+        (4.0, [0, 77, 154, 231]),
+    ],
+)
+def test_partial_windows_follow_resemblyzers_slices(seconds: float, starts: list[int]) -> None:
+    partials = PartialWindows()
+    assert partials.starts(round(seconds * RATE), RATE) == starts
+    waveform = np.arange(1, round(seconds * RATE) + 1, dtype=np.float32)
+    parts = partials.windows(waveform, RATE)
+    assert parts.shape == (len(starts), 25840)
+    for part, start in zip(parts, starts, strict=True):
+        # context: the 200 samples before the window's first frame centre, zeros before 0
+        first = start * 160 - 200
+        expected = np.arange(first, first + 25840) + 1.0
+        expected[(expected < 1) | (expected > waveform.size)] = 0.0
+        np.testing.assert_array_equal(part, expected)
+
+
+def test_short_clips_are_repeated_or_zero_filled() -> None:
+    clip = np.arange(1, 8001, dtype=np.float32)  # 0.5 s
+    (looped,) = PartialWindows(fill="loop").windows(clip, RATE)
+    np.testing.assert_array_equal(looped[200:8200], clip)
+    np.testing.assert_array_equal(looped[8200:16200], clip)
+    (zeros,) = PartialWindows().windows(clip, RATE)
+    assert not zeros[8200:].any()
+    with pytest.raises(ModelError, match="fill must be one of"):
+        PartialWindows(fill="mirror")
+    with pytest.raises(ModelError, match="partials must be an object"):
+        PartialWindows.from_dict({"frames": 160, "stride": 3})
+
+
+def _word(seconds: float, noise: float = 0.001) -> np.ndarray:
+    """A "word": a tone whose level rises and falls, in 0.3 s of quiet noise on each side."""
+    rng = np.random.default_rng(0)
+    tone = _tone(seconds, RATE) * np.hanning(round(seconds * RATE)).astype(np.float32)
+    quiet = np.zeros(round(0.3 * RATE), np.float32)
+    clip = np.concatenate([quiet, tone, quiet])
+    return clip + rng.normal(0, noise, clip.size).astype(np.float32)
+
+
+def test_a_single_short_word_is_accepted_with_its_quality() -> None:
+    pre = VoicePreprocessor(RATE, partials=PartialWindows(), target_dbfs=-30.0)
+    prepared = pre(_word(0.3))
+    assert len(prepared.arrays) == 1 and prepared.arrays[0].shape == (25840,)
+    assert 0.2 <= prepared.quality["speech_seconds"] <= 0.6
+    assert prepared.quality["snr_db"] > 20
+    assert "shorter than the model's 1.6 s window: zero-padded" in prepared.notes[0]
+    with pytest.raises(NoSpeechFound, match=r"0\.00 s of speech"):
+        pre(np.zeros(RATE, np.float32))
+
+
+def test_steady_noise_gets_a_low_snr_note() -> None:
+    noise = np.random.default_rng(1).normal(0, 0.1, 2 * RATE).astype(np.float32)
+    prepared = VoicePreprocessor(RATE, partials=PartialWindows())(noise)
+    assert prepared.quality["snr_db"] < 3
+    assert any("may be noise" in note for note in prepared.notes)
+    assert snr_db(noise, np.ones(noise.size, bool), RATE) < 3
+
+
+def test_quiet_recordings_are_raised_and_loud_ones_left() -> None:
+    quiet = _tone(1.0, RATE, level=0.001)
+    raised = raise_level(quiet, -30.0)
+    assert np.sqrt(np.mean(raised.astype(np.float64) ** 2)) == pytest.approx(10 ** (-1.5), 1e-4)
+    loud = _tone(1.0, RATE, level=0.5)
+    assert raise_level(loud, -30.0) is loud

@@ -8,7 +8,8 @@ does normalisation, the log-mel front-end and the L2 normalisation in its graph.
 
 Faces must be aligned images shaped like the geometry's frame (e.g. 250 × 250 LFW-style
 crops); face detection is the full runtime's job. Audio must already be at the model's
-sample rate (16 kHz); the speech check (energy VAD) and the 6 s windows match
+sample rate (16 kHz); the speech check (energy VAD), the loudness raise and the windows
+(6 s ones, or the 1.6 s partial windows of a model whose metadata names ``partials``) match
 ``bioverify.verify``.
 
 Usage::
@@ -31,7 +32,7 @@ import soundfile
 # speech check (energy VAD), trimming and windows, as bioverify.verify.voice_input's defaults;
 # what the VAD cuts before the model is the model's own "trim" (none, ends or all)
 FRAME_SECONDS, FLOOR_DB, RANGE_DB, HANGOVER = 0.02, -55.0, 35.0, 0.1
-WINDOW_SECONDS, HOP_SECONDS, MIN_SPEECH_SECONDS = 6.0, 3.0, 0.5
+WINDOW_SECONDS, HOP_SECONDS, MIN_SPEECH_SECONDS = 6.0, 3.0, 0.2
 
 
 class Model:
@@ -56,8 +57,14 @@ class Model:
         """A unit-norm embedding of one file."""
         if self.modality == "face":
             return self.run(face_crop(path, self.preprocessing["face_geometry"])[None])[0]
-        rate, trim = self.preprocessing["sample_rate"], self.preprocessing.get("trim", "none")
-        windows = voice_windows(path, rate, trim)
+        facts = self.preprocessing
+        windows = voice_windows(
+            path,
+            facts["sample_rate"],
+            facts.get("trim", "none"),
+            facts.get("partials"),
+            facts.get("target_dbfs"),
+        )
         total = np.sum([self.run(w[None])[0].astype(np.float64) for w in windows], axis=0)
         return (total / np.linalg.norm(total)).astype(np.float32)
 
@@ -84,9 +91,16 @@ def face_crop(path: str, geometry: dict) -> np.ndarray:
     return np.ascontiguousarray(resized)
 
 
-def voice_windows(path: str, rate: int, trim: str) -> list[np.ndarray]:
-    """``float32`` windows of at most 6 s of a recording with enough speech, with the
-    non-speech that ``trim`` names cut out (as the runtime)."""
+def voice_windows(
+    path: str,
+    rate: int,
+    trim: str,
+    partials: dict | None = None,
+    target_dbfs: float | None = None,
+) -> list[np.ndarray]:
+    """``float32`` model inputs of a recording with enough speech, with the non-speech that
+    ``trim`` names cut out, raised to ``target_dbfs`` if quieter, cut into ``partials``
+    windows or windows of at most 6 s (as the runtime)."""
     waveform, file_rate = soundfile.read(path, dtype="float32", always_2d=True)
     if file_rate != rate:
         sys.exit(f"error: {path} is at {file_rate} Hz; resample it to {rate} Hz first")
@@ -109,6 +123,12 @@ def voice_windows(path: str, rate: int, trim: str) -> list[np.ndarray]:
     elif trim == "ends":
         found = np.flatnonzero(mask)
         waveform = waveform[found[0] : found[-1] + 1]
+    if target_dbfs is not None:
+        rms = float(np.sqrt(np.mean(waveform.astype(np.float64) ** 2)))
+        gain = 10.0 ** (target_dbfs / 20.0) / rms if rms > 0 else 1.0
+        waveform = (waveform * np.float32(gain)).astype(np.float32) if gain > 1 else waveform
+    if partials is not None:
+        return partial_windows(waveform, rate, partials)
     size, hop = round(WINDOW_SECONDS * rate), round(HOP_SECONDS * rate)
     if waveform.size <= size:
         return [waveform]
@@ -116,6 +136,26 @@ def voice_windows(path: str, rate: int, trim: str) -> list[np.ndarray]:
     if starts[-1] + size < waveform.size:
         starts.append(waveform.size - size)
     return [waveform[s : s + size] for s in starts]
+
+
+def partial_windows(waveform: np.ndarray, rate: int, partials: dict) -> list[np.ndarray]:
+    """Resemblyzer's partial utterances with their FFT context (see
+    ``bioverify.verify.voice_input.PartialWindows``)."""
+    frames, hop = partials.get("frames", 160), partials.get("hop_length", 160)
+    context = partials.get("context", 200)
+    span = frames * hop
+    if 0 < waveform.size < span and partials.get("fill", "zeros") == "loop":
+        waveform = np.resize(waveform, span)
+    n_frames = int(np.ceil((waveform.size + 1) / hop))
+    step = max(1, min(frames, round(rate / partials.get("rate", 1.3) / hop)))
+    starts = list(range(0, max(1, n_frames - frames + step + 1), step))
+    coverage = (waveform.size - starts[-1] * hop) / span
+    if coverage < partials.get("min_coverage", 0.75) and len(starts) > 1:
+        starts.pop()
+    size = (frames - 1) * hop + 2 * context
+    padded = np.zeros(max(starts[-1] * hop + size, waveform.size + 2 * context), np.float32)
+    padded[context : context + waveform.size] = waveform
+    return [padded[s * hop : s * hop + size] for s in starts]
 
 
 def threshold_at(model_path: str, calibration_path: str, far: float | None) -> tuple[float, str]:

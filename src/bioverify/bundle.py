@@ -19,9 +19,17 @@ the sha256, which cannot describe the file it lives in) are repeated in the ONNX
       "preprocessing": {"face_geometry": {...},            # face: FaceGeometry.to_dict()
                         "flip_fusion": true}               #   the graph fuses the mirror image
                      | {"sample_rate": 16000,              # voice
-                        "trim": "none" | "ends" | "all"},  #   what the VAD cuts (default none)
+                        "trim": "none" | "ends" | "all",   #   what the VAD cuts (default none)
+                        "partials": {"frames": 160, ...},  #   optional: 1.6 s windows
+                        "target_dbfs": -30.0},             #   optional: raise quiet input
       "training": {...}, "created": "2026-11-28T12:00:00Z", "bioverify_version": "0.1.0"
     }
+
+``partials`` and ``target_dbfs`` are read by
+:class:`~bioverify.verify.voice_input.PartialWindows` and
+:func:`~bioverify.verify.voice_input.raise_level`. A model converted from another project's
+weights has ``training.provenance`` (source file, its sha256, licence; the licence text
+ships as a file beside the model).
 
 No torch here: the runtime reads bundles with numpy, onnx-free JSON and hashlib only.
 """

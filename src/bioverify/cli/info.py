@@ -39,6 +39,11 @@ def _input_text(info: BundleInfo) -> str:
             text += "; mirror image fused in the graph"
     else:
         text += f"; {info.preprocessing.get('sample_rate')} Hz mono"
+        partials = info.preprocessing.get("partials")
+        if isinstance(partials, dict):
+            span = partials.get("frames", 160) * partials.get("hop_length", 160)
+            seconds = span / float(info.preprocessing.get("sample_rate") or 16000)
+            text += f"; mean of {seconds:g} s partial windows"
     return text
 
 
@@ -47,6 +52,14 @@ def _training_text(training: dict[str, Any]) -> str:
     loss = training.get("loss") or {}
     identities = training.get("identities") or {}
     best = training.get("best_val_eer")
+    provenance = training.get("provenance")
+    if isinstance(provenance, dict):
+        sha = str(provenance.get("source_sha256", "?"))[:12]
+        return (
+            f"{model.get('name', '?')} converted from {provenance.get('source', '?')} "
+            f"(sha256 {sha}…), licence {provenance.get('license', '?')} (its text: the "
+            "bundle's LICENSE file)"
+        )
     parts = [f"{model.get('name', '?')} + {loss.get('name', '?')}"]
     if "train" in identities:
         parts.append(f"{identities['train']:,} training identities")

@@ -6,6 +6,11 @@ exported all five registry encoders at full size with dynamic axes and onnxrunti
 above 0.99999 (cosine). It specialises an axis to the example's size unless told otherwise,
 so the saved model's input and output shapes are checked after every export.
 
+Recurrent encoders (``ge2e_lstm``) are the exception: the dynamo exporter could not decompose
+``nn.LSTM`` over a dynamic number of frames in torch 2.14 ("stack expects each tensor to be
+equal size"), so they go through the TorchScript exporter, which writes one native ONNX
+``LSTM`` node per layer stack (same parity check after export; see :func:`exporter_for`).
+
 Every ``PRelu`` node is then rewritten as ``Relu(x) − slope · Relu(−x)`` (the same function):
 onnxruntime 1.32's CPU PRelu kernel took about half of MobileFaceNet's run time, and the
 rewrite ran the exported default face model 1.6× faster (237 → 383 embeddings/s, batch 1,
@@ -25,6 +30,8 @@ from bioverify.errors import ExportError
 from bioverify.training.models.encoder import Encoder
 
 EXPORTER = "torch.onnx.export(dynamo=True)"
+#: the exporter of encoders with recurrent layers (see the module docstring)
+RECURRENT_EXPORTER = "torch.onnx.export(dynamo=False)"
 #: ONNX opset written unless another is asked for (onnxruntime >= 1.16 runs it)
 DEFAULT_OPSET = 20
 INPUT_NAMES = {"face": "image", "voice": "waveform"}
@@ -55,7 +62,8 @@ def io_spec(
 
 def min_samples(encoder: Encoder) -> int:
     """The shortest waveform a voice encoder takes: one analysis window."""
-    return int(encoder.config["frontend"]["win_length"])
+    frontend = encoder.config["frontend"]
+    return int(frontend.get("win_length", frontend["n_fft"]))
 
 
 def example_input(encoder: Encoder, image_size: int | None, seed: int = 0) -> torch.Tensor:
@@ -103,6 +111,27 @@ def check_signature(
             )
 
 
+def exporter_for(encoder: Encoder) -> str:
+    """:data:`RECURRENT_EXPORTER` for an encoder with an RNN layer, else :data:`EXPORTER`.
+
+    Examples
+    --------
+    >>> from bioverify.training.models import build_encoder
+    >>> exporter_for(build_encoder("voice", "ge2e_lstm", 256))
+    'torch.onnx.export(dynamo=False)'
+    """
+    recurrent = any(isinstance(module, torch.nn.RNNBase) for module in encoder.modules())
+    return RECURRENT_EXPORTER if recurrent else EXPORTER
+
+
+def _fix_output_dim(model: onnx.ModelProto, embedding_dim: int) -> None:
+    """Write the embedding size into the output's shape (the TorchScript exporter leaves a
+    symbolic name there)."""
+    dims = model.graph.output[0].type.tensor_type.shape.dim
+    if len(dims) == 2 and dims[1].dim_param:
+        dims[1].dim_value = embedding_dim
+
+
 def export_onnx(
     encoder: Encoder, path: Path, image_size: int | None = None, opset: int = DEFAULT_OPSET
 ) -> None:
@@ -118,19 +147,27 @@ def export_onnx(
         axes[1] = torch.export.Dim(LENGTH_AXIS, min=min_samples(encoder))
     example = example_input(encoder, image_size)
     encoder.eval()
+    options: dict[str, Any]
+    if exporter_for(encoder) == RECURRENT_EXPORTER:
+        names = {0: BATCH_AXIS} | ({1: LENGTH_AXIS} if modality == "voice" else {})
+        options = {"dynamo": False, "dynamic_axes": {name: names, OUTPUT_NAME: {0: BATCH_AXIS}}}
+    else:
+        options = {
+            "dynamo": True,
+            "dynamic_shapes": (axes,),
+            "external_data": False,
+            "verbose": False,
+        }
     try:
         with torch.no_grad():
             torch.onnx.export(
                 encoder,
                 (example,),
                 str(path),
-                dynamo=True,
                 input_names=[name],
                 output_names=[OUTPUT_NAME],
-                dynamic_shapes=(axes,),
                 opset_version=opset,
-                external_data=False,
-                verbose=False,
+                **options,
             )
     except Exception as exc:  # the exporter raises many unrelated types
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
@@ -139,8 +176,9 @@ def export_onnx(
     if stray:
         raise ExportError(f"the exporter wrote more than one file ({stray}); expected one")
     model = onnx.load(str(path))
-    if expand_prelu(model):
-        onnx.save(model, str(path))
+    _fix_output_dim(model, encoder.embedding_dim)
+    expand_prelu(model)
+    onnx.save(model, str(path))
     check_signature(model, modality, encoder.embedding_dim, image_size)
 
 

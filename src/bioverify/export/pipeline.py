@@ -33,7 +33,13 @@ from bioverify.bundle import (
 from bioverify.calibration.roc import VerificationSummary
 from bioverify.errors import InvalidInput
 from bioverify.export.measure import cpu_session, embeddings_per_second, trial_summary
-from bioverify.export.onnx_export import DEFAULT_OPSET, EXPORTER, export_onnx, io_spec, set_metadata
+from bioverify.export.onnx_export import (
+    DEFAULT_OPSET,
+    export_onnx,
+    exporter_for,
+    io_spec,
+    set_metadata,
+)
 from bioverify.export.parity import (
     MIN_COSINE,
     Agreement,
@@ -267,7 +273,7 @@ def export_bundle(
         name=name or trained.name,
         modality=trained.modality,
         embedding_dim=trained.encoder.embedding_dim,
-        exporter=EXPORTER,
+        exporter=exporter_for(trained.encoder),
         opset=opset,
         providers=measured["fp32"].providers,
         variants=variants,
@@ -334,7 +340,7 @@ def _write(
     """Metadata and ``bundle.json`` for every measured model; one report each."""
     fp32 = measured["fp32"]
     facts: dict[str, Any] = {
-        "exporter": EXPORTER,
+        "exporter": exporter_for(trained.encoder),
         "opset": opset,
         "torch_version": torch.__version__,
         "parity_min_cosine": fp32.agreement.min_cosine,

@@ -4,7 +4,7 @@ the bundle repeats (preprocessing, training summary)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,8 @@ from bioverify.training.models.encoder import Encoder, FlipFusedEncoder
 
 #: the voice models' sample rate when a checkpoint does not state it
 DEFAULT_SAMPLE_RATE = 16000
+#: a checkpoint's ``voice`` settings that the bundle's ``preprocessing`` repeats for the runtime
+VOICE_RUNTIME_KEYS = ("partials", "target_dbfs")
 
 
 @dataclass(frozen=True)
@@ -39,13 +41,16 @@ class TrainedEncoder:
     flip_fusion: bool = False
     #: voice: what the energy VAD cut from the training recordings (the runtime does the same)
     trim: str = "none"
+    #: voice: the partial-window and loudness settings the model embeds with (``partials``,
+    #: ``target_dbfs``; see :mod:`bioverify.verify.voice_input`), when it has any
+    voice_runtime: dict[str, Any] = field(default_factory=dict)
 
     @property
     def preprocessing(self) -> dict[str, Any]:
         """``bundle.json``'s ``preprocessing``."""
         if self.geometry is not None:
             return {"face_geometry": self.geometry.to_dict(), "flip_fusion": self.flip_fusion}
-        return {"sample_rate": self.sample_rate, "trim": self.trim}
+        return {"sample_rate": self.sample_rate, "trim": self.trim, **self.voice_runtime}
 
 
 def _section(checkpoint: Mapping[str, Any], key: str, path: Path) -> dict[str, Any]:
@@ -61,6 +66,15 @@ def _name(path: Any) -> str:
     """A dataset or split file's name (``lfw``, ``manifest.csv`` → its folder's name)."""
     name = Path(str(path))
     return name.parent.name if name.suffix.lower() == ".csv" else name.name
+
+
+def _provenance(checkpoint: Mapping[str, Any]) -> dict[str, Any]:
+    """A converted model's source (file, sha256, licence); the licence's full text stays in
+    the checkpoint (the bundle ships it as a file beside the model)."""
+    provenance = checkpoint.get("provenance")
+    if not isinstance(provenance, dict):
+        return {}
+    return {"provenance": {k: v for k, v in provenance.items() if k != "license_text"}}
 
 
 def _training_summary(checkpoint: Mapping[str, Any], path: Path) -> dict[str, Any]:
@@ -108,6 +122,7 @@ def _training_summary(checkpoint: Mapping[str, Any], path: Path) -> dict[str, An
         "val_eer": metrics.get("val_eer"),
         "best_val_eer": progress.get("best_val_eer"),
         "best_epoch": progress.get("best_epoch"),
+        **_provenance(checkpoint),
     }
     source = checkpoint.get("source")
     if isinstance(source, dict):
@@ -139,6 +154,7 @@ def load_trained_encoder(path: Path | str, flip_fusion: bool | None = None) -> T
     geometry: FaceGeometry | None = None
     sample_rate: int | None = None
     trim = "none"
+    voice_runtime: dict[str, Any] = {}
     if modality == "face":
         if "face_geometry" not in checkpoint:
             raise ModelError(f"{path}: a face checkpoint needs its face_geometry")
@@ -156,6 +172,7 @@ def load_trained_encoder(path: Path | str, flip_fusion: bool | None = None) -> T
         voice = checkpoint.get("voice") or {}
         sample_rate = int(voice.get("sample_rate", DEFAULT_SAMPLE_RATE))
         trim = voice.get("trim", "none")
+        voice_runtime = {key: voice[key] for key in VOICE_RUNTIME_KEYS if key in voice}
         if trim not in VOICE_TRIM_MODES:
             raise ModelError(f"{path}: voice trim must be one of {VOICE_TRIM_MODES}, got {trim!r}")
         frontend_rate = encoder.config["frontend"].get("sample_rate", sample_rate)
@@ -182,6 +199,7 @@ def load_trained_encoder(path: Path | str, flip_fusion: bool | None = None) -> T
         max_seconds=float(config.get("val_max_seconds", 10.0)),
         flip_fusion=flip_fusion,
         trim=trim,
+        voice_runtime=voice_runtime,
     )
 
 

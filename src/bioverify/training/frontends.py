@@ -30,6 +30,32 @@ from bioverify.errors import InvalidInput
 WINDOWS = {"hann": torch.hann_window, "hamming": torch.hamming_window}
 
 
+def _dft_and_mel(
+    n_fft: int,
+    win_length: int,
+    window: str,
+    sample_rate: int,
+    n_mels: int,
+    f_min: float,
+    f_max: float,
+    mel_scale: str,
+    mel_norm: str | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Float32 conv1d kernels ``[2 · (n_fft // 2 + 1), 1, win_length]`` (window·cos, then
+    window·sin, the periodic window centred in an ``n_fft`` frame, as ``torch.stft`` pads it)
+    and mel filters ``[n_mels, n_fft // 2 + 1]``."""
+    n_freqs = n_fft // 2 + 1
+    samples = torch.arange(win_length, dtype=torch.float64) + (n_fft - win_length) // 2
+    frequencies = torch.arange(n_freqs, dtype=torch.float64)
+    phase = 2 * math.pi * torch.outer(frequencies, samples) / n_fft
+    taper = WINDOWS[window](win_length, periodic=True, dtype=torch.float64)
+    basis = torch.cat([torch.cos(phase) * taper, torch.sin(phase) * taper])
+    mel = AF.melscale_fbanks(
+        n_freqs, f_min, f_max, n_mels, sample_rate, norm=mel_norm, mel_scale=mel_scale
+    )
+    return basis.unsqueeze(1).to(torch.float32), mel.T.contiguous().to(torch.float32)
+
+
 class FaceInput(nn.Module):
     """``uint8 [N, H, W, 3]`` RGB pixels → ``float32 [N, 3, H, W]`` as ``(x − mean) / std``.
 
@@ -170,17 +196,11 @@ class LogMelFbank(nn.Module):
         self.pad_left = n_fft // 2 - offset
         self.pad_right = win_length - self.pad_left
 
-        n_freqs = n_fft // 2 + 1
-        samples = torch.arange(win_length, dtype=torch.float64) + offset
-        frequencies = torch.arange(n_freqs, dtype=torch.float64)
-        phase = 2 * math.pi * torch.outer(frequencies, samples) / n_fft
-        taper = WINDOWS[window](win_length, periodic=True, dtype=torch.float64)
-        basis = torch.cat([torch.cos(phase) * taper, torch.sin(phase) * taper])
-        self.register_buffer("dft_basis", basis.unsqueeze(1).to(torch.float32), persistent=False)
-        mel = AF.melscale_fbanks(
-            n_freqs, f_min, f_max, n_mels, sample_rate, norm=mel_norm, mel_scale=mel_scale
+        basis, mel = _dft_and_mel(
+            n_fft, win_length, window, sample_rate, n_mels, f_min, f_max, mel_scale, mel_norm
         )
-        self.register_buffer("mel_filters", mel.T.contiguous().to(torch.float32), persistent=False)
+        self.register_buffer("dft_basis", basis, persistent=False)
+        self.register_buffer("mel_filters", mel, persistent=False)
         kernel = None
         if preemphasis is not None:
             kernel = torch.tensor([[[-float(preemphasis), 1.0]]], dtype=torch.float32)
@@ -212,13 +232,110 @@ class LogMelFbank(nn.Module):
         return dict(self._config)
 
 
-_FRONTENDS: dict[str, type[FaceInput] | type[LogMelFbank]] = {
+class MelSpectrogram(nn.Module):
+    """Waveform ``float32 [N, T]`` (mono, ``sample_rate`` Hz) → mel power spectrogram
+    ``float32 [N, n_mels, frames]``, with no logarithm and no normalisation: the features of
+    Resemblyzer's GE2E encoder (``librosa.feature.melspectrogram`` with librosa's defaults).
+
+    Steps, all in the graph: frames of ``n_fft`` samples every ``hop_length``, a periodic
+    Hann window, the power of a real DFT of size ``n_fft`` as one strided ``conv1d`` (as
+    :class:`LogMelFbank` computes it), a mel filterbank
+    (:func:`torchaudio.functional.melscale_fbanks`, Slaney scale and area normalisation
+    by default, as ``librosa.filters.mel``).
+
+    ``center=True`` zero-pads ``n_fft // 2`` samples at both ends, as
+    ``librosa.stft(center=True, pad_mode="constant")`` does: ``1 + T // hop_length``
+    frames. ``center=False`` frames the input as it is: ``1 + (T − n_fft) // hop_length``
+    frames (``T >= n_fft``), so a caller can hand over a window of a longer recording
+    together with the ``n_fft // 2`` samples of context on each side that the centred
+    frames of the whole recording would see (what
+    :func:`bioverify.verify.voice_input.partial_windows` does).
+
+    Examples
+    --------
+    >>> import torch
+    >>> mel = MelSpectrogram(center=False)
+    >>> tuple(mel(torch.zeros(2, 25840)).shape)
+    (2, 40, 160)
+    """
+
+    dft_basis: torch.Tensor  # [2 · (n_fft // 2 + 1), 1, n_fft]: window·cos, window·sin
+    mel_filters: torch.Tensor  # [n_mels, n_fft // 2 + 1]
+
+    def __init__(
+        self,
+        sample_rate: int = 16000,
+        n_fft: int = 400,
+        hop_length: int = 160,
+        n_mels: int = 40,
+        f_min: float = 0.0,
+        f_max: float | None = None,
+        mel_scale: str = "slaney",
+        mel_norm: str | None = "slaney",
+        center: bool = False,
+    ) -> None:
+        super().__init__()
+        top = sample_rate / 2 if f_max is None else f_max
+        if n_fft <= 0 or hop_length <= 0 or n_mels <= 0:
+            raise InvalidInput(
+                f"n_fft, hop_length and n_mels must be positive, got {n_fft}, {hop_length}, "
+                f"{n_mels}"
+            )
+        if not 0 <= f_min < top <= sample_rate / 2:
+            raise InvalidInput(
+                f"need 0 <= f_min < f_max <= sample_rate / 2, got {f_min}, {top}, {sample_rate}"
+            )
+        if mel_scale not in ("htk", "slaney") or mel_norm not in (None, "slaney"):
+            raise InvalidInput(
+                f"mel_scale must be 'htk' or 'slaney' and mel_norm None or 'slaney', "
+                f"got {mel_scale!r}, {mel_norm!r}"
+            )
+        self._config: dict[str, Any] = {
+            "type": "mel_spectrogram",
+            "sample_rate": int(sample_rate),
+            "n_fft": int(n_fft),
+            "hop_length": int(hop_length),
+            "n_mels": int(n_mels),
+            "f_min": float(f_min),
+            "f_max": float(top),
+            "mel_scale": mel_scale,
+            "mel_norm": mel_norm,
+            "center": bool(center),
+        }
+        self.n_mels = int(n_mels)
+        self.n_fft = int(n_fft)
+        self.hop_length = int(hop_length)
+        self.center = bool(center)
+        basis, mel = _dft_and_mel(
+            n_fft, n_fft, "hann", sample_rate, n_mels, f_min, top, mel_scale, mel_norm
+        )
+        self.register_buffer("dft_basis", basis, persistent=False)
+        self.register_buffer("mel_filters", mel, persistent=False)
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        """``waveform``: ``float32 [N, T]`` → mel power ``[N, n_mels, frames]`` (float32,
+        also under mixed-precision autocast)."""
+        with torch.autocast(waveform.device.type, enabled=False):
+            signal = waveform.float().unsqueeze(1)  # [N, 1, T]
+            if self.center:
+                signal = F.pad(signal, (self.n_fft // 2, self.n_fft // 2))
+            spectrum = F.conv1d(signal, self.dft_basis, stride=self.hop_length)
+            real, imaginary = spectrum.chunk(2, dim=1)
+            return torch.matmul(self.mel_filters, real * real + imaginary * imaginary)
+
+    def config(self) -> dict[str, Any]:
+        """Type and constructor arguments, in plain types."""
+        return dict(self._config)
+
+
+_FRONTENDS: dict[str, type[FaceInput] | type[LogMelFbank] | type[MelSpectrogram]] = {
     "face_input": FaceInput,
     "log_mel_fbank": LogMelFbank,
+    "mel_spectrogram": MelSpectrogram,
 }
 
 
-def frontend_from_config(config: Mapping[str, Any]) -> FaceInput | LogMelFbank:
+def frontend_from_config(config: Mapping[str, Any]) -> FaceInput | LogMelFbank | MelSpectrogram:
     """Rebuild a front-end from its :meth:`config` (``type`` plus constructor arguments)."""
     arguments = dict(config)
     kind = arguments.pop("type", None)

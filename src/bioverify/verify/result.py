@@ -45,8 +45,9 @@ class Acquired:
     ``embedding`` is ``float32 [D]`` with unit L2 norm. ``quality`` says what was found: for
     faces ``face_box`` ``[x, y, w, h]`` in the input's pixels (``None`` in aligned mode),
     ``face_size`` (px), ``faces_found``, ``mode`` and ``detector``; for voices
-    ``duration_seconds``, ``speech_seconds`` and ``windows``. ``notes`` are remarks for the
-    user (several faces, a fallback taken, a short clip…). ``source`` names the input.
+    ``duration_seconds``, ``speech_seconds``, ``windows`` and ``snr_db`` (an estimate).
+    ``notes`` are remarks for the user (several faces, a fallback taken, a short clip…).
+    ``source`` names the input.
     """
 
     embedding: np.ndarray
@@ -79,9 +80,11 @@ class VerifyResult:
     threshold for FAR = 1 % asks for more evidence than "more likely than not" at prior 0.5.
     ``measured_on`` says whose trials the FAR/FRR were measured on (counts and the
     calibration's population); ``worst_condition`` is the condition of the calibration with
-    the highest FAR at this threshold (name, FAR and interval); ``quality_warnings`` name
-    the probes' quality values that lie outside the range the calibration was measured on,
-    where its rates may not hold. Fields the loaded calibration cannot fill are ``None``.
+    the highest FAR at this threshold (name, FAR and interval); ``quality`` holds each
+    side's :attr:`Acquired.quality` under ``"a"`` and ``"b"`` (face: size, detector score;
+    voice: duration, speech, SNR), and ``quality_warnings`` names the values that lie
+    outside the range the calibration was measured on, where its rates may not hold.
+    Fields the loaded calibration cannot fill are ``None``.
     """
 
     match: bool
@@ -104,6 +107,7 @@ class VerifyResult:
     model_sha256: str | None = None
     notes: list[str] = field(default_factory=list)
     quality_warnings: list[str] = field(default_factory=list)
+    quality: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict with every field (strict JSON: no NaN or infinity)."""
@@ -128,6 +132,7 @@ class VerifyResult:
             "model_sha256": self.model_sha256,
             "notes": list(self.notes),
             "quality_warnings": list(self.quality_warnings),
+            "quality": {side: dict(values) for side, values in self.quality.items()},
         }
 
 

@@ -32,7 +32,7 @@ from bioverify.verify.inputs import input_modality
 from bioverify.verify.quality import outside_range
 from bioverify.verify.result import Acquired, Embeddings, Prepared, VerifyResult
 from bioverify.verify.session import create_session
-from bioverify.verify.voice_input import VoicePreprocessor, VoiceSettings
+from bioverify.verify.voice_input import PartialWindows, VoicePreprocessor, VoiceSettings
 
 logger = logging.getLogger(__name__)
 
@@ -200,8 +200,16 @@ class Verifier:
             geometry = FaceGeometry.from_dict(info.preprocessing["face_geometry"])
             preprocess = FacePreprocessor(geometry, face_mode, detector, max_pixels, face_index)
         else:
-            rate, trim = int(info.preprocessing["sample_rate"]), info.preprocessing.get("trim")
-            preprocess = VoicePreprocessor(rate, voice, trim or "none")
+            facts = info.preprocessing
+            partials = PartialWindows.from_dict(facts["partials"]) if "partials" in facts else None
+            target = facts.get("target_dbfs")
+            if target is not None and (
+                isinstance(target, bool) or not isinstance(target, int | float)
+            ):
+                raise ModelError(f"{info.name}: preprocessing.target_dbfs must be a number")
+            preprocess = VoicePreprocessor(
+                int(facts["sample_rate"]), voice, facts.get("trim") or "none", partials, target
+            )
         session, used = create_session(
             model_bytes,
             providers,
@@ -431,6 +439,7 @@ class Verifier:
             first, second = acquired[2 * k], acquired[2 * k + 1]
             notes = [f"a: {n}" for n in first.notes] + [f"b: {n}" for n in second.notes]
             result = self.result_for(cosine(first.embedding, second.embedding), notes)
+            result.quality = {"a": first.quality, "b": second.quality}
             if self.calibration is not None and self.calibration.quality_ranges:
                 ranges = self.calibration.quality_ranges
                 result.quality_warnings = [

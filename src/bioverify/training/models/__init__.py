@@ -11,12 +11,14 @@ modality    name               backbone keyword arguments (defaults)
 ``voice``   ``ecapa_tdnn``     ``channels`` (512), ``scale`` (8), ``se_bottleneck`` (128),
                                ``attention_bottleneck`` (128), ``aggregate_channels`` (1536)
 ``voice``   ``resnet34``       ``base_width`` (32)
+``voice``   ``ge2e_lstm``      ``hidden`` (256), ``layers`` (3)
 ==========  =================  ============================================================
 
 Face encoders take ``uint8 [N, S, S, 3]`` RGB (S = ``input_size``) through
 :class:`~bioverify.training.frontends.FaceInput`; voice encoders take ``float32 [N, T]``
-16 kHz waveforms through :class:`~bioverify.training.frontends.LogMelFbank`, whose
-``n_mels`` sets the backbone's input size. ``frontend`` passes keyword arguments to the
+16 kHz waveforms through :class:`~bioverify.training.frontends.LogMelFbank` (or, for
+``ge2e_lstm``, :class:`~bioverify.training.frontends.MelSpectrogram`), whose ``n_mels``
+sets the backbone's input size. ``frontend`` passes keyword arguments to the
 front-end (``{"n_mels": 64}``, ``{"preemphasis": None}``…).
 """
 
@@ -29,7 +31,11 @@ from typing import Any
 from torch import nn
 
 from bioverify.errors import InvalidInput
-from bioverify.training.frontends import FaceInput, LogMelFbank, frontend_from_config
+from bioverify.training.frontends import (
+    LogMelFbank,
+    MelSpectrogram,
+    frontend_from_config,
+)
 from bioverify.training.models import dlib_resnet, face, voice
 from bioverify.training.models.encoder import Encoder
 
@@ -43,7 +49,11 @@ _BACKBONES: dict[str, dict[str, Callable[..., nn.Module]]] = {
         "iresnet50": face.iresnet50,
         "dlib_resnet29": dlib_resnet.dlib_resnet29,
     },
-    "voice": {"ecapa_tdnn": voice.ecapa_tdnn, "resnet34": voice.resnet34},
+    "voice": {
+        "ecapa_tdnn": voice.ecapa_tdnn,
+        "resnet34": voice.resnet34,
+        "ge2e_lstm": voice.ge2e_lstm,
+    },
 }
 _FRONTEND_TYPES = {"face": "face_input", "voice": "log_mel_fbank"}
 #: a model's own defaults where they differ from its modality's: dlib's ResNet takes
@@ -54,6 +64,8 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
         "frontend": {"mean": list(dlib_resnet.DLIB_MEAN), "std": dlib_resnet.DLIB_STD},
     },
 }
+#: models whose front-end is not their modality's usual one
+_MODEL_FRONTEND_TYPES = {"ge2e_lstm": "mel_spectrogram"}
 # arguments build_encoder supplies itself
 _SUPPLIED = {"embedding_dim", "n_mels"}
 
@@ -111,13 +123,13 @@ def build_encoder(
     frontend_config = dict(frontend or {})
     if set(frontend_config) <= {"type"}:
         frontend_config.update(defaults.get("frontend", {}))
-    expected_type = _FRONTEND_TYPES[modality]
+    expected_type = _MODEL_FRONTEND_TYPES.get(name, _FRONTEND_TYPES[modality])
     if frontend_config.setdefault("type", expected_type) != expected_type:
         raise InvalidInput(
             f"a {modality} encoder needs a {expected_type!r} front-end, "
             f"got {frontend_config['type']!r}"
         )
-    built_frontend: FaceInput | LogMelFbank = frontend_from_config(frontend_config)
+    built_frontend = frontend_from_config(frontend_config)
 
     factory = _BACKBONES[modality][name]
     accepted = sorted(set(inspect.signature(factory).parameters) - _SUPPLIED)
@@ -127,7 +139,7 @@ def build_encoder(
         if modality == "voice" and "n_mels" in unknown:
             hint = " (set n_mels through frontend={'n_mels': ...})"
         raise InvalidInput(f"unknown argument(s) {unknown} for {name}; accepted: {accepted}{hint}")
-    if isinstance(built_frontend, LogMelFbank):
+    if isinstance(built_frontend, LogMelFbank | MelSpectrogram):
         backbone = factory(embedding_dim, n_mels=built_frontend.n_mels, **kwargs)
     else:
         backbone = factory(embedding_dim, **kwargs)

@@ -1,6 +1,7 @@
 """Speaker backbones on log-mel features ``float32 [N, n_mels, frames]`` → ``[N, embedding_dim]``.
 
-Any number of frames works: both end in statistics pooling over time.
+Any number of frames works: the convolutional ones end in statistics pooling over time,
+the LSTM keeps its last state.
 
 * :class:`EcapaTdnn` — Desplanques et al. 2020 (as in SpeechBrain and WeSpeaker): a
   kernel-5 TDNN layer, three SE-Res2Blocks with dilations 2, 3, 4 (1 × 1 conv → Res2Net
@@ -12,6 +13,11 @@ Any number of frames works: both end in statistics pooling over time.
   standard deviation), then BN → FC → BN. TDNN layers are conv → ReLU → BN, as in the
   paper. 6.2 M parameters at ``channels=512`` and 14.7 M at 1024 (80 mels, 192-d), the
   paper's counts.
+* :class:`Ge2eLstm` — the GE2E speaker encoder of Wan et al. 2018 as Resemblyzer ships
+  it: a 3-layer LSTM (256 units) over mel power frames ``[N, frames, n_mels]``, the last
+  layer's final hidden state through a linear layer and a ReLU (the encoder then
+  L2-normalises). Its features are :class:`~bioverify.training.frontends.MelSpectrogram`'s
+  (40 mel bands, no logarithm); it is trained and used on 1.6 s partial windows.
 * :class:`ResNet34` — the "thin" ResNet-34 of WeSpeaker (r-vector): the features as a
   one-channel image ``[N, 1, n_mels, frames]``, basic blocks (3, 4, 6, 3) with
   ``base_width`` · (1, 2, 4, 8) channels and strides (1, 2, 2, 2), the channel and frequency
@@ -235,6 +241,28 @@ class ResNet34(nn.Module):
         return self.fc(torch.cat(_mean_std(torch.flatten(maps, 1, 2)), dim=1))
 
 
+class Ge2eLstm(nn.Module):
+    """LSTM (``layers`` × ``hidden``) → last layer's final hidden state → linear → ReLU.
+
+    The parameter names are Resemblyzer's (``lstm.*``, ``linear.*``), so its
+    ``model_state`` loads as it is.
+    """
+
+    def __init__(
+        self, n_mels: int, embedding_dim: int = 256, hidden: int = 256, layers: int = 3
+    ) -> None:
+        super().__init__()
+        if hidden <= 0 or layers <= 0:
+            raise InvalidInput(f"hidden and layers must be positive, got {hidden}, {layers}")
+        self.lstm = nn.LSTM(n_mels, hidden, layers, batch_first=True)
+        self.linear = nn.Linear(hidden, embedding_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x``: ``[N, n_mels, frames]`` → ``[N, embedding_dim]`` (not normalised, >= 0)."""
+        _, (hidden, _) = self.lstm(x.transpose(1, 2))
+        return F.relu(self.linear(hidden[-1]))
+
+
 def ecapa_tdnn(
     embedding_dim: int,
     n_mels: int,
@@ -259,3 +287,15 @@ def ecapa_tdnn(
 def resnet34(embedding_dim: int, n_mels: int, base_width: int = 32) -> ResNet34:
     """Thin ResNet-34; ``base_width`` 32 (WeSpeaker) or 16 for a lighter model."""
     return ResNet34(n_mels, embedding_dim, base_width)
+
+
+def ge2e_lstm(embedding_dim: int, n_mels: int, hidden: int = 256, layers: int = 3) -> Ge2eLstm:
+    """GE2E LSTM encoder; the defaults are Resemblyzer's (with 40 mels and 256-d output).
+
+    Examples
+    --------
+    >>> model = ge2e_lstm(256, n_mels=40)
+    >>> tuple(model(torch.zeros(2, 40, 160)).shape)
+    (2, 256)
+    """
+    return Ge2eLstm(n_mels, embedding_dim, hidden, layers)
