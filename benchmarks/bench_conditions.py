@@ -29,13 +29,27 @@ from bioverify.verify import Verifier
 from bioverify.verify.evaluation import score_samples
 
 
+def condition_folders(root: Path) -> list[tuple[str, Path]]:
+    """``(name, folder)`` of each condition: ``root/<condition>``, or
+    ``root/<condition>/<corpus>`` when the conditions were written ``--by-corpus``."""
+    out = []
+    for condition in sorted(p for p in root.iterdir() if p.is_dir()):
+        children = sorted(p for p in condition.iterdir() if p.is_dir())
+        nested = children and all(any(g.is_dir() for g in c.iterdir()) for c in children)
+        if nested:
+            out += [(f"{condition.name}/{c.name}", c) for c in children]
+        else:
+            out.append((condition.name, condition))
+    return out
+
+
 def measure(model: str, conditions: Path, face_mode: str) -> dict[str, Any]:
     verifier = Verifier.load(model, face_mode=face_mode)
     calibration = verifier.calibration
     if calibration is None:
         raise SystemExit(f"{model} has no calibration to measure")
     rows = []
-    for folder in sorted(p for p in conditions.iterdir() if p.is_dir()):
+    for name, folder in condition_folders(conditions):
         inventory = scan_dataset(folder, verifier.modality, progress=False)
         paths = [s.path for s in inventory.samples]
         ids = [s.identity for s in inventory.samples]
@@ -45,14 +59,14 @@ def measure(model: str, conditions: Path, face_mode: str) -> dict[str, Any]:
         )
         rows.append(
             {
-                "condition": folder.name,
+                "condition": name,
                 "identities": len(set(ids)),
                 "inputs": result.n_inputs,
                 "failures_to_acquire": len(result.failures),
                 "points": [c.to_dict() for c in checks],
             }
         )
-        print(f"{folder.name}: done", file=sys.stderr)
+        print(f"{name}: done", file=sys.stderr)
     return {
         "model": verifier.info.name,
         "model_sha256": verifier.model_sha256,

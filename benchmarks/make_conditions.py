@@ -28,7 +28,9 @@ Usage::
         --split benchmarks/splits/lfw.json --part test --out /tmp/conditions/face
 
 Deterministic (seeded noise). Only the selected part's identities are written, so the copies
-can be scored without --split.
+can be scored without --split. With ``--by-corpus`` each condition is split further by the
+--data it came from (``out/<condition>/<corpus>/<identity>``): a corpus is a condition too
+(language, microphone, channel), and impostor trials then stay within one corpus.
 """
 
 from __future__ import annotations
@@ -105,6 +107,15 @@ def write_audio(path: Path, wave: np.ndarray, rate: int, condition: str, seed: i
     return path
 
 
+def _corpus(path: Path, data: list[Path]) -> str:
+    """The name of the --data a sample came from (a manifest's folder for a CSV)."""
+    for root in data:
+        folder = root.parent if root.suffix.lower() == ".csv" else root
+        if Path(path).resolve().is_relative_to(folder.resolve()):
+            return folder.name
+    return "other"
+
+
 def make_conditions(
     modality: str,
     data: list[Path],
@@ -112,16 +123,19 @@ def make_conditions(
     part: str,
     out: Path,
     conditions: tuple[str, ...],
+    by_corpus: bool = False,
 ) -> dict[str, int]:
-    """Write every condition's tree under ``out/<condition>/<identity>/``; the file counts."""
+    """Write every condition's tree under ``out/<condition>/[<corpus>/]<identity>/``; the
+    file counts."""
     paths, identities, _ = select_samples(data, split, part, modality)
     counts = dict.fromkeys(conditions, 0)
     for k, (path, identity) in enumerate(zip(paths, identities, strict=True)):
         name = f"{Path(path).stem}_{k:05d}"
+        corpus = _corpus(Path(path), data) if by_corpus else ""
         if modality == "face":
             image = read_image(path)
             for condition in conditions:
-                folder = out / condition / identity.replace("/", "_")
+                folder = out / condition / corpus / identity.replace("/", "_")
                 folder.mkdir(parents=True, exist_ok=True)
                 write_image(folder / name, degrade_image(image, condition, k), condition)
                 counts[condition] += 1
@@ -129,7 +143,7 @@ def make_conditions(
             rate = 16000  # every shared corpus is 16 kHz; the conditions resample from there
             wave = read_audio(path, rate)
             for condition in conditions:
-                folder = out / condition / identity.replace("/", "_")
+                folder = out / condition / corpus / identity.replace("/", "_")
                 folder.mkdir(parents=True, exist_ok=True)
                 write_audio(folder / name, wave, rate, condition, k)
                 counts[condition] += 1
@@ -144,13 +158,16 @@ def main() -> None:
     parser.add_argument("--part", default="test")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--conditions", default=None, help="comma-separated subset")
+    parser.add_argument("--by-corpus", action="store_true", help="one tree per --data too")
     args = parser.parse_args()
     every = FACE_CONDITIONS if args.modality == "face" else VOICE_CONDITIONS
     chosen = tuple(args.conditions.split(",")) if args.conditions else every
     unknown = sorted(set(chosen) - set(every))
     if unknown:
         parser.error(f"unknown conditions {unknown}; choose from {every}")
-    counts = make_conditions(args.modality, args.data, args.split, args.part, args.out, chosen)
+    counts = make_conditions(
+        args.modality, args.data, args.split, args.part, args.out, chosen, args.by_corpus
+    )
     for condition, count in counts.items():
         print(f"{condition}: {count} files in {args.out / condition}")
 

@@ -10,6 +10,7 @@ sha256 and ``--install`` copies it into the bundle as ``calibration.json``).
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -117,7 +118,7 @@ def _model_trials(
     from bioverify.verify.evaluation import SHOW_FAILURES
 
     verifier = load_runtime_verifier(model, face_mode, detector, calibration=False, device=device)
-    groups = [(d.name or str(d), (d,)) for d in data] if by_dataset else [(None, data)]
+    groups = [(name, (d,)) for name, d in _condition_names(data)] if by_dataset else [(None, data)]
     tables, places, lines = [], [], []
     ranges: dict[str, tuple[float, float]] = {}
     for name, datasets in groups:
@@ -158,6 +159,21 @@ def _model_trials(
     table = _concatenate(tables)
     trials = _Trials(table, verifier.model_sha256, "; ".join(places), ranges)
     return trials, lines
+
+
+def _condition_names(data: tuple[Path, ...]) -> list[tuple[str, Path]]:
+    """Each dataset named by its path below the datasets' common folder (``8k/arabic``),
+    or by its own name when they share none."""
+    resolved = [d.resolve() for d in data]
+    try:
+        common = Path(os.path.commonpath(resolved))
+    except ValueError:
+        common = None
+    names = []
+    for d, full in zip(data, resolved, strict=True):
+        relative = full.relative_to(common).as_posix() if common is not None else ""
+        names.append((relative if relative not in ("", ".") else d.name or str(d), d))
+    return names
 
 
 def _concatenate(tables: list[ScoreTable]) -> ScoreTable:
