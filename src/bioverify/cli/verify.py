@@ -36,10 +36,7 @@ def _lines(result: dict[str, Any]) -> list[str]:
             f"expected     FAR {pct(result['far'])} [{pct(far_ci[0])}, {pct(far_ci[1])}], "
             f"FRR {pct(result['frr'])} [{pct(frr_ci[0])}, {pct(frr_ci[1])}]"
         )
-        lines.append(
-            f"measured on  {result['measured_on'] or 'the calibration trials'}; on your "
-            "people and devices it may differ: bioverify calibrate --check --data DIR"
-        )
+        lines.append(f"measured on  {result['measured_on'] or 'the calibration trials'}")
         worst = result["worst_condition"]
         if worst is not None:
             low, high = worst["far_ci"]
@@ -47,6 +44,10 @@ def _lines(result: dict[str, Any]) -> list[str]:
                 f"worst case   FAR {pct(worst['far'])} [{pct(low)}, {pct(high)}] in the "
                 f"condition {worst['name']} ({worst['n_impostor']:,} impostor trials)"
             )
+        lines.append(
+            "your data    may differ (other people, cameras, microphones): measure it with "
+            "bioverify calibrate --check --data DIR"
+        )
     if result["probability"] is not None:
         lines.append(
             f"probability  {result['probability']:.4f} same identity at prior "
