@@ -57,9 +57,11 @@ def measure(model: str, conditions: Path, face_mode: str) -> dict[str, Any]:
         checks = check_calibration(
             calibration, result.scores, result.labels, result.subject_a, result.subject_b
         )
+        claimed = next((c for c in calibration.conditions if c.name == name), None)
         rows.append(
             {
                 "condition": name,
+                "claimed_for_condition": None if claimed is None else claimed.to_dict(),
                 "identities": len(set(ids)),
                 "inputs": result.n_inputs,
                 "failures_to_acquire": len(result.failures),
@@ -84,21 +86,52 @@ def markdown(result: dict[str, Any], label: str, command: str) -> str:
         "",
         f"Command: `{command}`",
         "",
-        "| condition | point | FAR measured [95 % CI] | FRR measured [95 % CI] | impostor / "
-        "genuine trials | FTA | FAR verdict |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "FAR claimed: the calibration's FAR for the same condition when it was calibrated on "
+        "such trials (other people), else its pooled FAR. Verdict: where the measured FAR "
+        "falls against that claim's 95 % interval; target: whether the measured FAR's interval "
+        "reaches down to the operating point's target FAR (the promise of a FAR target).",
+        "",
+        "| condition | point | FAR claimed [95 % CI] | FAR measured [95 % CI] | FRR measured "
+        "[95 % CI] | impostor / genuine trials | FTA | verdict | within target |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in result["conditions"]:
+        own = row.get("claimed_for_condition")
         for point in row["points"]:
             m = point["measured"]
-            far = f"{100 * m['far']:.3g} % [{100 * m['far_ci'][0]:.3g}, {100 * m['far_ci'][1]:.3g}]"
-            frr = f"{100 * m['frr']:.3g} % [{100 * m['frr_ci'][0]:.3g}, {100 * m['frr_ci'][1]:.3g}]"
+            rates = next((r for r in (own or {}).get("rates", []) if r["label"] == point["label"]),
+                         None)  # fmt: skip
+            claim = rates if rates is not None else point["claimed"]
+            verdict = (
+                "higher than claimed" if m["far"] > claim["far_ci"][1]
+                else "lower than claimed" if m["far"] < claim["far_ci"][0]
+                else "holds"
+            )  # fmt: skip
+            target = _target(point["label"])
+            within = "—" if target is None else ("yes" if m["far_ci"][0] <= target else "NO")
             lines.append(
-                f"| {row['condition']} | {point['label']} | {far} | {frr} | "
+                f"| {row['condition']} | {point['label']} | {_rate(claim['far'], claim['far_ci'])}"
+                f" | {_rate(m['far'], m['far_ci'])} | {_rate(m['frr'], m['frr_ci'])} | "
                 f"{point['n_impostor']} / {point['n_genuine']} | "
-                f"{row['failures_to_acquire']}/{row['inputs']} | {point['far_verdict']} |"
+                f"{row['failures_to_acquire']}/{row['inputs']} | {verdict} | {within} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def _rate(value: float, interval: list[float]) -> str:
+    return f"{100 * value:.3g} % [{100 * interval[0]:.3g}, {100 * interval[1]:.3g}]"
+
+
+def _target(label: str) -> float | None:
+    kind, _, value = label.partition("=")
+    return float(value) if kind == "FAR" else None
+
+
+def rerender(json_path: Path) -> None:
+    """Rewrite the Markdown of an earlier run from its JSON (no scoring)."""
+    result = json.loads(json_path.read_text())
+    label = json_path.with_suffix(".md").read_text().splitlines()[0].split(": ", 1)[1]
+    json_path.with_suffix(".md").write_text(markdown(result, label, result["command"]))
 
 
 def main() -> None:
