@@ -4,8 +4,9 @@ The bundle's cohort (``bioverify cohort``: random clips of the split's ``train``
 embedded by the runtime) normalises a trial ``(a, b)`` with cosine ``s`` to
 ``0.5 · ((s − μ_a) / σ_a + (s − μ_b) / σ_b)`` (AS-Norm, Matejka et al. 2017), ``μ_x, σ_x``
 the mean and standard deviation of ``x``'s ``top_k`` highest cosines to the cohort. The
-``val`` and ``test`` speakers are embedded once by the runtime and scored on the trials of
-:mod:`benchmarks.protocol` (pooled and per corpus) with
+``val`` and ``test`` speakers (or, for a face bundle, identities: it works for any bundle
+with a cohort; ``benchmarks/results/face_asnorm.md``) are embedded once by the runtime and
+scored on the trials of :mod:`benchmarks.protocol` (pooled and per corpus) with
 :func:`bioverify.verify.evaluation.normalized_scores` — what ``evaluate`` and
 ``calibrate --model`` use — by a :class:`Verifier` loaded with ``score_normalization="none"``
 (raw cosines) and one with the bundle's normalisation; other ``top_k`` values are shown

@@ -188,3 +188,37 @@ def test_cli_score_norm_and_info(tmp_path: Path) -> None:
     result = runner.invoke(cli, ["info", "voice"])
     assert "scores       AS-Norm (top 200 cohort scores)" in result.stdout
     assert "(bound to this model)" in result.stdout
+
+
+def test_cli_cohort_from_train_identities_then_calibrate(
+    face_bundle: BundleInfo, tmp_path: Path
+) -> None:
+    from test_cli_runtime import _split
+    from test_evaluation import make_fake_lfw
+
+    bundle = Path(shutil.copytree(face_bundle.folder, tmp_path / "bundle"))
+    root = make_fake_lfw(tmp_path / "data", people=8, per_person=3)
+    train, test = [f"Person_{k}" for k in range(4)], [f"Person_{k}" for k in range(4, 8)]
+    split = _split(tmp_path / "split.json", test, train)
+    aligned = ["--face-mode", "aligned"]
+    common = ["--model", str(bundle), "--data", str(root), "--split", str(split), *aligned]
+    result = CliRunner().invoke(cli, ["cohort", *common, "--size", "10", "--top-k", "4"])
+    assert result.exit_code == 0, result.stderr
+    info = load_bundle(bundle)
+    section = info.score_normalization
+    assert section["top_k"] == 4 and section["cohort_source"].startswith(
+        "10 samples of 4 train identities of split.json (data)"
+    )
+    assert not any(name in section["cohort_source"] for name in train + test)
+    assert np.load(bundle / "cohort.npy", allow_pickle=False).shape == (10, info.embedding_dim)
+    assert info.model_sha256 == face_bundle.model_sha256
+    result = CliRunner().invoke(
+        cli,
+        ["calibrate", *common, "--install", "--target-far", "0.1", "--bootstrap", "20"],
+    )
+    assert result.exit_code == 0, result.stderr
+    verifier = Verifier.load(bundle, face_mode="aligned")
+    assert verifier.normalizer is not None and verifier.calibration is not None
+    assert verifier.calibration.score_normalization == verifier.normalizer.key
+    with pytest.raises(ModelMismatch, match="fitted on as-norm top_k=4"):
+        Verifier.load(bundle, score_normalization="none")
