@@ -35,7 +35,7 @@ import numpy as np
 
 from benchmarks.protocol import TRIAL_PROTOCOL
 from bioverify.calibration.llr import min_dcf
-from bioverify.calibration.roc import RocCurve, eer
+from bioverify.calibration.roc import RocCurve, eer, threshold_at_far
 from bioverify.calibration.trials import make_trials, score_trials
 from bioverify.training.data import Sample, scan_datasets
 from bioverify.training.splits import load_split
@@ -47,6 +47,8 @@ from bioverify.verify.result import Acquired
 TOP_K = (50, 100, 200, 400)
 #: trials re-scored through Verifier.verify_many on the files
 CHECKED_TRIALS = 20
+#: the target FAR whose pooled-test threshold is applied to every part and corpus
+TRANSFER_FAR = 0.01
 
 
 def embed(verifier: Verifier, samples: Sequence[Sample]) -> tuple[np.ndarray, list[Sample]]:
@@ -56,10 +58,14 @@ def embed(verifier: Verifier, samples: Sequence[Sample]) -> tuple[np.ndarray, li
 
 
 def score(
-    verifiers: dict[str, Verifier], embeddings: np.ndarray, samples: list[Sample]
+    verifiers: dict[str, Verifier],
+    embeddings: np.ndarray,
+    samples: list[Sample],
+    kept: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]],
 ) -> tuple[dict[str, Any], float]:
     """EER and minDCF (p_target 0.01) per scoring, pooled and per corpus; and the largest
-    difference between these scores and ``verify_many``'s on a few pooled trials."""
+    difference between these scores and ``verify_many``'s on a few pooled trials. Each
+    scoring's ``(scores, genuine)`` per group are put in ``kept``."""
     groups: dict[str, np.ndarray] = {"pooled": np.ones(len(samples), bool)}
     for source in sorted({str(s.source) for s in samples}):
         groups[source] = np.array([str(s.source) == source for s in samples])
@@ -76,6 +82,7 @@ def score(
         raw = score_trials(sub, trials)
         for name, verifier in verifiers.items():
             s = normalized_scores(verifier, sub, trials.i, trials.j, raw)
+            kept[(name, group)] = (s, trials.genuine)
             curve = RocCurve.from_scores(s, trials.genuine)
             out[name][group] = {
                 "eer": eer(curve).eer,
@@ -92,6 +99,31 @@ def score(
                 direct = [r.score for r in verifier.verify_many(pairs)]
                 gap = max(gap, float(np.max(np.abs(np.array(direct) - s[picks]))))
     return out, gap
+
+
+def transfer(
+    scored: dict[str, dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]],
+    names: Sequence[str],
+) -> dict[str, dict[str, dict[str, float]]]:
+    """FAR and FRR in each part and corpus at the threshold with FAR = :data:`TRANSFER_FAR`
+    on the pooled test trials, and at the lowest one holding it in every test corpus (as
+    ``calibrate --by-dataset`` chooses), per scoring."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for name, held in [(n, h) for n in names for h in (False, True)]:
+        groups = [g for (n, g) in scored["test"] if n == name and (g != "pooled") == held]
+        threshold = max(
+            threshold_at_far(RocCurve.from_scores(*scored["test"][(name, g)]), TRANSFER_FAR)
+            for g in groups
+        )
+        label = f"{name}, held in every test corpus" if held else name
+        for part, part_scores in scored.items():
+            for (scoring, group), (t, g) in part_scores.items():
+                if scoring == name:
+                    out.setdefault(label, {})[f"{part} {group}"] = {
+                        "far": float(np.mean(t[~g] >= threshold)),
+                        "frr": float(np.mean(t[g] < threshold)),
+                    }
+    return out
 
 
 def main() -> None:
@@ -116,10 +148,14 @@ def main() -> None:
         verifiers[f"asnorm_top{k}" + (" (bundle)" if k == bundle_k else "")] = variant
     section = normed.info.score_normalization
     result: dict[str, Any] = {"bundle": str(args.bundle), "score_normalization": section}
+    scored: dict[str, dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]] = {}
     for part in ("val", "test"):
         embeddings, kept = embed(raw, split.samples(inventory, part))
-        result[part], gap = score(verifiers, embeddings, kept)
+        scored[part] = {}
+        result[part], gap = score(verifiers, embeddings, kept, scored[part])
         result[f"{part}_max_gap_to_verify_many"] = gap
+    bundle_name = next(name for name in verifiers if name.endswith("(bundle)"))
+    result["transfer"] = transfer(scored, ("raw", bundle_name))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     lines = [
@@ -138,6 +174,23 @@ def main() -> None:
         f"{result['test_max_gap_to_verify_many']:.2g}.",
         "",
     ]
+    lines += [
+        f"## FAR and FRR at a FAR = {TRANSFER_FAR:g} threshold set on the test trials",
+        "",
+        "How one threshold holds across corpora and on other people (the val speakers were "
+        "never in it): the threshold of the pooled test trials, and the lowest one that "
+        "holds the target in every test corpus (as `calibrate --by-dataset` chooses). "
+        "Per-corpus trials have only within-corpus impostors.",
+        "",
+        "| scoring | group | FAR % | FRR % |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, rows in result["transfer"].items():
+        lines += [
+            f"| {name} | {group} | {100 * r['far']:.2f} | {100 * r['frr']:.1f} |"
+            for group, r in rows.items()
+        ]
+    lines.append("")
     for part in ("val", "test"):
         corpora = list(result[part]["raw"])
         lines += [f"## {part} speakers", "", "| scoring | " + " | ".join(corpora) + " |"]
