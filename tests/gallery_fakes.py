@@ -111,6 +111,9 @@ class FakeVerifier:
                 results.append(exc)
         return results
 
+    def score_templates(self, probe: np.ndarray, templates: np.ndarray) -> np.ndarray:
+        return np.sum(np.atleast_2d(templates).astype(np.float64) * probe, axis=1)
+
     def result_for(self, score: float, notes: Sequence[str] = ()) -> FakeResult:
         match = self.threshold is not None and score >= self.threshold
         return FakeResult(match, float(score), self.threshold, list(notes))

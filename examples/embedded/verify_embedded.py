@@ -10,7 +10,9 @@ Faces must be aligned images shaped like the geometry's frame (e.g. 250 × 250 L
 crops); face detection is the full runtime's job. Audio must already be at the model's
 sample rate (16 kHz); the speech check (energy VAD), the loudness raise and the windows
 (6 s ones, or the 1.6 s partial windows of a model whose metadata names ``partials``) match
-``bioverify.verify``.
+``bioverify.verify``. A calibration fitted on AS-Norm scores (``score_normalization`` in
+the calibration, e.g. the default voice model's) needs the bundle's ``cohort.npy`` beside
+the model: scores are then normalised against it as ``bioverify.verify.score_norm`` does.
 
 Usage::
 
@@ -175,6 +177,29 @@ def threshold_at(model_path: str, calibration_path: str, far: float | None) -> t
     return float(points[0]["threshold"]), f"FAR={points[0]['target_far']:g}"
 
 
+def as_norm(calibration_path: str, model_path: str, a: np.ndarray, b: np.ndarray) -> float:
+    """The score of unit embeddings ``a`` and ``b``: their cosine, or its AS-Norm against
+    the cohort beside the model when the calibration was fitted on AS-Norm scores."""
+    with open(calibration_path, encoding="utf-8") as handle:
+        key = json.load(handle).get("score_normalization")
+    raw = float(np.clip(np.dot(a.astype(np.float64), b), -1.0, 1.0))
+    if key is None:
+        return raw
+    fields = dict(part.split("=", 1) for part in key.split()[1:])  # "as-norm top_k=… cohort_…"
+    path = model_path.rsplit("/", 1)[0] + "/cohort.npy" if "/" in model_path else "cohort.npy"
+    with open(path, "rb") as handle:
+        data = handle.read()
+    if hashlib.sha256(data).hexdigest() != fields["cohort_sha256"]:
+        sys.exit(f"error: {path} is not the cohort {calibration_path} was fitted with")
+    cohort = np.load(path, allow_pickle=False).astype(np.float64)
+    k = int(fields["top_k"])
+    stats = []
+    for x in (a, b):
+        top = np.sort(cohort @ x.astype(np.float64))[-k:]
+        stats.append((top.mean(), top.std() + 1e-6))
+    return float(0.5 * sum((raw - mean) / std for mean, std in stats))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("model")
@@ -185,7 +210,7 @@ def main() -> None:
     args = parser.parse_args()
     model = Model(args.model)
     threshold, point = threshold_at(args.model, args.calibration, args.far)
-    score = float(np.dot(model.embed(args.a), model.embed(args.b)))
+    score = as_norm(args.calibration, args.model, model.embed(args.a), model.embed(args.b))
     result = {"match": score >= threshold, "score": score, "threshold": threshold}
     print(json.dumps({**result, "operating_point": point, "modality": model.modality}))
 

@@ -29,5 +29,5 @@ LICENCE=$(.venv/bin/python -c "from importlib import metadata as m; \
 d = m.distribution('resemblyzer'); print(next(f.locate() for f in d.files if f.name == 'LICENSE'))")
 cp "$LICENCE" build/voice_ge2e/LICENSE-resemblyzer.txt
 mkdir -p src/bioverify/models/voice
-cp build/voice_ge2e/{model.onnx,bundle.json,calibration.json,LICENSE-resemblyzer.txt} \
+cp build/voice_ge2e/{model.onnx,bundle.json,calibration.json,cohort.npy,LICENSE-resemblyzer.txt} \
   src/bioverify/models/voice/

@@ -22,14 +22,20 @@ the sha256, which cannot describe the file it lives in) are repeated in the ONNX
                         "trim": "none" | "ends" | "all",   #   what the VAD cuts (default none)
                         "partials": {"frames": 160, ...},  #   optional: 1.6 s windows
                         "target_dbfs": -30.0},             #   optional: raise quiet input
-      "training": {...}, "created": "2026-11-28T12:00:00Z", "bioverify_version": "0.1.0"
+      "training": {...}, "created": "2026-11-28T12:00:00Z", "bioverify_version": "0.1.0",
+      "score_normalization": {"method": "as-norm", "top_k": 200,   # optional: a cohort
+                              "cohort_file": "cohort.npy", "cohort_sha256": "<64 hex>",
+                              "cohort_source": "<counts, split part, corpora>"}
     }
 
 ``partials`` and ``target_dbfs`` are read by
 :class:`~bioverify.verify.voice_input.PartialWindows` and
 :func:`~bioverify.verify.voice_input.raise_level`. A model converted from another project's
 weights has ``training.provenance`` (source file, its sha256, licence; the licence text
-ships as a file beside the model).
+ships as a file beside the model). ``score_normalization`` names a cohort of
+training-identity embeddings (:mod:`bioverify.verify.score_norm`) whose sha256 is checked
+like the model's; it is not repeated in the ONNX metadata, since a cohort is added to an
+exported model without touching the model file.
 
 No torch here: the runtime reads bundles with numpy, onnx-free JSON and hashlib only.
 """
@@ -92,6 +98,7 @@ class BundleInfo:
     training: dict[str, Any] = field(default_factory=dict)
     created: str = ""
     bioverify_version: str = ""
+    score_normalization: dict[str, Any] = field(default_factory=dict)
 
     @property
     def folder(self) -> Path:
@@ -120,15 +127,15 @@ class BundleInfo:
             "training": self.training,
             "created": self.created,
             "bioverify_version": self.bioverify_version,
-        }
+        } | ({"score_normalization": self.score_normalization} if self.score_normalization else {})
 
     def metadata_props(self) -> dict[str, str]:
         """The facts to repeat in the ONNX ``metadata_props`` (strings; nested as JSON)."""
         facts = self.to_dict()
         # not the timestamp: exporting the same checkpoint again must give the same bytes,
         # the same sha256, and so keep its calibration and galleries valid
-        for key in ("model_file", "model_sha256", "created"):
-            facts.pop(key)
+        for key in ("model_file", "model_sha256", "created", "score_normalization"):
+            facts.pop(key, None)
         return {
             METADATA_PREFIX + key: value if isinstance(value, str) else json.dumps(value)
             for key, value in facts.items()
@@ -146,6 +153,27 @@ def _require(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], s
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise _fail(source, f"field {key!r} has the wrong type ({type(value).__name__})")
     return value
+
+
+def _score_normalization(data: Any, source: str) -> dict[str, Any]:
+    """The validated ``score_normalization`` section (absent: ``{}``)."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise _fail(source, "score_normalization must be an object")
+    if data.get("method") != "as-norm":
+        raise _fail(source, "score_normalization.method must be 'as-norm'")
+    top_k = data.get("top_k")
+    if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1:
+        raise _fail(source, "score_normalization.top_k must be a positive integer")
+    name = data.get("cohort_file")
+    if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
+        raise _fail(source, "score_normalization.cohort_file must be a plain file name")
+    if not isinstance(data.get("cohort_sha256"), str) or not _SHA256.fullmatch(
+        data["cohort_sha256"]
+    ):
+        raise _fail(source, "score_normalization.cohort_sha256 must be 64 lowercase hex digits")
+    return dict(data)
 
 
 def parse_bundle_json(data: Any, folder: Path, source: str = BUNDLE_FILE) -> BundleInfo:
@@ -198,6 +226,7 @@ def parse_bundle_json(data: Any, folder: Path, source: str = BUNDLE_FILE) -> Bun
         training=dict(data["training"]) if isinstance(data.get("training"), dict) else {},
         created=str(data.get("created", "")),
         bioverify_version=str(data.get("bioverify_version", "")),
+        score_normalization=_score_normalization(data.get("score_normalization"), source),
     )
 
 
@@ -206,7 +235,8 @@ def load_bundle(path: Path | str, verify_sha256: bool = True) -> BundleInfo:
 
     With ``verify_sha256`` (the default) the model file is hashed and a mismatch with
     ``model_sha256`` raises :class:`ModelMismatch`: the model is not the one the bundle
-    describes. A missing or malformed ``bundle.json`` raises :class:`ModelError`.
+    describes; the same for a score-normalisation cohort whose sha256 differs. A missing or
+    malformed ``bundle.json`` (or a missing cohort file) raises :class:`ModelError`.
     """
     path = Path(path)
     folder = path.parent if path.name == BUNDLE_FILE else path
@@ -228,6 +258,15 @@ def load_bundle(path: Path | str, verify_sha256: bool = True) -> BundleInfo:
             raise ModelMismatch(
                 f"{info.model_path}: sha256 {actual[:12]}… does not match bundle.json's "
                 f"{info.model_sha256[:12]}…; the model file was changed or corrupted"
+            )
+    if info.score_normalization:
+        cohort = folder / info.score_normalization["cohort_file"]
+        if not cohort.is_file():
+            raise _fail(str(folder), f"the bundle's cohort file {cohort.name} is missing")
+        if verify_sha256 and file_sha256(cohort) != info.score_normalization["cohort_sha256"]:
+            raise ModelMismatch(
+                f"{cohort}: sha256 does not match bundle.json's cohort_sha256; the cohort file "
+                "was changed or corrupted"
             )
     return info
 

@@ -59,7 +59,9 @@ class Calibration:
     ``p_target`` with unit miss and false-accept costs; ``min_dcf_threshold`` is ``+inf`` when
     rejecting everything is cheapest. ``n_resamples`` is the identity-bootstrap size behind the
     confidence intervals (0 with Clopper–Pearson intervals). ``model_sha256`` binds the file to
-    the model whose scores it calibrates (``None``: not bound).
+    the model whose scores it calibrates (``None``: not bound), and ``score_normalization``
+    to the scores' normalisation (``None``: raw cosines; else the normaliser's key, such as
+    ``"as-norm top_k=200 cohort_sha256=…"``, see :mod:`bioverify.verify.score_norm`).
 
     Where the rates hold: ``population`` says whose trials they were measured on (``None``:
     not stated); ``conditions`` gives the rates of every operating point in each condition
@@ -95,6 +97,7 @@ class Calibration:
     conditions: list[ConditionReport] = field(default_factory=list)
     score_quantiles: ScoreQuantiles | None = None
     quality_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+    score_normalization: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object :meth:`save` writes."""
@@ -126,7 +129,11 @@ class Calibration:
                 None if self.score_quantiles is None else self.score_quantiles.to_dict()
             ),
             "quality_ranges": {k: list(v) for k, v in self.quality_ranges.items()},
-        }
+        } | (
+            {}
+            if self.score_normalization is None
+            else {"score_normalization": self.score_normalization}
+        )
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "calibration") -> Calibration:
@@ -215,12 +222,32 @@ class Calibration:
             f"(available: {available}); recalibrate with that target"
         )
 
-    def check_model(self, sha256: str) -> None:
-        """Raise :class:`ModelMismatch` when this calibration is bound to another model."""
+    def check_model(self, sha256: str, score_normalization: str | None = None) -> None:
+        """Raise :class:`ModelMismatch` when this calibration is bound to another model, or
+        was fitted on other scores than ``score_normalization`` (``None``: raw cosines).
+
+        Examples
+        --------
+        >>> cal = fit_calibration([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1], force=True)
+        >>> cal.check_model("0" * 64, "as-norm top_k=200 cohort_sha256=ab")
+        Traceback (most recent call last):
+        ...
+        bioverify.errors.ModelMismatch: the calibration was fitted on raw cosine scores, but \
+the verifier scores with as-norm top_k=200 cohort_sha256=ab; recalibrate with these scores \
+(bioverify calibrate --model) or load with the matching --score-norm none|bundle
+        """
         if self.model_sha256 is not None and self.model_sha256 != sha256.lower():
             raise ModelMismatch(
                 f"the calibration was made for model sha256 {self.model_sha256[:12]}…, not "
                 f"{sha256[:12]}…; calibrate this model's scores (bioverify calibrate)"
+            )
+        if self.score_normalization != score_normalization:
+            raw = "raw cosine scores"
+            raise ModelMismatch(
+                f"the calibration was fitted on {self.score_normalization or raw}, but the "
+                f"verifier scores with {score_normalization or raw}; recalibrate with these "
+                "scores (bioverify calibrate --model) or load with the matching "
+                "--score-norm none|bundle"
             )
 
 
@@ -246,6 +273,7 @@ def fit_calibration(
     conditions: ArrayLike | None = None,
     population: str | None = None,
     quality_ranges: dict[str, tuple[float, float]] | None = None,
+    score_normalization: str | None = None,
 ) -> Calibration:
     """Measure a :class:`Calibration` from trial scores and labels (1 = genuine).
 
@@ -258,7 +286,8 @@ def fit_calibration(
     threshold is then chosen to hold its target in the worst condition with enough trials
     for it, and each condition's rates at every threshold are recorded
     (``Calibration.conditions``). ``population`` says in words whose trials these are;
-    ``quality_ranges`` the samples' quality ranges (see :class:`Calibration`).
+    ``quality_ranges`` the samples' quality ranges (see :class:`Calibration`);
+    ``score_normalization`` the normalisation the scores had (``None``: raw cosines).
 
     ROC → EER (linear interpolation) → one operating point per target FAR, then per target
     FRR (identity-bootstrap CIs when ``subject_a``/``subject_b`` are given, else
@@ -343,6 +372,7 @@ def fit_calibration(
         conditions=per_condition,
         score_quantiles=ScoreQuantiles.of(s, genuine),
         quality_ranges=dict(quality_ranges or {}),
+        score_normalization=score_normalization,
     )
 
 

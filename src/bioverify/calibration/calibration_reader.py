@@ -37,6 +37,8 @@ V1_FIELDS = frozenset(
 )  # fmt: skip
 #: the fields version 2 adds
 V2_FIELDS = frozenset({"population", "conditions", "score_quantiles", "quality_ranges"})
+#: optional in version 2: the score normalisation the scores had (absent: raw cosines)
+OPTIONAL_FIELDS = frozenset({"score_normalization"})
 SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -93,7 +95,7 @@ class CalibrationReader:
             )
         expected = V1_FIELDS if version == 1 else V1_FIELDS | V2_FIELDS
         missing = sorted(expected - self.data.keys())
-        unknown = sorted(self.data.keys() - expected)
+        unknown = sorted(self.data.keys() - expected - (OPTIONAL_FIELDS if version > 1 else set()))
         if missing:
             raise self.fail(f"missing field(s) {', '.join(missing)}")
         if unknown:
@@ -173,7 +175,7 @@ class CalibrationReader:
         version 1 file)."""
         if self.data["format_version"] == 1:
             return {"population": None, "conditions": [], "score_quantiles": None,
-                    "quality_ranges": {}}  # fmt: skip
+                    "quality_ranges": {}, "score_normalization": None}  # fmt: skip
         population = self.get(
             "population", lambda v: v is None or (isinstance(v, str) and v != ""),
             "null or a non-empty string",
@@ -199,7 +201,12 @@ class CalibrationReader:
             ),
             "an object of [low, high] finite ranges",
         )  # fmt: skip
+        normalization = self.get(
+            "score_normalization", lambda v: v is None or (isinstance(v, str) and v != ""),
+            "null or a non-empty string",
+        ) if "score_normalization" in self.data else None  # fmt: skip
         return {
+            "score_normalization": normalization,
             "population": population,
             "conditions": conditions,
             "score_quantiles": score_quantiles,

@@ -53,8 +53,9 @@ def _register() -> None:
     from bioverify.cli import calibrate
 
     cli.add_command(calibrate.calibrate)
-    from bioverify.cli import drift
+    from bioverify.cli import cohort, drift
 
+    cli.add_command(cohort.cohort)
     cli.add_command(drift.drift)
     from bioverify.cli import split
 

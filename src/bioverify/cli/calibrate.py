@@ -64,6 +64,7 @@ class _Trials:
     model_sha256: str | None = None
     population: str | None = None
     quality_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+    score_normalization: str | None = None
 
 
 def _fit(
@@ -96,6 +97,7 @@ def _fit(
             conditions=table.conditions,
             population=trials.population,
             quality_ranges=trials.quality_ranges,
+            score_normalization=trials.score_normalization,
         )
 
 
@@ -157,7 +159,14 @@ def _model_trials(
             *(f"note: {note}" for note in result.notes),
         ]
     table = _concatenate(tables)
-    trials = _Trials(table, verifier.model_sha256, "; ".join(places), ranges)
+    normalizer = verifier.normalizer
+    trials = _Trials(
+        table,
+        verifier.model_sha256,
+        "; ".join(places),
+        ranges,
+        None if normalizer is None else normalizer.key,
+    )
     return trials, lines
 
 
@@ -206,7 +215,7 @@ def _check(trials: _Trials, calibration_path: Path | None, model: Path, seed: in
             raise CalibrationError(f"{model} has no calibration to check; pass --calibration FILE")
     calibration = Calibration.load(calibration_path)
     assert trials.model_sha256 is not None
-    calibration.check_model(trials.model_sha256)
+    calibration.check_model(trials.model_sha256, trials.score_normalization)
     table = trials.table
     checks = check_calibration(
         calibration, table.scores, table.labels, table.subject_a, table.subject_b, seed=seed

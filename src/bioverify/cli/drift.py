@@ -21,12 +21,13 @@ def _calibration(model: str | None, calibration_path: Path | None) -> Calibratio
         raise InvalidInput("give --model (a bundle, face or voice) or --calibration FILE")
     from bioverify.bundle import open_bundle
     from bioverify.verify.api import resolve_model
+    from bioverify.verify.score_norm import bundle_key
 
     info = open_bundle(resolve_model(model))
     if info.calibration_path is None:
         raise CalibrationError(f"{model} has no calibration; pass --calibration FILE")
     calibration = Calibration.load(info.calibration_path)
-    calibration.check_model(info.model_sha256)
+    calibration.check_model(info.model_sha256, bundle_key(info))
     return calibration
 
 

@@ -75,14 +75,26 @@ def _training_text(training: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def _scores_text(info: BundleInfo) -> str:
+    section = info.score_normalization
+    if not section:
+        return "cosine similarity"
+    return (
+        f"AS-Norm (top {section['top_k']} cohort scores) against {section['cohort_file']}: "
+        f"{section.get('cohort_source', 'source not stated')}; --score-norm none for cosines"
+    )
+
+
 def _calibration(info: BundleInfo) -> tuple[Calibration | None, str]:
     """The bundle's calibration and a line on whether it is bound to this model."""
     path = info.calibration_path
     if path is None:
         return None, "none (bioverify calibrate --model BUNDLE --data DIR --install)"
+    from bioverify.verify.score_norm import bundle_key
+
     calibration = Calibration.load(path)
     try:
-        calibration.check_model(info.model_sha256)
+        calibration.check_model(info.model_sha256, bundle_key(info))
     except ModelMismatch as exc:
         return calibration, f"{path.name}: NOT for this model: {exc}"
     bound = "bound to this model" if calibration.model_sha256 else "bound to no model"
@@ -137,6 +149,7 @@ def info(model: str, as_json: bool) -> None:
         )
         click.echo(f"  input        {_input_text(bundle)}")
         click.echo(f"  training     {_training_text(bundle.training)}")
+        click.echo(f"  scores       {_scores_text(bundle)}")
         click.echo(f"  calibration  {status}")
         if calibration is not None:
             for line in summary_lines(calibration):

@@ -22,6 +22,8 @@ FACE_MODES = ("auto", "aligned", "detect")
 SPLIT_PARTS = ("test", "val", "train")
 #: the devices of :mod:`bioverify.verify.session` (repeated to keep --help light)
 DEVICES = ("auto", "cpu", "cuda")
+#: the choices of :mod:`bioverify.verify.score_norm` (repeated to keep --help light)
+SCORE_NORMS = ("bundle", "none")
 
 
 def face_options(function: F) -> F:
@@ -43,8 +45,26 @@ def face_options(function: F) -> F:
     )(function)
 
 
+def _remember_score_norm(ctx: click.Context, _: click.Parameter, value: str) -> str:
+    ctx.meta["bioverify.score_norm"] = value
+    return value
+
+
 def device_option(function: F) -> F:
-    """--device: where onnxruntime runs the model."""
+    """--device: where onnxruntime runs the model; and --score-norm, which
+    :func:`load_runtime_verifier` reads from the click context (every command that loads a
+    model has both)."""
+    function = click.option(
+        "--score-norm",
+        type=click.Choice(SCORE_NORMS),
+        default="bundle",
+        show_default=True,
+        expose_value=False,
+        callback=_remember_score_norm,
+        help="Scores: the bundle's normalisation (AS-Norm against its cohort, when it has "
+        "one) or none (raw cosines). A calibration is only used with the scores it was "
+        "fitted on.",
+    )(function)
     return click.option(
         "--device",
         type=click.Choice(DEVICES),
@@ -172,9 +192,13 @@ def load_runtime_verifier(
     model: Path, face_mode: str, detector: str | None, **options: Any
 ) -> Verifier:
     """A :class:`Verifier` for a command (``model`` may be ``face`` or ``voice``, the
-    packaged defaults); face options only matter for face models."""
+    packaged defaults); face options only matter for face models. The score normalisation
+    is the command's ``--score-norm`` (``bundle`` outside a command)."""
     from bioverify.verify.verifier import Verifier
 
+    ctx = click.get_current_context(silent=True)
+    norm = ctx.meta.get("bioverify.score_norm", "bundle") if ctx is not None else "bundle"
+    options.setdefault("score_normalization", norm)
     return Verifier.load(model, face_mode=face_mode, detector=detector, **options)
 
 

@@ -46,6 +46,10 @@ from bioverify.gallery.samples import acquire_all, check_identity, describe_all,
 from bioverify.gallery.search import Backend
 from bioverify.gallery.store import UPSERT_META, open_store, read_meta
 
+#: identities the cosine search hands to :meth:`Gallery.identify` for exact re-scoring
+#: (AS-Norm can reorder the cosine ranking; a mean template outside these is not found)
+RESCORED = 20
+
 
 def _duplicate(label: str, identity: str) -> SkippedSample:
     return SkippedSample(label, "duplicate", f"{identity!r} already holds this file")
@@ -234,11 +238,16 @@ class Gallery:
             raise self._unknown(identity)
         probe = verifier.acquire(x)
         embedding = records.check_embedding(probe.embedding, verifier.embedding_dim, "probe")
-        return verifier.result_for(float(mean @ embedding), notes=list(probe.notes))
+        score = float(verifier.score_templates(embedding, mean[None, :])[0])
+        return verifier.result_for(score, notes=list(probe.notes))
 
     def identify(self, x: Any, top_k: int = 5) -> Identification:
         """1:N open set: the identities whose mean template scores at or above the
-        threshold, best first, at most ``top_k``; none means "unknown"."""
+        threshold, best first, at most ``top_k``; none means "unknown".
+
+        The store's search ranks the mean templates by cosine; the best
+        ``max(top_k, RESCORED)`` are then scored as :meth:`verify` scores one (AS-Norm when
+        the verifier normalises) and re-ranked, so both decide on the same score."""
         verifier = self._require_verifier("identify")
         if not isinstance(top_k, int) or top_k < 1:
             raise InvalidInput(f"top_k must be a positive integer, got {top_k!r}")
@@ -250,13 +259,24 @@ class Gallery:
             )
         probe = verifier.acquire(x)
         embedding = records.check_embedding(probe.embedding, verifier.embedding_dim, "probe")
-        ids, scores, n_identities = self._db.search(
-            embedding, top_k, lambda meta: self._check_model(meta, verifier)
+        ids, _, n_identities = self._db.search(
+            embedding, max(top_k, RESCORED), lambda meta: self._check_model(meta, verifier)
+        )
+        with self._db.read() as conn:
+            means = [records.identity_mean(conn, i, verifier.embedding_dim) for i in ids]
+        found = [(i, m) for i, m in zip(ids, means, strict=True) if m is not None]
+        scores = (
+            verifier.score_templates(embedding, np.stack([m for _, m in found]))
+            if found
+            else np.empty(0)
         )
         notes = list(probe.notes)
+        ranked = sorted(
+            zip([i for i, _ in found], scores.tolist(), strict=True), key=lambda c: -c[1]
+        )
         candidates = [
             Candidate(identity, float(score), verifier.result_for(float(score), notes))
-            for identity, score in zip(ids, scores.tolist(), strict=True)
+            for identity, score in ranked[:top_k]
             if score >= threshold
         ]
         return Identification(candidates, float(threshold), n_identities, notes)

@@ -66,5 +66,10 @@ class GalleryVerifier(Protocol):
         """The decision for ``score`` at the verifier's calibrated threshold."""
         ...
 
+    def score_templates(self, probe: np.ndarray, templates: np.ndarray) -> np.ndarray:
+        """Scores of a unit probe against each row of ``templates``, as the verifier scores
+        a pair (cosine, or AS-Norm when it normalises)."""
+        ...
+
 
 __all__ = ["Acquisition", "Decision", "GalleryVerifier"]

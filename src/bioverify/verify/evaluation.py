@@ -197,22 +197,37 @@ def acquisition_counts(acquired: Sequence[Acquired | None]) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
+def normalized_scores(
+    verifier: Verifier, embeddings: np.ndarray, i: np.ndarray, j: np.ndarray, raw: np.ndarray
+) -> np.ndarray:
+    """The trials' scores as :meth:`Verifier.verify` scores a pair: the raw cosines ``raw``
+    of rows ``i`` and ``j`` of ``embeddings``, AS-normalised when the verifier has a
+    normaliser (each embedding's cohort statistics computed once)."""
+    if verifier.normalizer is None:
+        return raw
+    stats = verifier.normalizer.stats(embeddings)
+    return verifier.normalizer.normalize(raw, stats[i], stats[j])
+
+
 def score_pairs(verifier: Verifier, pairs: Sequence[Pair], progress: bool = False) -> TrialScores:
-    """Score a pairs protocol; each distinct file is embedded once."""
+    """Score a pairs protocol; each distinct file is embedded once. Scores are those of
+    :meth:`Verifier.verify` (AS-normalised when the verifier normalises)."""
     if not pairs:
         raise DataError("no pairs to score")
     files = sorted({p.a for p in pairs} | {p.b for p in pairs})
     acquired, failures = acquire_all(verifier, files, progress)
-    embedding = {f: a.embedding for f, a in zip(files, acquired, strict=True) if a is not None}
-    kept = [p for p in pairs if p.a in embedding and p.b in embedding]
+    row = {f: k for k, f in enumerate(f for f, a in zip(files, acquired, strict=True) if a)}
+    kept = [p for p in pairs if p.a in row and p.b in row]
     if not any(p.genuine for p in kept) or all(p.genuine for p in kept):
         raise DataError(
             f"after {len(failures)} failures to acquire, the pairs left do not include both "
             "same- and different-identity pairs"
         )
-    scores = np.array([float(np.dot(embedding[p.a], embedding[p.b])) for p in kept])
+    embeddings = np.stack([a.embedding for a in acquired if a is not None])
+    i, j = np.array([row[p.a] for p in kept]), np.array([row[p.b] for p in kept])
+    raw = np.clip(np.sum(embeddings[i].astype(np.float64) * embeddings[j], axis=1), -1.0, 1.0)
     return TrialScores(
-        scores=np.clip(scores, -1.0, 1.0),
+        scores=normalized_scores(verifier, embeddings, i, j, raw),
         labels=np.array([p.genuine for p in kept]),
         subject_a=np.array([p.identity_a for p in kept]),
         subject_b=np.array([p.identity_b for p in kept]),
@@ -250,7 +265,9 @@ def score_samples(
     """Embed identity-labelled samples and score trials among those that were acquired:
     every within-identity pair up to ``max_genuine_per_identity`` per identity and
     ``max_genuine`` overall, and :func:`impostor_count` impostor pairs sampled uniformly
-    (:func:`bioverify.calibration.make_trials`, ``seed``), capped by the pairs that exist."""
+    (:func:`bioverify.calibration.make_trials`, ``seed``), capped by the pairs that exist.
+    Scores are those of :meth:`Verifier.verify` (AS-normalised when the verifier normalises),
+    so thresholds fitted on them mean the same there."""
     if len(paths) != len(identities):
         raise InvalidInput("give one identity per path")
     acquired, failures = acquire_all(verifier, list(paths), progress)
@@ -281,7 +298,9 @@ def score_samples(
             f"only {impostor_possible} impostor pairs exist; all are used ({wanted} wanted)"
         )
     return TrialScores(
-        scores=score_trials(embeddings, trials),
+        scores=normalized_scores(
+            verifier, embeddings, trials.i, trials.j, score_trials(embeddings, trials)
+        ),
         labels=trials.genuine.copy(),
         subject_a=subject_a,
         subject_b=subject_b,
@@ -323,6 +342,9 @@ def report(verifier: Verifier, result: TrialScores) -> dict[str, Any]:
             "name": verifier.info.name,
             "modality": verifier.modality,
             "sha256": verifier.model_sha256,
+            "score_normalization": (
+                None if verifier.normalizer is None else verifier.normalizer.key
+            ),
         },
         "protocol": result.protocol,
         "trials": {
@@ -404,6 +426,7 @@ __all__ = [
     "acquire_all",
     "fold_accuracy",
     "impostor_count",
+    "normalized_scores",
     "quality_ranges",
     "read_lfw_pairs",
     "report",

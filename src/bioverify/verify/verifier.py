@@ -14,7 +14,6 @@ import numpy as np
 
 from bioverify.bundle import BundleInfo, open_bundle
 from bioverify.calibration import Calibration, OperatingPoint
-from bioverify.calibration.conditions import worst_far
 from bioverify.errors import (
     BioverifyError,
     CalibrationError,
@@ -26,11 +25,13 @@ from bioverify.errors import (
 )
 from bioverify.face_geometry import FaceGeometry
 from bioverify.verify.api import resolve_model
+from bioverify.verify.calibration_use import default_point, resolve_calibration, where_measured
 from bioverify.verify.face_input import FacePreprocessor
 from bioverify.verify.image_input import MAX_PIXELS, describe
 from bioverify.verify.inputs import input_modality
 from bioverify.verify.quality import outside_range
 from bioverify.verify.result import Acquired, Embeddings, Prepared, VerifyResult
+from bioverify.verify.score_norm import ScoreNormalizer, load_normalizer
 from bioverify.verify.session import create_session
 from bioverify.verify.voice_input import PartialWindows, VoicePreprocessor, VoiceSettings
 
@@ -40,35 +41,6 @@ logger = logging.getLogger(__name__)
 ACQUISITION_ERRORS = (InvalidInput, NoFaceFound, NoSpeechFound)
 #: model inputs per onnxruntime call
 DEFAULT_BATCH_SIZE = 32
-
-
-def _resolve_calibration(
-    calibration: Calibration | Path | str | bool | None, info: BundleInfo
-) -> Calibration | None:
-    if calibration is False:
-        return None
-    if calibration is None or calibration is True:
-        path = info.calibration_path
-        if path is None:
-            if calibration is True:
-                raise CalibrationError(f"the bundle {info.folder} has no calibration.json")
-            return None
-        calibration = path
-    loaded = calibration if isinstance(calibration, Calibration) else Calibration.load(calibration)
-    loaded.check_model(info.model_sha256)
-    if loaded.model_sha256 is None:
-        logger.warning(
-            "the calibration is not bound to a model (no model_sha256), so it cannot be checked "
-            "against %s; recalibrate with `bioverify calibrate --model` to bind it",
-            info.name,
-        )
-    return loaded
-
-
-def _default_point(calibration: Calibration) -> OperatingPoint:
-    points = calibration.operating_points
-    far_points = [op for op in points if op.target_far is not None]
-    return (far_points or points)[0]
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
@@ -89,8 +61,9 @@ class Verifier:
     Build it with :meth:`load`. Attributes: ``info`` (the bundle), ``model_sha256``,
     ``modality``, ``embedding_dim``, ``calibration`` (or ``None``), ``threshold`` and
     ``operating_point`` (``None`` without a calibration or explicit threshold),
-    ``providers`` (the onnxruntime providers really in use) and ``prior`` (for
-    ``VerifyResult.probability``).
+    ``providers`` (the onnxruntime providers really in use), ``prior`` (for
+    ``VerifyResult.probability``) and ``normalizer`` (the bundle's AS-Norm, or ``None`` for
+    raw cosine scores).
     """
 
     def __init__(
@@ -104,6 +77,7 @@ class Verifier:
         threshold: float | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         prior: float = 0.5,
+        normalizer: ScoreNormalizer | None = None,
     ) -> None:
         if batch_size < 1:
             raise InvalidInput(f"batch_size must be >= 1, got {batch_size}")
@@ -121,6 +95,7 @@ class Verifier:
         self.operating_point = point.label if point is not None else None
         self.batch_size = batch_size
         self.prior = prior
+        self.normalizer = normalizer
         self._session = session
         self._input_name = str(info.input.get("name") or session.get_inputs()[0].name)
         self._output_name = str(info.output.get("name") or session.get_outputs()[0].name)
@@ -143,6 +118,7 @@ class Verifier:
         prior: float = 0.5,
         intra_op_threads: int = 0,
         device: str | None = None,
+        score_normalization: str = "bundle",
     ) -> Verifier:
         """Open a bundle: ``"face"`` or ``"voice"`` (the packaged default models), a folder,
         ``bundle.json``, ``.zip`` or :class:`BundleInfo`.
@@ -161,7 +137,10 @@ class Verifier:
         object; default: YuNet for models with a five-point template, else Haar),
         ``face_index`` (which detected face: 0 = the largest), ``max_pixels``. Voices:
         ``voice`` settings. ``prior`` is the prior of same-identity pairs behind
-        ``VerifyResult.probability``.
+        ``VerifyResult.probability``. ``score_normalization``: ``"bundle"`` (default: AS-Norm
+        when the bundle has a cohort, see :mod:`bioverify.verify.score_norm`) or ``"none"``
+        (raw cosines); the calibration must have been fitted on the same kind of score, else
+        :class:`ModelMismatch`.
         """
         info = bundle if isinstance(bundle, BundleInfo) else open_bundle(resolve_model(bundle))
         try:
@@ -173,7 +152,8 @@ class Verifier:
                 f"{info.model_path}: the model's sha256 does not match bundle.json; the model "
                 "file was changed or corrupted"
             )
-        loaded = _resolve_calibration(calibration, info)
+        normalizer = load_normalizer(info, score_normalization)
+        loaded = resolve_calibration(calibration, info, normalizer, threshold is not None)
         if threshold is not None and operating_point is not None:
             raise InvalidInput(
                 "give either a threshold (--threshold, threshold=) or an operating point "
@@ -188,7 +168,7 @@ class Verifier:
             point = (
                 loaded.operating_point(operating_point)
                 if operating_point is not None
-                else _default_point(loaded)
+                else default_point(loaded)
             )
         elif operating_point is not None:
             raise CalibrationError(
@@ -217,7 +197,9 @@ class Verifier:
             name=f"{info.name} ({info.model_path})",
             device=device,
         )
-        return cls(info, session, used, preprocess, loaded, point, threshold, batch_size, prior)
+        return cls(
+            info, session, used, preprocess, loaded, point, threshold, batch_size, prior, normalizer
+        )
 
     def __repr__(self) -> str:
         return (
@@ -359,10 +341,35 @@ class Verifier:
 
     # -- decisions ---------------------------------------------------------------------------
 
-    @staticmethod
-    def score(a_emb: np.ndarray, b_emb: np.ndarray) -> float:
-        """Cosine similarity of two embeddings (higher = more similar)."""
-        return cosine(a_emb, b_emb)
+    def score(self, a_emb: np.ndarray, b_emb: np.ndarray) -> float:
+        """The score of two embeddings (higher = more similar): their cosine, AS-normalised
+        when the verifier has a :attr:`normalizer`.
+
+        Examples
+        --------
+        >>> voice = Verifier.load("voice")
+        >>> a, b = voice.embed(["examples/voice_a1.ogg", "examples/voice_a2.ogg"])
+        >>> voice.score(a, b) >= voice.threshold  # one speaker: a match
+        True
+        """
+        raw = cosine(a_emb, b_emb)
+        if self.normalizer is None:
+            return raw
+        a, b = (np.asarray(x, np.float64).reshape(1, -1) for x in (a_emb, b_emb))
+        return float(self.score_pairs(a / np.linalg.norm(a), b / np.linalg.norm(b))[0])
+
+    def score_pairs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """``float64 [N]`` scores of unit embedding pairs ``(a[i], b[i])`` as :meth:`score`."""
+        a, b = np.atleast_2d(a), np.atleast_2d(b)
+        if self.normalizer is not None:
+            return self.normalizer.score(a, b)
+        raw = np.sum(np.asarray(a, np.float64) * np.asarray(b, np.float64), axis=1)
+        return np.clip(raw, -1.0, 1.0)
+
+    def score_templates(self, probe: np.ndarray, templates: np.ndarray) -> np.ndarray:
+        """Scores of a unit ``probe`` against each row of ``templates``, as :meth:`score`."""
+        templates = np.atleast_2d(templates)
+        return self.score_pairs(np.broadcast_to(probe, templates.shape), templates)
 
     def _require_threshold(self) -> float:
         if self.threshold is None:
@@ -389,7 +396,7 @@ class Verifier:
         )
         if self.point is not None:
             op = self.point
-            self._where_measured(result, op)
+            where_measured(result, self.calibration, op)
             result.far, result.frr = op.far, op.frr
             result.far_ci, result.frr_ci = op.far_ci, op.frr_ci
             result.supported = op.supported
@@ -408,23 +415,6 @@ class Verifier:
                 result.threshold_prior = float(1.0 / (1.0 + math.exp(result.threshold_llr)))
         return result
 
-    def _where_measured(self, result: VerifyResult, op: OperatingPoint) -> None:
-        """Whose trials the rates come from, and the worst listed condition."""
-        calibration = self.calibration
-        if calibration is None:
-            return
-        counts = f"{calibration.n_impostor:,} impostor and {calibration.n_genuine:,} genuine trials"
-        result.measured_on = f"{counts} of {calibration.population or 'an unstated population'}"
-        worst = worst_far(calibration.conditions, op.label)
-        rates = worst.rates_for(op.label) if worst is not None else None
-        if worst is not None and rates is not None and len(calibration.conditions) > 1:
-            result.worst_condition = {
-                "name": worst.name,
-                "far": rates.far,
-                "far_ci": list(rates.far_ci),
-                "n_impostor": worst.n_impostor,
-            }
-
     def verify(self, a: Any, b: Any) -> VerifyResult:
         """Are ``a`` and ``b`` the same identity? (Two inputs of this model's modality.)"""
         return self.verify_many([(a, b)])[0]
@@ -434,11 +424,13 @@ class Verifier:
         pairs = list(pairs)
         self._require_threshold()  # fail before any work
         acquired = self.acquire_many([x for pair in pairs for x in pair])
+        rows = np.array([a.embedding for a in acquired]).reshape(-1, self.embedding_dim)
+        scores = self.score_pairs(rows[0::2], rows[1::2])
         results = []
         for k in range(len(pairs)):
             first, second = acquired[2 * k], acquired[2 * k + 1]
             notes = [f"a: {n}" for n in first.notes] + [f"b: {n}" for n in second.notes]
-            result = self.result_for(cosine(first.embedding, second.embedding), notes)
+            result = self.result_for(float(scores[k]), notes)
             result.quality = {"a": first.quality, "b": second.quality}
             if self.calibration is not None and self.calibration.quality_ranges:
                 ranges = self.calibration.quality_ranges

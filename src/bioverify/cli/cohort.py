@@ -1,0 +1,115 @@
+"""``bioverify cohort``: embed training identities with a bundle's own runtime and store them
+in the bundle as its AS-Norm cohort (``cohort.npy`` + ``bundle.json``'s
+``score_normalization``).
+
+A command of its own rather than a step of ``export``: a cohort must be embedded exactly as
+the runtime embeds probes (decoding, VAD, windows, face detection), which ``export`` (torch)
+does not run, and bundles that were never exported here (the converted default voice model)
+need one too. The samples come only from the ``train`` part of a split, so the identities of
+``val`` and ``test`` — where the normalisation is measured and calibrated — are never in it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import click
+import numpy as np
+
+from bioverify.calibration import Calibration
+from bioverify.cli.runtime_options import (
+    device_option,
+    face_options,
+    load_runtime_verifier,
+    select_samples,
+)
+from bioverify.errors import DataError, InvalidInput
+
+
+@click.command("cohort")
+@click.option(
+    "--model",
+    required=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="The bundle folder to add the cohort to (its model.onnx is not changed).",
+)
+@click.option(
+    "--data",
+    required=True,
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Identity folders or a CSV manifest (repeatable), as given to `bioverify split`.",
+)
+@click.option(
+    "--split",
+    "split_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="split.json: the cohort is drawn from its train identities only.",
+)
+@click.option(
+    "--size",
+    type=click.IntRange(min=2),
+    default=1000,
+    show_default=True,
+    help="Train samples drawn at random (seeded) for the cohort.",
+)
+@click.option(
+    "--top-k",
+    type=click.IntRange(min=1),
+    default=200,
+    show_default=True,
+    help="Highest cohort scores whose mean and spread normalise a score.",
+)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@face_options
+@device_option
+def cohort(
+    model: Path,
+    data: tuple[Path, ...],
+    split_path: Path,
+    size: int,
+    top_k: int,
+    seed: int,
+    face_mode: str,
+    detector: str | None,
+    device: str,
+) -> None:
+    """Add an AS-Norm cohort of the split's TRAIN identities to the bundle MODEL; verify,
+    evaluate, calibrate and the gallery then score with AS-Norm (--score-norm none turns
+    it off). Recalibrate afterwards: a calibration on raw scores no longer applies."""
+    from bioverify.verify.evaluation import acquire_all
+    from bioverify.verify.score_norm import bundle_key, install_cohort
+
+    verifier = load_runtime_verifier(
+        model, face_mode, detector, calibration=False, device=device, score_normalization="none"
+    )
+    paths, identities, _ = select_samples(data, split_path, "train", verifier.modality)
+    chosen = sorted(np.random.default_rng(seed).permutation(len(paths))[:size])
+    acquired, failures = acquire_all(verifier, [paths[i] for i in chosen], progress=True)
+    kept = [i for i, a in zip(chosen, acquired, strict=True) if a is not None]
+    if len(kept) < 2 or top_k > len(kept):
+        raise DataError(
+            f"{len(kept)} of {len(chosen)} train samples were acquired; a cohort with "
+            f"--top-k {top_k} needs more"
+        )
+    corpora = ", ".join(d.parent.name if d.suffix == ".csv" else d.name for d in data)
+    source = (
+        f"{len(kept)} samples of {len(set(identities[i] for i in kept))} train identities "
+        f"of {split_path.name} ({corpora}); {len(failures)} failed to acquire; seed {seed}"
+    )
+    embeddings = np.stack([a.embedding for a in acquired if a is not None])
+    try:
+        section = install_cohort(verifier.info, embeddings, top_k, source)
+    except OSError as exc:
+        raise InvalidInput(f"{model}: cannot write the cohort ({exc.strerror})") from exc
+    click.echo(f"cohort: {source}")
+    click.echo(f"wrote {verifier.info.folder / section['cohort_file']} (top_k {top_k})")
+    calibration = verifier.info.calibration_path
+    key = bundle_key(replace(verifier.info, score_normalization=section))
+    if calibration is not None and Calibration.load(calibration).score_normalization != key:
+        click.echo(
+            "the bundle's calibration.json was fitted on other scores and no longer applies: "
+            f"bioverify calibrate --model {model} --data DIR --split SPLIT --install"
+        )

@@ -1,0 +1,81 @@
+"""Which calibration a :class:`~bioverify.verify.Verifier` uses, its default operating
+point, and what a result says about where the calibration's rates were measured."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from bioverify.bundle import BundleInfo
+from bioverify.calibration import Calibration, OperatingPoint
+from bioverify.calibration.conditions import worst_far
+from bioverify.errors import CalibrationError
+from bioverify.verify.result import VerifyResult
+from bioverify.verify.score_norm import ScoreNormalizer
+
+logger = logging.getLogger("bioverify.verify.verifier")
+
+
+def resolve_calibration(
+    calibration: Calibration | Path | str | bool | None,
+    info: BundleInfo,
+    normalizer: ScoreNormalizer | None,
+    explicit_threshold: bool = False,
+) -> Calibration | None:
+    """The calibration to use (``None``: the bundle's if any, ``True``: the bundle's or an
+    error, ``False``: none), checked to be this model's and fitted on the scores
+    ``normalizer`` gives — except that with an explicit threshold, the bundle's own
+    calibration on other scores is left out (the threshold's rates are unknown anyway)."""
+    if calibration is False:
+        return None
+    key = None if normalizer is None else normalizer.key
+    if calibration is None and explicit_threshold and info.calibration_path is not None:
+        own = Calibration.load(info.calibration_path)
+        return (
+            resolve_calibration(own, info, normalizer) if own.score_normalization == key else None
+        )
+    if calibration is None or calibration is True:
+        path = info.calibration_path
+        if path is None:
+            if calibration is True:
+                raise CalibrationError(f"the bundle {info.folder} has no calibration.json")
+            return None
+        calibration = path
+    loaded = calibration if isinstance(calibration, Calibration) else Calibration.load(calibration)
+    loaded.check_model(info.model_sha256, key)
+    if loaded.model_sha256 is None:
+        logger.warning(
+            "the calibration is not bound to a model (no model_sha256), so it cannot be checked "
+            "against %s; recalibrate with `bioverify calibrate --model` to bind it",
+            info.name,
+        )
+    return loaded
+
+
+def default_point(calibration: Calibration) -> OperatingPoint:
+    """The first FAR operating point (else the first point)."""
+    points = calibration.operating_points
+    far_points = [op for op in points if op.target_far is not None]
+    return (far_points or points)[0]
+
+
+def where_measured(
+    result: VerifyResult, calibration: Calibration | None, op: OperatingPoint
+) -> None:
+    """Fill in whose trials the rates of ``op`` come from, and the worst listed condition."""
+    if calibration is None:
+        return
+    counts = f"{calibration.n_impostor:,} impostor and {calibration.n_genuine:,} genuine trials"
+    result.measured_on = f"{counts} of {calibration.population or 'an unstated population'}"
+    worst = worst_far(calibration.conditions, op.label)
+    rates = worst.rates_for(op.label) if worst is not None else None
+    if worst is not None and rates is not None and len(calibration.conditions) > 1:
+        result.worst_condition = {
+            "name": worst.name,
+            "far": rates.far,
+            "far_ci": list(rates.far_ci),
+            "n_impostor": worst.n_impostor,
+        }
+
+
+__all__ = ["default_point", "resolve_calibration", "where_measured"]
