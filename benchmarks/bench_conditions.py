@@ -43,8 +43,16 @@ def condition_folders(root: Path) -> list[tuple[str, Path]]:
     return out
 
 
-def measure(model: str, conditions: Path, face_mode: str) -> dict[str, Any]:
-    verifier = Verifier.load(model, face_mode=face_mode)
+def measure(
+    model: str,
+    conditions: Path,
+    face_mode: str,
+    calibration: Path | None = None,
+    score_norm: str = "bundle",
+) -> dict[str, Any]:
+    verifier = Verifier.load(
+        model, face_mode=face_mode, calibration=calibration, score_normalization=score_norm
+    )
     calibration = verifier.calibration
     if calibration is None:
         raise SystemExit(f"{model} has no calibration to measure")
@@ -72,6 +80,7 @@ def measure(model: str, conditions: Path, face_mode: str) -> dict[str, Any]:
     return {
         "model": verifier.info.name,
         "model_sha256": verifier.model_sha256,
+        "score_normalization": score_norm,
         "calibration_population": calibration.population,
         "conditions": rows,
     }
@@ -140,10 +149,12 @@ def main() -> None:
     parser.add_argument("--conditions", type=Path, required=True)
     parser.add_argument("--label", default="")
     parser.add_argument("--face-mode", default="auto")
+    parser.add_argument("--calibration", type=Path, default=None, help="default: the model's")
+    parser.add_argument("--score-norm", choices=("bundle", "none"), default="bundle")
     parser.add_argument("--out", type=Path, required=True, help="writes OUT.json and OUT.md")
     args = parser.parse_args()
     command = "python -m benchmarks.bench_conditions " + " ".join(sys.argv[1:])
-    result = measure(args.model, args.conditions, args.face_mode)
+    result = measure(args.model, args.conditions, args.face_mode, args.calibration, args.score_norm)
     result["command"] = command
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")

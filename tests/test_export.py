@@ -284,6 +284,27 @@ def test_training_summary_has_counts_not_identity_names(face) -> None:
     assert training["data"] == {"paths": ["set"], "split": "split.json", "split_sha256": "0" * 64}
 
 
+def test_a_collapsed_model_is_refused_unless_forced(tmp_path) -> None:
+    """Every input embedded to one vector: the export says so in one line and writes
+    nothing; --force exports it anyway (issue 14: it used to export, calibrate to threshold
+    1.0 and score 1.0 for every pair)."""
+    checkpoint = write_checkpoint(tmp_path / "collapsed.pt", "face")
+    state = torch.load(checkpoint, weights_only=True)
+    weights = state["encoder"]["state_dict"]
+    weights["backbone.features.weight"].zero_()  # the last BatchNorm1d: output = its bias
+    weights["backbone.features.bias"].fill_(1.0)
+    save_checkpoint(checkpoint, {k: v for k, v in state.items() if k != "format_version"})
+    runner = CliRunner()
+    args = ["export", str(checkpoint), "--out", str(tmp_path / "b"), "--no-flip-fusion"]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == ExportError.exit_code, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "the model gives every input the same embedding" in lines[0]
+    assert not (tmp_path / "b").exists()
+    assert runner.invoke(cli, [*args, "--force"]).exit_code == 0
+    assert (tmp_path / "b" / "bundle.json").is_file()
+
+
 def test_the_same_checkpoint_exports_to_the_same_bytes(face, tmp_path) -> None:
     """No timestamp in the graph: a re-export keeps the sha256, so the calibration and the
     galleries bound to the model stay valid."""

@@ -58,6 +58,12 @@ def _size(n_bytes: int) -> str:
 @click.option(
     "--threads", type=click.IntRange(min=1), help="CPU threads for torch and onnxruntime."
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Export even a model whose embeddings collapsed or whose EER on --calibration-data "
+    "is near chance, which is otherwise refused.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def export(
     checkpoint: Path,
@@ -71,6 +77,7 @@ def export(
     name: str | None,
     overwrite: bool,
     threads: int | None,
+    force: bool,
     as_json: bool,
 ) -> None:
     """Export CHECKPOINT (best.pt / last.pt of `bioverify train`) to an ONNX model bundle,
@@ -101,6 +108,7 @@ def export(
         max_samples=calibration_samples,
         threads=threads,
         flip_fusion=flip_fusion,
+        force=force,
     )
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, default=str))

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from bioverify.calibration.roc import VerificationSummary, summarize
+from bioverify.calibration.roc import NEAR_CHANCE_EER, VerificationSummary, summarize
 from bioverify.calibration.trials import make_trials, score_trials
+from bioverify.errors import ExportError
 
 #: impostor trials for the EER (as many as genuine ones, at least this many where possible)
 MIN_IMPOSTOR = 3000
@@ -66,4 +67,47 @@ def trial_summary(
     return summarize(score_trials(embeddings, trials), trials.genuine)
 
 
-__all__ = ["MIN_IMPOSTOR", "cpu_session", "embeddings_per_second", "trial_summary"]
+#: distinct inputs whose embeddings all agree beyond this cosine: the model has collapsed
+COLLAPSED_COSINE = 0.99999
+
+
+def check_discriminates(embeddings: np.ndarray, summary: VerificationSummary | None) -> None:
+    """Raise :class:`ExportError` for a model that cannot tell inputs apart: every distinct
+    probe input (random images or noise, and real samples) embedded to the same vector
+    (pairwise cosine above :data:`COLLAPSED_COSINE`), or an EER on the real samples' trials
+    near chance (:data:`~bioverify.calibration.roc.NEAR_CHANCE_EER`).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> check_discriminates(rng.normal(size=(5, 8)), None)
+    >>> check_discriminates(np.ones((5, 8)), None)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    bioverify.errors.ExportError: the model gives every input the same embedding ...
+    """
+    unit = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
+    cosine = unit @ unit.T
+    lowest = float(cosine[~np.eye(len(unit), dtype=bool)].min()) if len(unit) > 1 else -1.0
+    if lowest > COLLAPSED_COSINE:
+        raise ExportError(
+            f"the model gives every input the same embedding (lowest cosine between "
+            f"{len(unit)} different inputs {lowest:.6f}): it has collapsed; retrain it, or "
+            "pass --force (force=True) to export it anyway"
+        )
+    if summary is not None and summary.eer >= NEAR_CHANCE_EER:
+        raise ExportError(
+            f"EER {100 * summary.eer:.1f} % on the real samples' trials is near chance: the "
+            "model cannot tell these identities apart; pass --force (force=True) to export "
+            "it anyway"
+        )
+
+
+__all__ = [
+    "COLLAPSED_COSINE",
+    "MIN_IMPOSTOR",
+    "check_discriminates",
+    "cpu_session",
+    "embeddings_per_second",
+    "trial_summary",
+]

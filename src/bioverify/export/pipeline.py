@@ -32,7 +32,12 @@ from bioverify.bundle import (
 )
 from bioverify.calibration.roc import VerificationSummary
 from bioverify.errors import InvalidInput
-from bioverify.export.measure import cpu_session, embeddings_per_second, trial_summary
+from bioverify.export.measure import (
+    check_discriminates,
+    cpu_session,
+    embeddings_per_second,
+    trial_summary,
+)
 from bioverify.export.onnx_export import (
     DEFAULT_OPSET,
     export_onnx,
@@ -214,6 +219,8 @@ class _Measured:
     agreement: Agreement
     summary: VerificationSummary | None
     providers: list[str]
+    #: embeddings of the distinct probe inputs (synthetic, then real parity batches)
+    probe_embeddings: np.ndarray
 
 
 def export_bundle(
@@ -231,6 +238,7 @@ def export_bundle(
     min_cosine: float = MIN_COSINE,
     timing_seconds: float | None = None,
     flip_fusion: bool | None = None,
+    force: bool = False,
 ) -> ExportReport:
     """Export a ``bioverify train`` checkpoint to a model bundle in ``out``.
 
@@ -243,7 +251,9 @@ def export_bundle(
     measured in onnxruntime on the CPU with ``threads`` intra-op threads for
     ``timing_seconds`` (default :data:`TIMING_SECONDS`) per bundle. ``flip_fusion``
     (default: on for faces) puts test-time flip fusion in the graph (see
-    :class:`~bioverify.training.models.encoder.FlipFusedEncoder`).
+    :class:`~bioverify.training.models.encoder.FlipFusedEncoder`). A model whose
+    embeddings collapsed, or whose EER on the real samples is near chance, is refused
+    (:func:`~bioverify.export.measure.check_discriminates`) unless ``force``.
     """
     trained = load_trained_encoder(checkpoint, flip_fusion)
     if int8 and calibration_data is None:
@@ -261,6 +271,8 @@ def export_bundle(
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.export-", dir=out.parent))
     try:
         measured = _measure(trained, staging, precisions, real, opset, threads, min_cosine, seconds)
+        if not force:
+            check_discriminates(measured["fp32"].probe_embeddings, measured["fp32"].summary)
         variants = _write(trained, name or trained.name, measured, real, opset, targets)
         for precision in precisions:
             _install(measured[precision].model.parent, targets[precision])
@@ -325,6 +337,7 @@ def _measure(
             agreement=agree,
             summary=trial_summary(embeddings[-len(real) :], real.identities) if real else None,
             providers=list(session.get_providers()),
+            probe_embeddings=embeddings[: sum(len(b) for b in probe)],
         )
     return measured
 
