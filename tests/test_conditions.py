@@ -95,3 +95,25 @@ def test_drift_sees_scores_unlike_the_calibration() -> None:
     assert check_drift(shifted, quantiles).verdict == "drift"
     with pytest.raises(InvalidInput, match="not enough to judge drift"):
         check_drift(same[:99], quantiles)
+
+
+def test_a_threshold_raised_for_a_looser_target_lifts_the_stricter_one() -> None:
+    """A small condition has enough impostor trials for FAR = 1 % (300) but not for 0.1 %
+    (3,000): it raises only the 1 % threshold, and the 0.1 % one must follow it (a stricter
+    target never has the lower threshold; the calibration reader refuses that)."""
+    rng = np.random.default_rng(3)
+    big = np.concatenate([rng.normal(2.5, 1, 300), rng.normal(0, 1, 5000)])
+    big_labels = np.arange(big.size) < 300
+    small = np.concatenate([rng.normal(3.5, 0.5, 50), rng.normal(2.0, 0.5, 400)])
+    small_labels = np.arange(small.size) < 50
+    scores = np.concatenate([big, small])
+    labels = np.concatenate([big_labels, small_labels])
+    conditions = np.array(["big"] * big.size + ["small"] * small.size)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        calibration = fit_calibration(
+            scores, labels, target_fars=(1e-2, 1e-3), conditions=conditions, force=True
+        )
+    loose, strict = calibration.operating_points
+    assert strict.threshold >= loose.threshold
+    Calibration.from_dict(calibration.to_dict())  # the reader accepts it

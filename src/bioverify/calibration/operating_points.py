@@ -232,6 +232,23 @@ def hold_in_every_condition(
         for k, target in enumerate(target_frrs, start=len(target_fars)):
             if n_genuine >= rule_of_three_count(target):
                 out[k] = min(out[k], threshold_at_frr(roc, target))
+    return _monotone(out, target_fars, target_frrs)
+
+
+def _monotone(
+    thresholds: list[float], target_fars: Sequence[float], target_frrs: Sequence[float]
+) -> list[float]:
+    """A stricter FAR target keeps a threshold at least as high as a looser one (and a
+    stricter FRR target one at most as high): a condition with enough trials for the looser
+    target only can raise its threshold above the stricter target's, which must follow."""
+    out = list(thresholds)
+    highest = -np.inf
+    for k in sorted(range(len(target_fars)), key=lambda k: -target_fars[k]):
+        highest = out[k] = max(out[k], highest)
+    lowest = np.inf
+    for k in sorted(range(len(target_frrs)), key=lambda k: -target_frrs[k]):
+        j = len(target_fars) + k
+        lowest = out[j] = min(out[j], lowest)
     return out
 
 
