@@ -1,5 +1,6 @@
 """AS-Norm in the runtime: the normaliser, the bundle's cohort, calibration binding, and the
-same normalised score in verify, evaluation and the gallery (default voice model)."""
+same normalised score in verify, evaluation and the gallery — on a copy of the default voice
+model given a cohort (the shipped bundle scores raw cosines: docs/models.md says why)."""
 
 from __future__ import annotations
 
@@ -24,14 +25,40 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 A1, A2, B1 = (str(EXAMPLES / f"voice_{n}.ogg") for n in ("a1", "a2", "b1"))
 
 
-@pytest.fixture(scope="module")
-def voice() -> Verifier:
-    return Verifier.load("voice")
+TOP_K = 20
 
 
 def _unit(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
     x = rng.standard_normal((n, d))
     return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def normed_voice(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default voice bundle with a cohort (100 random unit rows, top 20) and a
+    calibration fitted on normalised scores (synthetic), bound to both."""
+    from bioverify.calibration import fit_calibration
+
+    folder = Path(shutil.copytree(default_bundle("voice"), tmp_path_factory.mktemp("v") / "v"))
+    info = load_bundle(folder)
+    rows = _unit(np.random.default_rng(7), 100, info.embedding_dim).astype(np.float32)
+    install_cohort(info, rows, TOP_K, "100 random unit rows")
+    info = load_bundle(folder)
+    rng = np.random.default_rng(0)
+    scores = np.concatenate([rng.normal(3.0, 1.0, 600), rng.normal(0.0, 1.0, 4000)])
+    fit_calibration(
+        scores,
+        np.arange(scores.size) < 600,
+        target_fars=(1e-2,),
+        model_sha256=info.model_sha256,
+        score_normalization=bundle_key(info),
+    ).save(folder / "calibration.json")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def voice(normed_voice: Path) -> Verifier:
+    return Verifier.load(normed_voice)
 
 
 def test_normalizer_is_the_as_norm_formula() -> None:
@@ -54,13 +81,16 @@ def test_normalizer_is_the_as_norm_formula() -> None:
         ScoreNormalizer(cohort, 51, "0" * 64)
 
 
-def test_default_voice_model_scores_with_as_norm(voice: Verifier) -> None:
-    assert voice.normalizer is not None and voice.normalizer.top_k == 200
+def test_a_bundle_with_a_cohort_scores_with_as_norm(voice: Verifier) -> None:
+    assert Verifier.load("voice").normalizer is None  # the shipped bundle: raw cosines
+    assert voice.normalizer is not None and voice.normalizer.top_k == TOP_K
     assert voice.normalizer.cohort.shape[1] == 256
     assert voice.calibration is not None
     assert voice.calibration.score_normalization == voice.normalizer.key
     assert bundle_key(voice.info) == voice.normalizer.key
-    raw = Verifier.load("voice", calibration=False, threshold=0.0, score_normalization="none")
+    raw = Verifier.load(
+        voice.info.folder, calibration=False, threshold=0.0, score_normalization="none"
+    )
     same, other = voice.verify_many([(A1, A2), (A1, B1)])
     raw_same = raw.verify(A1, A2).score
     a1, a2 = voice.embed([A1, A2])
@@ -69,18 +99,19 @@ def test_default_voice_model_scores_with_as_norm(voice: Verifier) -> None:
     assert same.score == pytest.approx(voice.score(a1, a2))
     assert same.score > other.score
     with pytest.raises(InvalidInput, match="score_normalization must be one of"):
-        Verifier.load("voice", score_normalization="snorm")
+        Verifier.load(voice.info.folder, score_normalization="snorm")
 
 
 def test_a_calibration_fitted_on_other_scores_is_refused(voice: Verifier) -> None:
-    with pytest.raises(ModelMismatch, match=r"fitted on as-norm top_k=200 .* raw cosine scores"):
-        Verifier.load("voice", score_normalization="none")
+    folder = voice.info.folder
+    with pytest.raises(ModelMismatch, match=rf"fitted on as-norm top_k={TOP_K} .* raw cosine"):
+        Verifier.load(folder, score_normalization="none")
     from tiny_bundles import synthetic_calibration
 
     raw_calibration = synthetic_calibration(voice.model_sha256)
     with pytest.raises(ModelMismatch, match="fitted on raw cosine scores, but the verifier"):
-        Verifier.load("voice", calibration=raw_calibration)
-    loaded = Verifier.load("voice", calibration=raw_calibration, score_normalization="none")
+        Verifier.load(folder, calibration=raw_calibration)
+    loaded = Verifier.load(folder, calibration=raw_calibration, score_normalization="none")
     assert loaded.normalizer is None and loaded.threshold is not None
 
 
@@ -113,8 +144,8 @@ def test_gallery_verify_and_identify_decide_on_the_same_normalised_score(
             assert scores[name] == claim.score  # bit for bit
 
 
-def _copy_voice(tmp_path: Path) -> Path:
-    return Path(shutil.copytree(default_bundle("voice"), tmp_path / "voice"))
+def _copy_voice(source: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(source, tmp_path / "voice"))
 
 
 def _rewrite(folder: Path, **section: object) -> None:
@@ -123,8 +154,10 @@ def _rewrite(folder: Path, **section: object) -> None:
     (folder / BUNDLE_FILE).write_text(json.dumps(data))
 
 
-def test_a_tampered_missing_or_malformed_cohort_is_refused(tmp_path: Path) -> None:
-    folder = _copy_voice(tmp_path)
+def test_a_tampered_missing_or_malformed_cohort_is_refused(
+    normed_voice: Path, tmp_path: Path
+) -> None:
+    folder = _copy_voice(normed_voice, tmp_path)
     cohort = folder / "cohort.npy"
     data = bytearray(cohort.read_bytes())
     data[-1] ^= 1
@@ -174,19 +207,20 @@ def test_install_cohort_keeps_the_model_and_its_sha256(
         install_cohort(info, rows, 21, "too few")
 
 
-def test_cli_score_norm_and_info(tmp_path: Path) -> None:
+def test_cli_score_norm_and_info(normed_voice: Path) -> None:
     runner = CliRunner()
-    result = runner.invoke(cli, ["verify", A1, A2, "--model", "voice", "--score-norm", "none"])
+    model = str(normed_voice)
+    result = runner.invoke(cli, ["verify", A1, A2, "--model", model, "--score-norm", "none"])
     lines = result.stderr.strip().splitlines()
     assert result.exit_code != 0 and len(lines) == 1 and "fitted on as-norm" in lines[0]
     result = runner.invoke(
-        cli, ["verify", A1, A2, "--model", "voice", "--score-norm", "none", "--threshold", "0.5"]
+        cli, ["verify", A1, A2, "--model", model, "--score-norm", "none", "--threshold", "0.5"]
     )
     assert result.exit_code == 0, result.stderr
     score = float(result.stdout.split("score")[1].split()[0])
     assert -1.0 <= score <= 1.0
-    result = runner.invoke(cli, ["info", "voice"])
-    assert "scores       AS-Norm (top 200 cohort scores)" in result.stdout
+    result = runner.invoke(cli, ["info", model])
+    assert f"scores       AS-Norm (top {TOP_K} cohort scores)" in result.stdout
     assert "(bound to this model)" in result.stdout
 
 
