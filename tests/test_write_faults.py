@@ -9,7 +9,15 @@ import random
 from pathlib import Path
 
 import pytest
-from benchmarks.fuzz.faults import FAULTS, INJECTABLE, inject, kill_once, run
+from benchmarks.fuzz.faults import (
+    FAULTS,
+    INJECTABLE,
+    concurrent_installs,
+    identify_during_backup,
+    inject,
+    kill_once,
+    run,
+)
 from benchmarks.fuzz.write_paths import WRITE_PATHS
 
 from bioverify.atomic import write_atomic
@@ -62,3 +70,17 @@ def test_fault_campaign_summary_counts_every_kill_and_fault() -> None:
     assert summary["failures"] == []
     assert row["kills"] == 2 and row["faults"] == 3 * len(FAULTS)
     assert row["states_lost"] == row["half_written_accepted"] == row["fault_failures"] == 0
+
+
+@pytest.mark.slow
+def test_two_installs_at_once_give_the_old_or_a_new_calibration() -> None:
+    result = concurrent_installs(10)
+    assert result["writer_errors"] == [] and result["mixed"] == 0, result
+    assert result["final"] in (1000, 2000) and result["reads"] > 0
+
+
+@pytest.mark.slow
+def test_identify_during_a_backup_sees_the_gallery_and_a_whole_backup() -> None:
+    result = identify_during_backup(5)
+    assert result["writer_error"] == "" and result["wrong"] == 0, result
+    assert result["identifications"] > 0

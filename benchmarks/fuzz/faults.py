@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from benchmarks.fuzz.seeds import ROOT, child_env
+from benchmarks.fuzz.seeds import FACES, ROOT, child_env
 from benchmarks.fuzz.write_paths import WRITE_PATHS
 
 #: (OS call, errno) pairs injected; EACCES on open stands for a read-only folder
@@ -146,6 +146,100 @@ def kill_once(path: str, folder: Path, start: int, rng: random.Random) -> dict[s
     }
 
 
+def _repeat(path: str, folder: Path, version: int, times: int) -> None:
+    for _ in range(times):
+        WRITE_PATHS[path].write(folder, version)
+
+
+def _spawn_repeat(path: str, folder: Path, version: int, times: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.fuzz.faults",
+            "--repeat",
+            path,
+            str(folder),
+            str(version),
+            str(times),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=child_env(),
+    )
+
+
+def concurrent_installs(writes: int) -> dict[str, Any]:
+    """Two processes install calibrations 1000 and 2000, ``writes`` times each, at once,
+    while this one loads the file in a loop: every load must give version 0, 1000 or 2000."""
+    with tempfile.TemporaryDirectory(prefix="faults-concurrent-") as tmp:
+        folder = Path(tmp)
+        WRITE_PATHS["calibration"].setup(folder)
+        writers = [_spawn_repeat("calibration", folder, v, writes) for v in (1000, 2000)]
+        reads, mixed = 0, []
+        while any(w.poll() is None for w in writers):
+            try:
+                state: int | str = WRITE_PATHS["calibration"].read(folder)
+            except Exception as exc:
+                state = f"{type(exc).__name__}: {exc}"
+            reads += 1
+            if state not in (0, 1000, 2000):
+                mixed.append(state)
+        errors = [w.communicate()[1][-500:] for w in writers if w.returncode != 0]
+        final = WRITE_PATHS["calibration"].read(folder)
+    return {
+        "writes": 2 * writes,
+        "reads": reads,
+        "mixed": len(mixed),
+        "final": final,
+        "writer_errors": errors,
+        "examples": mixed[:5],
+    }
+
+
+def identify_during_backup(backups: int) -> dict[str, Any]:
+    """A process exports the gallery ``backups`` times while this one identifies and reads
+    the backup in a loop: every identification must find ``p0`` and every backup read
+    must hold the gallery's one identity."""
+    from bioverify.gallery import Gallery
+
+    with tempfile.TemporaryDirectory(prefix="faults-backup-") as tmp:
+        folder = Path(tmp)
+        WRITE_PATHS["gallery_backup"].setup(folder)
+        writer = _spawn_repeat("gallery_backup", folder, 0, backups)
+        identifications, reads, wrong = 0, 0, []
+        with Gallery(folder / "gallery.db", _face_verifier()) as gallery:
+            while writer.poll() is None:
+                decision = gallery.identify(FACES[0]).decision
+                identifications += 1
+                if decision != "p0":
+                    wrong.append(f"identify gave {decision!r}")
+                try:
+                    state: int | str = WRITE_PATHS["gallery_backup"].read(folder)
+                except Exception as exc:
+                    state = f"{type(exc).__name__}: {exc}"
+                reads += 1
+                if state != 0:
+                    wrong.append(f"backup read gave {state!r}")
+        error = writer.communicate()[1][-500:] if writer.returncode != 0 else ""
+    return {
+        "backups": backups,
+        "identifications": identifications,
+        "backup_reads": reads,
+        "wrong": len(wrong),
+        "examples": wrong[:5],
+        "writer_error": error,
+    }
+
+
+def _face_verifier() -> Any:
+    from bioverify.verify.api import default_bundle, load_verifier
+
+    return load_verifier(default_bundle("face"))
+
+
 def run(paths: list[str], kills: int, seed: int = 0) -> dict[str, Any]:
     """Kills and injected errors on each path; returns per-path counts and failures."""
     rng = random.Random(seed)
@@ -211,18 +305,34 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--paths", default=",".join(WRITE_PATHS))
     parser.add_argument("--kills", type=int, default=50, help="SIGKILLs per write path")
     parser.add_argument("--out", type=Path, default=None, help="write the summary JSON here")
+    parser.add_argument(
+        "--concurrent-writes",
+        type=int,
+        default=100,
+        help="writes per process in the concurrency checks (0: skip them)",
+    )
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--repeat", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         _child(args.child[0], Path(args.child[1]), int(args.child[2]))
         return
+    if args.repeat:
+        _repeat(args.repeat[0], Path(args.repeat[1]), int(args.repeat[2]), int(args.repeat[3]))
+        return
     summary = run([p for p in args.paths.split(",") if p], args.kills)
+    if args.concurrent_writes:
+        summary["concurrency"] = {
+            "two_calibration_installs": concurrent_installs(args.concurrent_writes),
+            "identify_during_backup": identify_during_backup(args.concurrent_writes),
+        }
     summary["command"] = "python -m benchmarks.fuzz.faults " + shlex.join(
         sys.argv[1:] if argv is None else argv
     )
     if args.out is not None:
         args.out.write_text(json.dumps(summary, indent=1) + "\n")
     print(markdown(summary))
+    print(json.dumps(summary.get("concurrency", {}), indent=1))
     print(json.dumps(summary["failures"][:20], indent=1))
 
 
