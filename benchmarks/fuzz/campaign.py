@@ -80,24 +80,16 @@ class Worker:
     def run(self, kind: str, path: Path, timeout: float) -> dict[str, Any]:
         if self.process is None or self.process.poll() is not None:
             self.process = self._start()
-            # warm the models up so model loading is not counted in a case's time
-            self._ask(kind, None, timeout=300)
+            assert self.process.stdout is not None
+            # the worker loads both default models before its first case, then says so
+            if self.process.stdout.readline().strip() != "ready":
+                raise RuntimeError("the fuzz worker did not start; run benchmarks.fuzz.worker")
         return self._ask(kind, path, timeout)
 
-    def _ask(self, kind: str, path: Path | None, timeout: float) -> dict[str, Any]:
+    def _ask(self, kind: str, path: Path, timeout: float) -> dict[str, Any]:
         process = self.process
         assert process is not None and process.stdin is not None and process.stdout is not None
-        case = {"kind": kind, "path": str(path) if path else str(ROOT / "examples/face_a1.jpg")}
-        if path is None:
-            case["kind"] = (
-                "jpeg"
-                if kind in ("jpeg", "png", "pgm", "webp", "bmp", "tiff", "gallery")
-                else ("wav" if kind in ("wav", "flac", "ogg", "mp3") else kind)
-            )
-            if case["kind"] == "wav":
-                case["path"] = str(ROOT / "examples/voice_a1.ogg")
-            elif case["kind"] != "jpeg":
-                return {}
+        case = {"kind": kind, "path": str(path)}
         start, peak = time.perf_counter(), 0.0
         try:
             process.stdin.write(json.dumps(case) + "\n")

@@ -69,6 +69,9 @@ class Targets:
 
 def main() -> None:
     targets = Targets()
+    for modality in ("face", "voice"):  # model loading is not part of any case
+        targets.verifier(modality)
+    print("ready", flush=True)
     for line in sys.stdin:
         case = json.loads(line)
         _peak_reset()
