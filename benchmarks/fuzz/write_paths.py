@@ -131,12 +131,12 @@ def _backup_setup(folder: Path) -> None:
 
 
 def _backup_write(folder: Path, version: int) -> None:
-    """Export the gallery, holding ``version + 1`` identities, to ``backup.json``."""
+    """Enroll ``p<n>`` up to ``p<version>``, then export the gallery to ``backup.json``."""
     from bioverify.gallery import Gallery
 
     with Gallery(folder / "gallery.db", _verifier()) as gallery:
-        if len(gallery.list()) <= version:
-            gallery.enroll(f"p{version}", [FACES[version % 2]])
+        for k in range(len(gallery.list()), version + 1):
+            gallery.enroll(f"p{k}", [FACES[k % 2]])
         gallery.export_json(folder / "backup.json")
 
 

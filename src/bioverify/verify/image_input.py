@@ -77,7 +77,7 @@ def decode_bytes(data: bytes, source: str, max_pixels: int = MAX_PIXELS) -> np.n
     _check_pixels(*size, max_pixels, source)
     problem = png_chunk_problem(data)
     if problem is not None:
-        raise InvalidInput(f"{source}: not a readable PNG image: {problem}")
+        raise InvalidInput(f"{source}: not a readable image (PNG: {problem})")
     image = decode_image(data, source=source)
     _check_pixels(image.shape[1], image.shape[0], max_pixels, source)
     return image
