@@ -84,7 +84,11 @@ def test_a_gallery_with_a_null_template_is_a_gallery_error(face: Verifier, tmp_p
         gallery.identify(FACE)
 
 
-def test_a_bundle_whose_model_file_holds_a_nul_is_a_model_error(tmp_path: Path) -> None:
-    shutil.copy(HOSTILE / "bundle_model_file_nul.json", tmp_path / "bundle.json")
-    with pytest.raises(ModelError, match="plain file name"):
+@pytest.mark.parametrize("name", ["bundle_model_file_nul.json", "bundle_model_file_too_long.json"])
+def test_a_bundle_whose_model_file_cannot_be_a_file_name_is_a_model_error(
+    name: str, tmp_path: Path
+) -> None:
+    shutil.copy(HOSTILE / name, tmp_path / "bundle.json")
+    with pytest.raises(ModelError, match="plain file name") as error:
         load_bundle(tmp_path)
+    assert len(str(error.value)) < 300  # the name is cut short in the message

@@ -172,8 +172,14 @@ def parse_bundle_json(data: Any, folder: Path, source: str = BUNDLE_FILE) -> Bun
     if not _SHA256.fullmatch(sha):
         raise _fail(source, "model_sha256 must be 64 lowercase hex digits")
     model_file = _require(data, "model_file", str, source)
-    if Path(model_file).name != model_file or model_file in ("", ".", "..") or "\0" in model_file:
-        raise _fail(source, f"model_file must be a plain file name, got {model_file!r}")
+    if (
+        Path(model_file).name != model_file
+        or model_file in ("", ".", "..")
+        or "\0" in model_file
+        or len(model_file.encode("utf-8", "surrogatepass")) > 255  # longer: ENAMETOOLONG
+    ):
+        shown = model_file if len(model_file) <= 80 else model_file[:77] + "..."
+        raise _fail(source, f"model_file must be a plain file name, got {shown!r}")
     preprocessing = _require(data, "preprocessing", dict, source)
     if modality == "face" and not isinstance(preprocessing.get("face_geometry"), dict):
         raise _fail(source, "a face bundle needs preprocessing.face_geometry")
