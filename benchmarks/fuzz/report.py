@@ -40,6 +40,7 @@ def write(fuzz: dict[str, Any], faults: dict[str, Any], out: Path, notes: str) -
 
 What is guaranteed and how it is tested: [docs/reliability.md](../../docs/reliability.md).
 {notes}
+
 ## Fuzz campaign
 
 `{fuzz["command"]}`
