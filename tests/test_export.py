@@ -388,6 +388,34 @@ def test_failed_parity_raises_and_leaves_the_old_bundle(face, tmp_path, monkeypa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["face", "other.pt"]
 
 
+@pytest.mark.parametrize(("failing_call", "code"), [(1, "ENOSPC"), (2, "EIO")])
+def test_an_os_error_while_installing_keeps_the_old_bundle(
+    face, tmp_path, monkeypatch, failing_call, code
+) -> None:
+    # call 1 moves the old bundle aside, call 2 moves the new one in: both are put right
+    import errno
+    import os
+
+    checkpoint, report = face
+    out = tmp_path / "face"
+    shutil.copytree(report.variants[0].bundle, out)
+    before = file_sha256(out / MODEL_FILE)
+    real, calls = os.replace, []
+
+    def failing(src, dst):
+        calls.extend([dst] if Path(dst).parent == tmp_path else [])  # _install's moves only
+        if Path(dst).parent == tmp_path and len(calls) == failing_call:
+            raise OSError(getattr(errno, code), os.strerror(getattr(errno, code)))
+        return real(src, dst)
+
+    monkeypatch.setattr(pipeline.os, "replace", failing)
+    with pytest.raises(ModelError, match=os.strerror(getattr(errno, code))):
+        export_bundle(checkpoint, out, overwrite=True, threads=1, timing_seconds=0.01)
+    monkeypatch.undo()
+    assert file_sha256(load_bundle(out).model_path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["face"]
+
+
 def test_refuses_to_overwrite_without_permission(face, tmp_path) -> None:
     checkpoint, report = face
     with pytest.raises(InvalidInput, match="--overwrite"):

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import tempfile
@@ -54,6 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bioverify.atomic import write_atomic
 from bioverify.errors import ModelError, ModelMismatch
 
 FORMAT = "bioverify-bundle"
@@ -200,8 +200,14 @@ def parse_bundle_json(data: Any, folder: Path, source: str = BUNDLE_FILE) -> Bun
     if not _SHA256.fullmatch(sha):
         raise _fail(source, "model_sha256 must be 64 lowercase hex digits")
     model_file = _require(data, "model_file", str, source)
-    if Path(model_file).name != model_file or model_file in ("", ".", ".."):
-        raise _fail(source, f"model_file must be a plain file name, got {model_file!r}")
+    if (
+        Path(model_file).name != model_file
+        or model_file in ("", ".", "..")
+        or "\0" in model_file
+        or len(model_file.encode("utf-8", "surrogatepass")) > 255  # longer: ENAMETOOLONG
+    ):
+        shown = model_file if len(model_file) <= 80 else model_file[:77] + "..."
+        raise _fail(source, f"model_file must be a plain file name, got {shown!r}")
     preprocessing = _require(data, "preprocessing", dict, source)
     if modality == "face" and not isinstance(preprocessing.get("face_geometry"), dict):
         raise _fail(source, "a face bundle needs preprocessing.face_geometry")
@@ -274,17 +280,13 @@ def load_bundle(path: Path | str, verify_sha256: bool = True) -> BundleInfo:
 def write_bundle_json(info: BundleInfo) -> Path:
     """Write ``bundle.json`` beside ``info.model_path`` atomically; return its path."""
     target = info.folder / BUNDLE_FILE
-    handle, temporary = tempfile.mkstemp(prefix=".bundle.", dir=info.folder)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(info.to_dict(), out, indent=2)
-            out.write("\n")
-        os.chmod(temporary, 0o644)  # mkstemp makes it owner-only; a bundle is shipped and shared
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return target
+        return write_atomic(target, (json.dumps(info.to_dict(), indent=2) + "\n").encode())
+    except OSError as exc:
+        raise ModelError(
+            f"{target}: cannot write the bundle manifest ({exc.strerror or exc}); the "
+            "previous file, if any, is unchanged"
+        ) from exc
 
 
 def extract_zip_bundle(archive: Path | str, destination: Path | str) -> Path:

@@ -12,7 +12,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from bioverify.atomic import write_atomic
 from bioverify.calibration.calibration_reader import FORMAT_VERSION, SHA256, CalibrationReader
 from bioverify.calibration.conditions import ConditionReport, measure_conditions
 from bioverify.calibration.drift import ScoreQuantiles
@@ -157,20 +157,12 @@ class Calibration:
             raise CalibrationError(f"calibration holds a NaN or infinite value: {exc}") from exc
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            return write_atomic(target, text.encode("utf-8"))
         except OSError as exc:
-            raise CalibrationError(f"cannot write calibration file {target}: {exc}") from exc
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o644)  # mkstemp creates 0600; a calibration is not a secret
-            os.replace(tmp, target)
-        except OSError as exc:
-            Path(tmp).unlink(missing_ok=True)
-            raise CalibrationError(f"cannot write calibration file {target}: {exc}") from exc
-        return target
+            raise CalibrationError(
+                f"cannot write calibration file {target} ({exc.strerror or exc}); the "
+                "previous file, if any, is unchanged"
+            ) from exc
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Calibration:

@@ -31,7 +31,7 @@ from bioverify.bundle import (
     write_bundle_json,
 )
 from bioverify.calibration.roc import VerificationSummary
-from bioverify.errors import InvalidInput
+from bioverify.errors import InvalidInput, ModelError
 from bioverify.export.measure import (
     check_discriminates,
     cpu_session,
@@ -146,12 +146,18 @@ def _check_target(path: Path, overwrite: bool) -> None:
 
 
 def _install(built: Path, target: Path) -> None:
-    """Move a finished bundle folder to ``target``, replacing an existing one."""
+    """Move a finished bundle folder to ``target``, replacing an existing one; if the move
+    fails, the existing bundle is put back."""
     old: Path | None = None
     if target.exists():
         old = target.with_name(f".{target.name}.replaced-{os.getpid()}")
         os.replace(target, old)
-    os.replace(built, target)
+    try:
+        os.replace(built, target)
+    except OSError:
+        if old is not None:
+            os.replace(old, target)
+        raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 
@@ -276,6 +282,11 @@ def export_bundle(
         variants = _write(trained, name or trained.name, measured, real, opset, targets)
         for precision in precisions:
             _install(measured[precision].model.parent, targets[precision])
+    except OSError as exc:
+        raise ModelError(
+            f"{out}: cannot write the bundle ({exc.strerror or exc}); each bundle folder "
+            "is either replaced whole or left as it was"
+        ) from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     for target in targets.values():

@@ -20,14 +20,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bioverify.atomic import write_atomic
 from bioverify.errors import GalleryError, ModelMismatch
 from bioverify.gallery import records
 from bioverify.gallery.records import NewTemplate, SourceRecord
@@ -75,19 +74,12 @@ def export_json(conn: Tx, path: Path | str) -> Path:
     }
     target = Path(path)
     try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        return write_atomic(target, json.dumps(document, indent=1).encode("utf-8"), mode=0o600)
     except OSError as exc:
-        raise GalleryError(f"{target}: cannot write the backup ({exc.strerror})") from exc
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(document, out, indent=1)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return target
+        raise GalleryError(
+            f"{target}: cannot write the backup ({exc.strerror or exc}); the previous file, "
+            "if any, is unchanged"
+        ) from exc
 
 
 def _field(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:

@@ -69,7 +69,11 @@ def to_blob(vector: np.ndarray) -> VectorBytes:
 
 def from_blobs(blobs: Sequence[bytes], dim: int, what: str) -> np.ndarray:
     """Stack blobs into ``float32 [N, dim]``, checking that each is a finite unit vector."""
-    if any(len(blob) != 4 * dim for blob in blobs):
+    # a damaged SQLite file can hand back NULL, a number or text where a BLOB was written
+    if any(
+        not isinstance(blob, bytes | bytearray | memoryview) or len(blob) != 4 * dim
+        for blob in blobs
+    ):
         raise GalleryError(f"corrupt gallery: a {what} has the wrong length for dimension {dim}")
     matrix = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(blobs), dim)
     norms = np.linalg.norm(matrix, axis=1)

@@ -9,9 +9,8 @@ strings, lists and dicts only; random-generator states are converted to those by
 
 from __future__ import annotations
 
-import os
+import io
 import random
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from bioverify.atomic import write_atomic
 from bioverify.errors import ModelError
 
 FORMAT_VERSION = 1
@@ -34,14 +34,15 @@ def save_checkpoint(path: Path | str, state: Mapping[str, Any]) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    buffer = io.BytesIO()
+    torch.save({"format_version": FORMAT_VERSION, **state}, buffer)
     try:
-        with os.fdopen(handle, "wb") as out:
-            torch.save({"format_version": FORMAT_VERSION, **state}, out)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        write_atomic(path, buffer.getvalue(), mode=0o600)
+    except OSError as exc:
+        raise ModelError(
+            f"{path}: cannot write the checkpoint ({exc.strerror or exc}); the previous "
+            "file, if any, is unchanged"
+        ) from exc
 
 
 def load_checkpoint(path: Path | str) -> dict[str, Any]:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -38,6 +37,7 @@ from typing import Any
 import numpy as np
 from scipy.cluster.hierarchy import DisjointSet
 
+from bioverify.atomic import write_atomic
 from bioverify.errors import DataError
 from bioverify.progress import progress_iter
 from bioverify.training.data import Inventory, Sample
@@ -337,17 +337,14 @@ def save_split(split: Split, path: Path | str) -> None:
     """Write the split as JSON, atomically (a temporary file renamed over ``path``)."""
     path = Path(path)
     text = json.dumps(split.to_dict(), indent=2) + "\n"
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
+        write_atomic(path, text.encode("utf-8"))
     except OSError as exc:
-        temporary.unlink(missing_ok=True)
-        raise DataError(f"{path}: cannot write the split file ({exc.strerror})") from exc
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+        raise DataError(
+            f"{path}: cannot write the split file ({exc.strerror or exc}); the previous "
+            "file, if any, is unchanged"
+        ) from exc
 
 
 def load_split(

@@ -216,6 +216,9 @@ class YuNetDetector:
             ) from exc
         boxes = []
         for row in np.zeros((0, 15)) if faces is None else np.asarray(faces):
+            # on degenerate inputs (a strip a few pixels high) YuNet can give inf/NaN boxes
+            if not np.isfinite(row[:15]).all() or row[2] <= 0 or row[3] <= 0:
+                continue
             x, y, w, h = (float(v) * back for v in row[:4])
             points = tuple(
                 (float(row[i]) * back, float(row[i + 1]) * back) for i in range(4, 14, 2)

@@ -42,6 +42,37 @@ def image_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
+#: the largest PNG chunk length the format allows (2**31 - 1)
+PNG_MAX_CHUNK = 0x7FFFFFFF
+
+
+def png_chunk_problem(data: bytes) -> str | None:
+    """What is wrong with the chunk layout of PNG bytes, or ``None`` (also for non-PNG data).
+
+    Every chunk length must be at most :data:`PNG_MAX_CHUNK` and every chunk must end within
+    the data. OpenCV's PNG reader allocates a chunk's claimed length before reading it, so
+    a 6 kB PNG whose IDAT claims 2 GB took that much memory (and up to 13 s) before its
+    error; checking the lengths first refuses it without allocating anything.
+    """
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    pos = 8
+    while pos + 8 <= len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind = data[pos + 4 : pos + 8].decode("latin-1")
+        if length > PNG_MAX_CHUNK:
+            return f"its {kind!r} chunk claims {length:,} bytes, more than PNG allows"
+        if pos + 12 + length > len(data):
+            return (
+                f"its {kind!r} chunk claims {length:,} bytes but the file ends "
+                f"{len(data) - pos - 8:,} bytes later (truncated or damaged)"
+            )
+        if kind == "IEND":
+            return None
+        pos += 12 + length
+    return "it has no IEND chunk (truncated or damaged)"
+
+
 def _jpeg_size(data: bytes) -> tuple[int, int] | None:
     pos = 2
     while pos + 4 <= len(data):
@@ -93,4 +124,4 @@ def _tiff_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-__all__ = ["image_size"]
+__all__ = ["PNG_MAX_CHUNK", "image_size", "png_chunk_problem"]

@@ -22,7 +22,7 @@ import numpy as np
 
 from bioverify.errors import InvalidInput
 from bioverify.media import decode_image
-from bioverify.verify.image_header import image_size
+from bioverify.verify.image_header import image_size, png_chunk_problem
 
 #: default largest accepted image, in pixels (50 megapixels)
 MAX_PIXELS = 50_000_000
@@ -62,7 +62,9 @@ def decode_bytes(data: bytes, source: str, max_pixels: int = MAX_PIXELS) -> np.n
     """Decode encoded image bytes after checking the header's size against ``max_pixels``.
 
     Data whose size cannot be read from its header (an unknown format, or a damaged header)
-    is refused undecoded, so the pixel limit holds before any decoder allocates memory.
+    is refused undecoded, so the pixel limit holds before any decoder allocates memory; so
+    is a PNG whose chunk lengths are impossible (see
+    :func:`~bioverify.verify.image_header.png_chunk_problem`).
     """
     if not data:
         raise InvalidInput(f"{source}: empty image data; pass a non-empty image file")
@@ -73,6 +75,9 @@ def decode_bytes(data: bytes, source: str, max_pixels: int = MAX_PIXELS) -> np.n
             "PNG, BMP, GIF, PGM/PPM, WebP or TIFF"
         )
     _check_pixels(*size, max_pixels, source)
+    problem = png_chunk_problem(data)
+    if problem is not None:
+        raise InvalidInput(f"{source}: not a readable image (PNG: {problem})")
     image = decode_image(data, source=source)
     _check_pixels(image.shape[1], image.shape[0], max_pixels, source)
     return image

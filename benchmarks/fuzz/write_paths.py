@@ -1,0 +1,171 @@
+"""The write paths of the fault campaign, each as three steps on a folder: ``setup`` makes
+version 0 of the file, ``write(v)`` replaces it by version ``v`` through the public API,
+``read`` loads it back through the public API and returns the version it holds (or raises
+the typed error a damaged file gives)."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.fuzz.seeds import FACES
+
+_CALIBRATION = "calibration.json"
+
+
+def _face_bundle() -> Path:
+    from bioverify.verify.api import default_bundle
+
+    return Path(default_bundle("face"))
+
+
+# ----------------------------------------------------------------------- calibration
+def _calibration_setup(folder: Path) -> None:
+    shutil.copy(_face_bundle() / "calibration.json", folder / "template.json")
+    _calibration_write(folder, 0)
+
+
+def _calibration_write(folder: Path, version: int) -> None:
+    from bioverify.calibration import Calibration
+
+    template = Calibration.load(folder / "template.json")
+    dataclasses.replace(template, seed=version).save(folder / _CALIBRATION)
+
+
+def _calibration_read(folder: Path) -> int:
+    from bioverify.calibration import Calibration
+
+    return Calibration.load(folder / _CALIBRATION).seed
+
+
+# --------------------------------------------------------------------- bundle.json
+def _bundle_setup(folder: Path) -> None:
+    for item in _face_bundle().iterdir():  # copies: a link would lead writes to the original
+        shutil.copy(item, folder)
+    _bundle_write(folder, 0)
+
+
+def _bundle_write(folder: Path, version: int) -> None:
+    from bioverify.bundle import load_bundle, write_bundle_json
+
+    info = load_bundle(folder, verify_sha256=False)
+    write_bundle_json(dataclasses.replace(info, name=f"fuzz-v{version}"))
+
+
+def _bundle_read(folder: Path) -> int:
+    from bioverify.bundle import load_bundle
+
+    return int(load_bundle(folder, verify_sha256=False).name.removeprefix("fuzz-v"))
+
+
+# ---------------------------------------------------------------------------- split
+def _split_write(folder: Path, version: int) -> None:
+    from bioverify.training.splits import Split, save_split
+
+    identities = [f"id{k}" for k in range(2000)]  # big enough for a kill to land mid-write
+    split = Split(identities, ["val0"], ["test0"], seed=version, params={}, counts={})
+    save_split(split, folder / "split.json")
+
+
+def _split_read(folder: Path) -> int:
+    from bioverify.training.splits import load_split
+
+    return load_split(folder / "split.json", progress=False).seed
+
+
+# ----------------------------------------------------------------------- checkpoint
+def _checkpoint_write(folder: Path, version: int) -> None:
+    import torch
+
+    from bioverify.training.checkpoint import save_checkpoint
+
+    save_checkpoint(folder / "last.pt", {"version": version, "weights": torch.zeros(500_000)})
+
+
+def _checkpoint_read(folder: Path) -> int:
+    from bioverify.training.checkpoint import load_checkpoint
+
+    return int(load_checkpoint(folder / "last.pt")["version"])
+
+
+# -------------------------------------------------------------------------- gallery
+def _verifier() -> Any:
+    from bioverify.verify.api import load_verifier
+
+    return load_verifier(_face_bundle())
+
+
+def _gallery_setup(folder: Path) -> None:
+    _gallery_write(folder, 0)
+
+
+def _gallery_write(folder: Path, version: int) -> None:
+    """Enroll identity ``p<version>`` (version 0 creates the gallery)."""
+    from bioverify.gallery import Gallery
+
+    with Gallery(folder / "gallery.db", _verifier()) as gallery:
+        gallery.enroll(f"p{version}", [FACES[version % 2]])
+
+
+def _gallery_read(folder: Path) -> int:
+    """The highest enrolled version; identities must be ``p0..pN`` without a gap and the
+    gallery's own check must pass."""
+    from bioverify.errors import GalleryError
+    from bioverify.gallery import Gallery
+
+    with Gallery(folder / "gallery.db") as gallery:
+        problems = gallery.check()
+        names = sorted(int(s.id[1:]) for s in gallery.list())
+    if problems or names != list(range(len(names))):
+        raise GalleryError(f"gallery damaged: {problems or names}")
+    return len(names) - 1
+
+
+def _backup_setup(folder: Path) -> None:
+    _gallery_write(folder, 0)
+    _backup_write(folder, 0)
+
+
+def _backup_write(folder: Path, version: int) -> None:
+    """Enroll ``p<n>`` up to ``p<version>``, then export the gallery to ``backup.json``."""
+    from bioverify.gallery import Gallery
+
+    with Gallery(folder / "gallery.db", _verifier()) as gallery:
+        for k in range(len(gallery.list()), version + 1):
+            gallery.enroll(f"p{k}", [FACES[k % 2]])
+        gallery.export_json(folder / "backup.json")
+
+
+def _backup_read(folder: Path) -> int:
+    from bioverify.gallery.backup import read_export
+
+    return len(read_export(folder / "backup.json")["identities"]) - 1
+
+
+@dataclass(frozen=True)
+class WritePath:
+    """One write path: see the module docstring."""
+
+    name: str
+    setup: Callable[[Path], None]
+    write: Callable[[Path, int], None]
+    read: Callable[[Path], int]
+
+
+WRITE_PATHS = {
+    p.name: p
+    for p in (
+        WritePath("calibration", _calibration_setup, _calibration_write, _calibration_read),
+        WritePath("bundle_json", _bundle_setup, _bundle_write, _bundle_read),
+        WritePath("split", lambda f: _split_write(f, 0), _split_write, _split_read),
+        WritePath(
+            "checkpoint", lambda f: _checkpoint_write(f, 0), _checkpoint_write, _checkpoint_read
+        ),
+        WritePath("gallery_enroll", _gallery_setup, _gallery_write, _gallery_read),
+        WritePath("gallery_backup", _backup_setup, _backup_write, _backup_read),
+    )
+}
