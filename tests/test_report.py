@@ -133,3 +133,18 @@ def test_roc_names_close_operating_points_in_a_legend_not_overlapping_text() -> 
         "FAR=0.0005, unsupported",
         "FAR=0.01",
     ]
+
+
+def test_the_report_says_where_the_rates_hold_per_condition(tmp_path: Path) -> None:
+    scores, labels = _trials()
+    conditions = np.where(np.arange(scores.size) % 2 == 0, "studio", "street")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        calibration = fit_calibration(
+            scores, labels, target_fars=(1e-2,), conditions=conditions, population="two rooms"
+        )
+    write_report(calibration, scores, labels, tmp_path / "r")
+    text = (tmp_path / "r" / "report.md").read_text()
+    assert "Measured on: two rooms." in text and "## Per condition" in text
+    assert text.count("| FAR=0.01 |") == 3  # the operating point, then one row per condition
+    assert "| studio |" in text and "| street |" in text

@@ -225,6 +225,30 @@ def _methods(calibration: Calibration) -> list[str]:
     ]
 
 
+def _condition_table(c: Calibration, level: str) -> list[str]:
+    """Each operating point's rates per condition (worst FAR first), when there are any."""
+    if not c.conditions:
+        return []
+    lines = [
+        "## Per condition",
+        "",
+        "Each FAR threshold was raised until its target held in every condition with enough "
+        "impostor trials (rule of three).",
+        "",
+        f"| condition | genuine / impostor | EER | point | FAR [{level} CI] | FRR [{level} CI] |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for report in c.conditions:
+        equal = "—" if report.eer is None else _pct(report.eer)
+        for r in report.rates:
+            lines.append(
+                f"| {report.name} | {report.n_genuine} / {report.n_impostor} | {equal} | "
+                f"{r.label} | {_pct(r.far)} [{_pct(r.far_ci[0])}, {_pct(r.far_ci[1])}] | "
+                f"{_pct(r.frr)} [{_pct(r.frr_ci[0])}, {_pct(r.frr_ci[1])}] |"
+            )
+    return [*lines, ""]
+
+
 def _markdown(calibration: Calibration, figures: list[Path]) -> str:
     c = calibration
     level = f"{100 * c.confidence:g} %"
@@ -232,6 +256,9 @@ def _markdown(calibration: Calibration, figures: list[Path]) -> str:
         "# Calibration report",
         "",
         f"Created {c.created}; model sha256: {c.model_sha256 or 'not bound'}.",
+        "",
+        f"Measured on: {c.population or 'not stated'}. On other people, cameras or "
+        "microphones the rates can differ: check them with `bioverify calibrate --check`.",
         "",
         "| quantity | value |",
         "| --- | --- |",
@@ -251,6 +278,7 @@ def _markdown(calibration: Calibration, figures: list[Path]) -> str:
         "| --- | --- | --- | --- | --- |",
         *(_point_row(op) for op in c.operating_points),
         "",
+        *_condition_table(c, level),
         "## Warnings",
         "",
         *([f"- {w}" for w in c.warnings] or ["None."]),

@@ -44,7 +44,8 @@ class Acquired:
 
     ``embedding`` is ``float32 [D]`` with unit L2 norm. ``quality`` says what was found: for
     faces ``face_box`` ``[x, y, w, h]`` in the input's pixels (``None`` in aligned mode),
-    ``face_size`` (px), ``faces_found``, ``mode`` and ``detector``; for voices
+    ``face_size`` (px), ``faces_found``, ``mode``, ``detector``, ``detector_score`` and
+    ``sharpness`` (variance of the Laplacian of the model input: low when blurred); for voices
     ``duration_seconds``, ``speech_seconds``, ``windows`` and ``snr_db`` (an estimate).
     ``notes`` are remarks for the user (several faces, a fallback taken, a short clip…).
     ``source`` names the input.
