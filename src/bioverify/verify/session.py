@@ -112,7 +112,7 @@ def providers_for_device(device: str | None) -> list[str]:
         if CUDA not in ort.get_available_providers():
             raise MissingDependency(f"--device cuda: {_GPU_BUILD_HINT}")
         return [CUDA]
-    return [name for name in DEFAULT_PROVIDERS if name in ort.get_available_providers()]
+    return choose_providers(DEFAULT_PROVIDERS)
 
 
 def choose_providers(requested: Sequence[str] | None = None) -> list[str]:
@@ -214,11 +214,7 @@ def create_session(
     """
     if device is not None and providers is not None:
         raise InvalidInput("give device= or providers=, not both")
-    chosen = choose_providers(providers) if providers is not None else None
-    if chosen is None:
-        chosen = providers_for_device(device)
-        if device is None or device == "auto":
-            chosen = choose_providers(chosen)
+    chosen = choose_providers(providers) if providers is not None else providers_for_device(device)
     label = name or (Path(model).name if not isinstance(model, bytes) else "model.onnx")
     source = model if isinstance(model, bytes) else str(model)
     try:
