@@ -65,6 +65,8 @@ class _Trials:
     population: str | None = None
     quality_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     score_normalization: str | None = None
+    #: the scoring bundle's own calibration file (``--check`` checks it by default)
+    bundle_calibration: Path | None = None
 
 
 def _fit(
@@ -166,6 +168,7 @@ def _model_trials(
         "; ".join(places),
         ranges,
         None if normalizer is None else normalizer.key,
+        verifier.info.calibration_path,
     )
     return trials, lines
 
@@ -206,11 +209,8 @@ def _concatenate(tables: list[ScoreTable]) -> ScoreTable:
 
 def _check(trials: _Trials, calibration_path: Path | None, model: Path, seed: int) -> None:
     """``--check``: the calibration's claims against the trials just scored."""
-    from bioverify.bundle import open_bundle
-    from bioverify.verify.api import resolve_model
-
     if calibration_path is None:
-        calibration_path = open_bundle(resolve_model(model)).calibration_path
+        calibration_path = trials.bundle_calibration
         if calibration_path is None:
             raise CalibrationError(f"{model} has no calibration to check; pass --calibration FILE")
     calibration = Calibration.load(calibration_path)
