@@ -136,13 +136,6 @@ def _target(label: str) -> float | None:
     return float(value) if kind == "FAR" else None
 
 
-def rerender(json_path: Path) -> None:
-    """Rewrite the Markdown of an earlier run from its JSON (no scoring)."""
-    result = json.loads(json_path.read_text())
-    label = json_path.with_suffix(".md").read_text().splitlines()[0].split(": ", 1)[1]
-    json_path.with_suffix(".md").write_text(markdown(result, label, result["command"]))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True)
