@@ -328,3 +328,41 @@ def test_a_very_large_face_is_found_by_searching_a_smaller_copy() -> None:
     assert YuNetDetector(retry_side=10**6).detect(large) == []  # the miss, without a retry
     (face,) = YuNetDetector().detect(large)
     assert face.w > 300 and face.score is not None and face.score > 0.8
+
+
+class _Rows:
+    """A stand-in for OpenCV's YuNet that returns fixed detection rows."""
+
+    def __init__(self, rows: list[list[float]]) -> None:
+        self.rows = np.array(rows, np.float32)
+
+    def setInputSize(self, size: tuple[int, int]) -> None:  # OpenCV's name
+        pass
+
+    def detect(self, image: np.ndarray) -> tuple[int, np.ndarray]:
+        return 1, self.rows
+
+
+def _row(x: float, y: float, w: float, h: float) -> list[float]:
+    landmarks = [x + w * 0.3, y + h * 0.4, x + w * 0.7, y + h * 0.4] + [x + w / 2, y + h / 2] * 3
+    return [x, y, w, h, *landmarks, 0.99]
+
+
+def test_yunet_boxes_mostly_outside_the_image_or_tiny_are_not_faces() -> None:
+    """What YuNet gives on a 640 x 4 strip differs between CPUs (infinite, or finite boxes
+    reaching far above and below it): none of it is a face, whatever the numbers."""
+    from bioverify.verify.face_detect import YuNetDetector
+
+    detector = YuNetDetector()
+    detector._detector = _Rows(  # type: ignore[assignment]
+        [
+            _row(382.0, -28.3, 13.3, 24.0),  # a 640 x 4 strip's "faces": mostly outside
+            _row(345.8, -14.6, 24.9, 37.6),
+            _row(100.0, 100.0, 5.0, 5.0),  # inside, but below the smallest face YuNet finds
+            _row(10.0, 10.0, float("inf"), 30.0),
+            _row(60.0, 50.0, 40.0, 48.0),  # a face, partly cut by the left edge: kept
+            _row(-15.0, 150.0, 40.0, 48.0),
+        ]
+    )
+    boxes = detector.detect(np.zeros((320, 320, 3), np.uint8))
+    assert [(b.x, b.y) for b in boxes] == [(60.0, 50.0), (-15.0, 150.0)]

@@ -31,6 +31,12 @@ YUNET_MODEL = (
 )
 #: detector names :func:`make_detector` accepts besides a path
 DETECTOR_NAMES = ("yunet", "haar")
+#: a YuNet box is kept only when at least this part of it lies inside the image: the rest
+#: are artefacts of degenerate inputs (a strip a few pixels high), not faces to align
+MIN_INSIDE = 0.5
+#: nor are boxes under this many pixels wide or high in the image YuNet saw (its model card
+#: gives about 10 × 10 px as the smallest face it finds)
+MIN_FACE_PX = 8.0
 
 Point = tuple[float, float]
 
@@ -216,8 +222,11 @@ class YuNetDetector:
             ) from exc
         boxes = []
         for row in np.zeros((0, 15)) if faces is None else np.asarray(faces):
-            # on degenerate inputs (a strip a few pixels high) YuNet can give inf/NaN boxes
-            if not np.isfinite(row[:15]).all() or row[2] <= 0 or row[3] <= 0:
+            # on degenerate inputs (a strip a few pixels high) YuNet can give inf/NaN boxes,
+            # or finite ones that lie mostly outside the image: neither is a face to align
+            if not np.isfinite(row[:15]).all() or min(row[2], row[3]) < MIN_FACE_PX:
+                continue
+            if _inside_fraction(row[:4], resized.shape[1], resized.shape[0]) < MIN_INSIDE:
                 continue
             x, y, w, h = (float(v) * back for v in row[:4])
             points = tuple(
@@ -228,6 +237,14 @@ class YuNetDetector:
                 FaceBox(x, y, w, h, score=float(row[14]), eyes=(left, right), landmarks=points)
             )
         return sorted(boxes, key=lambda b: -b.area)
+
+
+def _inside_fraction(box: np.ndarray, width: int, height: int) -> float:
+    """The part of ``box`` (x, y, w, h) that lies inside a ``width`` × ``height`` image."""
+    x, y, w, h = (float(v) for v in box)
+    inside_w = max(0.0, min(x + w, width) - max(x, 0.0))
+    inside_h = max(0.0, min(y + h, height) - max(y, 0.0))
+    return inside_w * inside_h / (w * h)
 
 
 def make_detector(spec: FaceDetector | Path | str | None) -> FaceDetector:
