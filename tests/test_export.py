@@ -392,9 +392,12 @@ def test_failed_parity_raises_and_leaves_the_old_bundle(face, tmp_path, monkeypa
 def test_an_os_error_while_installing_keeps_the_old_bundle(
     face, tmp_path, monkeypatch, failing_call, code
 ) -> None:
-    # call 1 moves the old bundle aside, call 2 moves the new one in: both are put right
+    # without an atomic swap (not Linux), call 1 moves the old bundle aside and call 2 moves
+    # the new one in: a failure of either is put right
     import errno
     import os
+
+    from bioverify import atomic
 
     checkpoint, report = face
     out = tmp_path / "face"
@@ -403,17 +406,52 @@ def test_an_os_error_while_installing_keeps_the_old_bundle(
     real, calls = os.replace, []
 
     def failing(src, dst):
-        calls.extend([dst] if Path(dst).parent == tmp_path else [])  # _install's moves only
+        calls.extend([dst] if Path(dst).parent == tmp_path else [])  # the install's moves only
         if Path(dst).parent == tmp_path and len(calls) == failing_call:
             raise OSError(getattr(errno, code), os.strerror(getattr(errno, code)))
         return real(src, dst)
 
-    monkeypatch.setattr(pipeline.os, "replace", failing)
+    monkeypatch.setattr(atomic, "exchange_paths", lambda a, b: False)
+    monkeypatch.setattr(atomic.os, "replace", failing)
     with pytest.raises(ModelError, match=os.strerror(getattr(errno, code))):
         export_bundle(checkpoint, out, overwrite=True, threads=1, timing_seconds=0.01)
     monkeypatch.undo()
     assert file_sha256(load_bundle(out).model_path) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["face"]
+
+
+def test_a_re_export_swaps_the_bundle_in_one_step(face, tmp_path, monkeypatch) -> None:
+    # on Linux the new bundle and the old one change places in one rename: no moment
+    # without a bundle at the target; a failed swap leaves the old one
+    import errno
+
+    from bioverify import atomic
+
+    checkpoint, report = face
+    out = tmp_path / "face"
+    shutil.copytree(report.variants[0].bundle, out)
+    (out / "mine.txt").write_text("marks the old bundle")
+    swaps = []
+    real = atomic.exchange_paths
+
+    def recording(a, b):
+        swaps.append((a.parent.parent, b))  # built in a staging folder beside the target
+        return real(a, b)
+
+    monkeypatch.setattr(atomic, "exchange_paths", recording)
+    export_bundle(checkpoint, out, overwrite=True, threads=1, timing_seconds=0.01)
+    assert swaps == [(tmp_path, out)] and not (out / "mine.txt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["face"]
+
+    (out / "mine.txt").write_text("marks the old bundle")
+
+    def failing(a, b):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(atomic, "exchange_paths", failing)
+    with pytest.raises(ModelError, match="Input/output error"):
+        export_bundle(checkpoint, out, overwrite=True, threads=1, timing_seconds=0.01)
+    assert (out / "mine.txt").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["face"]
 
 
 def test_refuses_to_overwrite_without_permission(face, tmp_path) -> None:

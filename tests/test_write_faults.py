@@ -14,6 +14,7 @@ from benchmarks.fuzz.faults import (
     INJECTABLE,
     concurrent_installs,
     identify_during_backup,
+    identify_during_reembed,
     inject,
     kill_once,
     run,
@@ -84,3 +85,17 @@ def test_identify_during_a_backup_sees_the_gallery_and_a_whole_backup() -> None:
     result = identify_during_backup(5)
     assert result["writer_error"] == "" and result["wrong"] == 0, result
     assert result["identifications"] > 0
+
+
+@pytest.mark.slow
+def test_identify_during_reembed_sees_one_model_or_the_other() -> None:
+    result = identify_during_reembed(3)
+    assert result["writer_error"] == "" and result["wrong"] == 0, result
+    assert result["reembeds"] == 6 and result["identifications"] > 0
+
+
+@pytest.mark.slow
+def test_a_kill_during_export_leaves_a_whole_bundle(tmp_path: Path) -> None:
+    WRITE_PATHS["export"].setup(tmp_path)
+    result = kill_once("export", tmp_path, 1, random.Random(3))
+    assert not result["lost"] and not result["half_written_accepted"], result

@@ -46,6 +46,11 @@ FAULTS = (
 )
 #: paths whose writes go through Python's os module (the gallery's enroll is SQLite's I/O)
 INJECTABLE = ("calibration", "bundle_json", "split", "checkpoint", "gallery_backup")
+#: why the other paths get no injected errors here
+NOT_INJECTED = {
+    "gallery_enroll": "n/a (SQLite I/O)",
+    "export": "in tests/test_export.py (its renames and swap)",
+}
 
 
 def inject(path: str, folder: Path, version: int, call: str, code: int, nth: int) -> dict[str, Any]:
@@ -126,7 +131,7 @@ def kill_once(path: str, folder: Path, start: int, rng: random.Random) -> dict[s
     if child.stdout.readline().strip() != "ready":
         child.kill()
         raise RuntimeError(f"{path} writer did not start: {child.communicate()[1][-2000:]}")
-    time.sleep(rng.uniform(0.0, 1.0))
+    time.sleep(rng.uniform(0.0, WRITE_PATHS[path].kill_within_s))
     child.send_signal(signal.SIGKILL)
     out, _ = child.communicate()
     finished = [int(line) for line in out.split()]
@@ -240,6 +245,96 @@ def _face_verifier() -> Any:
     return load_verifier(default_bundle("face"))
 
 
+def _other_face_model(folder: Path) -> Path:
+    """The default face bundle with one more metadata entry in its model: other bytes (so
+    another model to a gallery, which must be re-embedded), the same embeddings."""
+    import dataclasses
+
+    import onnx
+
+    from bioverify.bundle import MODEL_FILE, file_sha256, load_bundle, write_bundle_json
+    from bioverify.verify.api import default_bundle
+
+    source = load_bundle(default_bundle("face"))
+    folder.mkdir()
+    model = onnx.load(str(source.model_path))
+    entry = model.metadata_props.add()
+    entry.key, entry.value = "fuzz.copy", "model B"
+    onnx.save(model, str(folder / MODEL_FILE))
+    write_bundle_json(
+        dataclasses.replace(
+            source, model_path=folder / MODEL_FILE, model_sha256=file_sha256(folder / MODEL_FILE)
+        )
+    )
+    return folder
+
+
+def _reembed_back_and_forth(folder: Path, rounds: int) -> None:
+    """Re-embed the gallery to model B, then back to A, ``rounds`` times."""
+    from bioverify.gallery import Gallery
+    from bioverify.verify.api import load_verifier
+
+    a = _face_verifier()
+    b = load_verifier(folder / "model-b", threshold=a.threshold)
+    for _ in range(rounds):
+        for new in (b, a):
+            with Gallery(folder / "gallery.db") as gallery:
+                if not gallery.reembed(new).switched:
+                    raise RuntimeError("reembed did not switch the gallery")
+
+
+def identify_during_reembed(rounds: int) -> dict[str, Any]:
+    """A process re-embeds a gallery of two people to another model and back, ``rounds``
+    times, while this one identifies with each model in a loop: each identification must
+    find ``p0`` (the gallery is on that model) or be refused with ``ModelMismatch`` (it is
+    on the other) — never another answer, a corrupt-gallery error or a mixed state."""
+    from bioverify.errors import ModelMismatch
+    from bioverify.gallery import Gallery
+    from bioverify.verify.api import load_verifier
+
+    with tempfile.TemporaryDirectory(prefix="faults-reembed-") as tmp:
+        folder = Path(tmp)
+        a = _face_verifier()
+        b = load_verifier(_other_face_model(folder / "model-b"), threshold=a.threshold)
+        with Gallery(folder / "gallery.db", a) as gallery:
+            for k, face in enumerate(FACES[:2]):
+                gallery.enroll(f"p{k}", [face])
+        writer = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.fuzz.faults", "--reembed", str(folder), str(rounds)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env=child_env(),
+        )
+        counts = {"found": 0, "refused": 0}
+        wrong: list[str] = []
+        while writer.poll() is None:
+            for verifier in (a, b):
+                try:
+                    with Gallery(folder / "gallery.db", verifier) as gallery:
+                        decision = gallery.identify(FACES[0]).decision
+                except ModelMismatch:
+                    counts["refused"] += 1
+                    continue
+                except Exception as exc:
+                    wrong.append(f"{type(exc).__name__}: {exc}")
+                    continue
+                if decision == "p0":
+                    counts["found"] += 1
+                else:
+                    wrong.append(f"identify gave {decision!r}")
+        error = writer.communicate()[1][-500:] if writer.returncode != 0 else ""
+    return {
+        "reembeds": 2 * rounds,
+        "identifications": counts["found"] + len(wrong),
+        "refused_other_model": counts["refused"],
+        "wrong": len(wrong),
+        "examples": wrong[:5],
+        "writer_error": error,
+    }
+
+
 def run(paths: list[str], kills: int, seed: int = 0) -> dict[str, Any]:
     """Kills and injected errors on each path; returns per-path counts and failures."""
     rng = random.Random(seed)
@@ -291,7 +386,7 @@ def markdown(summary: dict[str, Any]) -> str:
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for path, row in summary["paths"].items():
-        faults = row["faults"] if path in INJECTABLE else "n/a (SQLite I/O)"
+        faults = row["faults"] if path in INJECTABLE else NOT_INJECTED[path]
         lines.append(
             f"| {path} | {row['kills']} | {row['writes_completed']} | "
             f"{row['states_lost']} | {row['half_written_accepted']} | {faults} | "
@@ -313,9 +408,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--repeat", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--reembed", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         _child(args.child[0], Path(args.child[1]), int(args.child[2]))
+        return
+    if args.reembed:
+        _reembed_back_and_forth(Path(args.reembed[0]), int(args.reembed[1]))
         return
     if args.repeat:
         _repeat(args.repeat[0], Path(args.repeat[1]), int(args.repeat[2]), int(args.repeat[3]))
@@ -325,6 +424,7 @@ def main(argv: list[str] | None = None) -> None:
         summary["concurrency"] = {
             "two_calibration_installs": concurrent_installs(args.concurrent_writes),
             "identify_during_backup": identify_during_backup(args.concurrent_writes),
+            "identify_during_reembed": identify_during_reembed(args.concurrent_writes // 2),
         }
     summary["command"] = "python -m benchmarks.fuzz.faults " + shlex.join(
         sys.argv[1:] if argv is None else argv

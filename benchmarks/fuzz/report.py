@@ -17,6 +17,15 @@ from benchmarks.fuzz.seeds import ROOT
 def _concurrency(concurrency: dict[str, Any]) -> str:
     installs = concurrency["two_calibration_installs"]
     backup = concurrency["identify_during_backup"]
+    reembed = concurrency.get("identify_during_reembed")
+    reembed_row = (
+        f"| identify with the old and the new model while another process runs `gallery "
+        f"reembed` back and forth | {reembed['reembeds']} re-embeddings | "
+        f"{reembed['identifications']} identifications, {reembed['refused_other_model']} "
+        f"refused (`ModelMismatch`: the gallery was on the other model) | {reembed['wrong']} |\n"
+        if reembed
+        else ""
+    )
     return (
         "| check | writes | reads | reads that were neither the old nor a new state |\n"
         "|---|---:|---:|---:|\n"
@@ -25,6 +34,7 @@ def _concurrency(concurrency: dict[str, Any]) -> str:
         f"| identify + read the backup while another process writes `gallery export` | "
         f"{backup['backups']} | {backup['identifications']} identifications, "
         f"{backup['backup_reads']} backup reads | {backup['wrong']} |\n"
+        f"{reembed_row}"
     )
 
 

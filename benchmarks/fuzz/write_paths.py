@@ -146,14 +146,69 @@ def _backup_read(folder: Path) -> int:
     return len(read_export(folder / "backup.json")["identities"]) - 1
 
 
+# --------------------------------------------------------------------------- export
+def _export_setup(folder: Path) -> None:
+    """A tiny face checkpoint (random weights) with the keys ``bioverify train`` writes."""
+    import torch
+
+    from bioverify.face_geometry import FaceGeometry
+    from bioverify.training.checkpoint import save_checkpoint
+    from bioverify.training.models import build_encoder
+
+    torch.manual_seed(0)
+    encoder = build_encoder("face", "mobilefacenet", 32, width=0.125, input_size=64)
+    counts = {"train": {"identities": 5, "samples": 20}, "val": {"identities": 2, "samples": 8}}
+    save_checkpoint(
+        folder / "tiny.pt",
+        {
+            "modality": "face",
+            "encoder": {"config": encoder.config, "state_dict": encoder.state_dict()},
+            "head": None,
+            "loss": {"name": "arcface", "kwargs": {"margin": 0.3}, "num_classes": 5},
+            "config": {"epochs": 1},
+            "identities": [f"id{k}" for k in range(5)],
+            "face_geometry": FaceGeometry(output_size=64).to_dict(),
+            "data": {"paths": ["faces"], "split": "split.json", "split_sha256": "0" * 64,
+                     "split_counts": counts},
+            "metrics": {"epoch": 0, "val_eer": 0.25},
+            "progress": {"epoch": 1, "best_val_eer": 0.25, "best_epoch": 0},
+        },
+    )  # fmt: skip
+    _export_write(folder, 0)
+
+
+def _export_write(folder: Path, version: int) -> None:
+    """``export`` (the whole pipeline: ONNX, parity, speed) over the bundle ``bundle/``."""
+    from bioverify.export import export_bundle
+
+    export_bundle(
+        folder / "tiny.pt",
+        folder / "bundle",
+        name=f"fuzz-v{version}",
+        overwrite=True,
+        threads=1,
+        timing_seconds=0.01,
+        force=True,  # random weights: the collapse guard is not what is tested
+    )
+
+
+def _export_read(folder: Path) -> int:
+    """The bundle's version; ``load_bundle`` checks the model file against its sha256."""
+    from bioverify.bundle import load_bundle
+
+    return int(load_bundle(folder / "bundle").name.removeprefix("fuzz-v"))
+
+
 @dataclass(frozen=True)
 class WritePath:
-    """One write path: see the module docstring."""
+    """One write path: see the module docstring. A kill lands within ``kill_within_s`` of
+    the writer being ready (longer for the slow writes, so that kills fall inside them)."""
 
     name: str
     setup: Callable[[Path], None]
     write: Callable[[Path, int], None]
     read: Callable[[Path], int]
+    kill_within_s: float = 1.0
 
 
 WRITE_PATHS = {
@@ -167,5 +222,6 @@ WRITE_PATHS = {
         ),
         WritePath("gallery_enroll", _gallery_setup, _gallery_write, _gallery_read),
         WritePath("gallery_backup", _backup_setup, _backup_write, _backup_read),
+        WritePath("export", _export_setup, _export_write, _export_read, kill_within_s=8.0),
     )
 }

@@ -10,7 +10,6 @@ the sibling folders ``<out>-fp16`` and ``<out>-int8``.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field, replace
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 
 from bioverify import __version__
+from bioverify.atomic import replace_folder
 from bioverify.bundle import (
     BUNDLE_FILE,
     MODEL_FILE,
@@ -145,23 +145,6 @@ def _check_target(path: Path, overwrite: bool) -> None:
         raise InvalidInput(f"{path} already holds a bundle; pass --overwrite to replace it")
 
 
-def _install(built: Path, target: Path) -> None:
-    """Move a finished bundle folder to ``target``, replacing an existing one; if the move
-    fails, the existing bundle is put back."""
-    old: Path | None = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.replaced-{os.getpid()}")
-        os.replace(target, old)
-    try:
-        os.replace(built, target)
-    except OSError:
-        if old is not None:
-            os.replace(old, target)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def _write_bundle(
     folder: Path, trained: TrainedEncoder, name: str, precision: str, export_facts: dict[str, Any]
 ) -> BundleInfo:
@@ -281,7 +264,7 @@ def export_bundle(
             check_discriminates(measured["fp32"].probe_embeddings, measured["fp32"].summary)
         variants = _write(trained, name or trained.name, measured, real, opset, targets)
         for precision in precisions:
-            _install(measured[precision].model.parent, targets[precision])
+            replace_folder(measured[precision].model.parent, targets[precision])
     except OSError as exc:
         raise ModelError(
             f"{out}: cannot write the bundle ({exc.strerror or exc}); each bundle folder "
