@@ -33,10 +33,10 @@ from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
 from benchmarks.protocol import evaluate_embeddings
+from bioverify.datasets.inventory import Sample, scan_datasets
+from bioverify.datasets.splits import load_split
 from bioverify.face_geometry import FaceGeometry, crop_aligned
 from bioverify.media import read_audio, read_image
-from bioverify.training.data import Sample, scan_datasets
-from bioverify.training.splits import load_split
 
 
 def face_features(samples: list[Sample], geometry: FaceGeometry) -> np.ndarray:

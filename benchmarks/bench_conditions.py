@@ -2,9 +2,9 @@
 
 Each folder under ``--conditions`` (written by :mod:`benchmarks.make_conditions`) is one
 condition's identity tree. The model (a bundle, or ``face`` / ``voice``) embeds every sample
-through the runtime as an application would, trials are made with the calibration trial
-protocol (:func:`bioverify.verify.evaluation.score_samples`: all within-identity pairs up to
-50 per identity, impostor pairs sampled for FAR = 1e-3, seed 0), and every operating point
+through the runtime as an application would, trials are made with the default trial
+protocol (:class:`bioverify.datasets.TrialProtocol`, as
+:func:`bioverify.verify.evaluation.score_samples` uses it), and every operating point
 of the model's calibration is measured there with identity-bootstrap intervals
 (:func:`bioverify.calibration.check_calibration`). The table says, per condition, whether
 the promised FAR holds.
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bioverify.calibration import check_calibration
-from bioverify.training.data import scan_dataset
+from bioverify.datasets.inventory import scan_dataset
 from bioverify.verify import Verifier
 from bioverify.verify.evaluation import score_samples
 

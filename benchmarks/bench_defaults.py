@@ -60,8 +60,8 @@ from scipy.signal import resample_poly
 
 import bioverify
 from benchmarks.protocol import evaluate_embeddings
-from bioverify.training.data import Sample, scan_datasets
-from bioverify.training.splits import load_split
+from bioverify.datasets.inventory import Sample, scan_datasets
+from bioverify.datasets.splits import load_split
 from bioverify.verify import Verifier
 from bioverify.verify.api import MODELS_DIR, default_bundle
 from bioverify.verify.result import Acquired

@@ -43,8 +43,8 @@ import cv2
 import numpy as np
 
 from benchmarks.protocol import evaluate_embeddings
-from bioverify.training.data import scan_datasets
-from bioverify.training.splits import load_split
+from bioverify.datasets.inventory import scan_datasets
+from bioverify.datasets.splits import load_split
 from bioverify.verify import Verifier
 from bioverify.verify.evaluation import read_lfw_pairs, report, score_pairs
 from bioverify.verify.result import Acquired

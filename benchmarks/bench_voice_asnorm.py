@@ -33,12 +33,12 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.protocol import TRIAL_PROTOCOL
+from benchmarks.protocol import PROTOCOL
 from bioverify.calibration.llr import min_dcf
 from bioverify.calibration.roc import RocCurve, eer, threshold_at_far
-from bioverify.calibration.trials import make_trials, score_trials
-from bioverify.training.data import Sample, scan_datasets
-from bioverify.training.splits import load_split
+from bioverify.calibration.scoring import score_trials
+from bioverify.datasets.inventory import Sample, scan_datasets
+from bioverify.datasets.splits import load_split
 from bioverify.verify import Verifier
 from bioverify.verify.evaluation import normalized_scores
 from bioverify.verify.result import Acquired
@@ -74,10 +74,7 @@ def score(
     for group, rows in groups.items():
         index = np.flatnonzero(rows)
         identities = [samples[i].identity for i in index]
-        counts = np.unique(identities, return_counts=True)[1]
-        cross = int((counts.sum() ** 2 - (counts**2).sum()) // 2)
-        protocol = dict(TRIAL_PROTOCOL, min_impostor=min(TRIAL_PROTOCOL["min_impostor"], cross))
-        trials = make_trials(identities, **protocol)  # type: ignore[arg-type]
+        trials = PROTOCOL.trials(identities)
         sub = embeddings[index]
         raw = score_trials(sub, trials)
         for name, verifier in verifiers.items():

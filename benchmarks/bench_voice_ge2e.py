@@ -51,9 +51,9 @@ import numpy as np
 import soundfile
 
 from benchmarks.protocol import evaluate_embeddings
+from bioverify.datasets.inventory import Sample, scan_datasets
+from bioverify.datasets.splits import load_split
 from bioverify.media import read_audio, resample
-from bioverify.training.data import Sample, scan_datasets
-from bioverify.training.splits import load_split
 from bioverify.verify import Verifier
 from bioverify.verify.result import Acquired
 from bioverify.verify.voice_input import VoicePreprocessor, VoiceSettings, speech_mask

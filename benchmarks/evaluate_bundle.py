@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from benchmarks.protocol import evaluate_embeddings
-from bioverify.training.data import scan_datasets
-from bioverify.training.splits import load_split
+from bioverify.datasets.inventory import scan_datasets
+from bioverify.datasets.splits import load_split
 from bioverify.verify import Verifier
 from bioverify.verify.result import Acquired
 from bioverify.verify.voice_input import VoiceSettings

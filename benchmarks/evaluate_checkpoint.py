@@ -27,12 +27,12 @@ import torch
 from tqdm import tqdm
 
 from benchmarks.protocol import evaluate_embeddings
+from bioverify.datasets.inventory import Sample, scan_datasets
+from bioverify.datasets.splits import load_split
 from bioverify.face_geometry import FaceGeometry, crop_aligned
 from bioverify.media import read_audio, read_image
 from bioverify.training.checkpoint import load_checkpoint
-from bioverify.training.data import Sample, scan_datasets
 from bioverify.training.models.encoder import Encoder
-from bioverify.training.splits import load_split
 
 FACE_BATCH = 64
 

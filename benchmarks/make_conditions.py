@@ -44,7 +44,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from bioverify.cli.runtime_options import select_samples
+from bioverify.datasets import select_samples
 from bioverify.media import read_audio, read_image
 
 FACE_CONDITIONS = ("as_is", "blur", "jpeg", "dark", "small", "large")
@@ -127,7 +127,8 @@ def make_conditions(
 ) -> dict[str, int]:
     """Write every condition's tree under ``out/<condition>/[<corpus>/]<identity>/``; the
     file counts."""
-    paths, identities, _ = select_samples(data, split, part, modality)
+    chosen = select_samples(data, split, part, modality)
+    paths, identities = chosen.paths, chosen.identities
     counts = dict.fromkeys(conditions, 0)
     for k, (path, identity) in enumerate(zip(paths, identities, strict=True)):
         name = f"{Path(path).stem}_{k:05d}"

@@ -11,8 +11,8 @@ import soundfile
 from click.testing import CliRunner
 
 from bioverify.cli import cli
-from bioverify.training.data import scan_dataset, scan_datasets
-from bioverify.training.splits import load_split
+from bioverify.datasets.inventory import scan_dataset, scan_datasets
+from bioverify.datasets.splits import load_split
 
 
 def _faces(root: Path) -> Path:

@@ -10,13 +10,9 @@ import pytest
 import soundfile
 import torch
 
+from bioverify.datasets.inventory import scan_dataset, scan_datasets
 from bioverify.errors import DataError, InvalidInput
-from bioverify.training.data import (
-    Unreadable,
-    collate_skipping_unreadable,
-    scan_dataset,
-    scan_datasets,
-)
+from bioverify.training.batches import Unreadable, collate_skipping_unreadable
 
 
 def _image(path: Path, value: int = 128) -> Path:

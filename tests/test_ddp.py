@@ -17,8 +17,8 @@ import cv2
 import numpy as np
 import torch
 
-from bioverify.training.data import scan_dataset
-from bioverify.training.splits import make_split, save_split
+from bioverify.datasets.inventory import scan_dataset
+from bioverify.datasets.splits import make_split, save_split
 
 WORKER = textwrap.dedent(
     """

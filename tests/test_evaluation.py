@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from bioverify.bundle import BundleInfo
+from bioverify.datasets import TrialProtocol
 from bioverify.errors import DataError
 from bioverify.verify import Verifier
 from bioverify.verify.evaluation import (
     accuracy_unfit,
     fold_accuracy,
-    impostor_count,
     read_lfw_pairs,
     report,
     score_pairs,
@@ -122,9 +122,11 @@ def test_score_samples_uses_all_genuine_pairs(face_bundle: BundleInfo, tmp_path:
     paths = sorted(root.rglob("*.png"))
     identities = [p.parent.name for p in paths]
     verifier = Verifier.load(face_bundle.folder, face_mode="aligned")
-    result = score_samples(verifier, paths, identities, max_genuine_per_identity=4)
+    result = score_samples(
+        verifier, paths, identities, protocol=TrialProtocol(max_genuine_per_identity=4)
+    )
     assert result.counts["genuine"] == 5 * 4  # min(6 pairs, cap 4) per identity
-    # impostors: 10 × rule of three at FAR 1e-3 wanted, capped by the 160 that exist
+    # impostors: the protocol's 30,000 wanted, capped by the 160 that exist
     assert result.counts["impostor"] == 160 == result.counts["impostor_possible"]
     assert "only 160 impostor pairs exist" in result.notes[0]
     assert result.scores[result.labels].min() > result.scores[~result.labels].max()
@@ -132,8 +134,6 @@ def test_score_samples_uses_all_genuine_pairs(face_bundle: BundleInfo, tmp_path:
 
 
 def test_helpers() -> None:
-    assert impostor_count(100, 1e-3) == 30000
-    assert impostor_count(50000, 1e-2) == 50000
     scores = np.array([0.9, 0.8, 0.1, 0.2, 0.85, 0.7, 0.3, 0.75])
     labels = np.array([1, 1, 0, 0, 1, 1, 0, 0], bool)
     folds = np.array([0, 0, 0, 0, 1, 1, 1, 1])

@@ -26,6 +26,7 @@ from click.testing import CliRunner
 
 from bioverify.bundle import MODEL_FILE, file_sha256, load_bundle
 from bioverify.cli import cli
+from bioverify.datasets.inventory import Sample
 from bioverify.errors import ExportError, InvalidInput, MissingDependency, ModelError
 from bioverify.export import ExportReport, export_bundle, pipeline
 from bioverify.export.onnx_export import check_signature, expand_prelu, read_metadata
@@ -35,7 +36,6 @@ from bioverify.export.samples import select
 from bioverify.export.source import load_trained_encoder
 from bioverify.face_geometry import FaceGeometry
 from bioverify.training.checkpoint import save_checkpoint
-from bioverify.training.data import Sample
 from bioverify.training.models import build_encoder
 
 FACE_SIZE = 64

@@ -12,10 +12,11 @@ import torch
 from pytorch_metric_learning.samplers import MPerClassSampler
 from torch.utils.data import DataLoader
 
+from bioverify.datasets.inventory import Sample
 from bioverify.errors import DataError, InvalidInput
 from bioverify.face_geometry import FaceGeometry, crop_aligned
 from bioverify.media import read_image
-from bioverify.training.data import Sample, Unreadable, collate_skipping_unreadable
+from bioverify.training.batches import Unreadable, collate_skipping_unreadable
 from bioverify.training.face_data import FaceDataset
 
 GEOMETRY = FaceGeometry()

@@ -28,7 +28,7 @@ def _run(code: str) -> subprocess.CompletedProcess[str]:
 def test_runtime_imports_without_torch() -> None:
     proc = _run(
         "import bioverify, bioverify.errors, bioverify.calibration, bioverify.cli\n"
-        "import bioverify.training.data, bioverify.training.splits\n"
+        "import bioverify.datasets, bioverify.datasets.splits\n"
         "import bioverify.verify, bioverify.verify.verifier, bioverify.verify.evaluation\n"
         "import bioverify.cli.verify, bioverify.cli.evaluate\n"
         "from bioverify import Verifier, VerifyResult, verify\n"
@@ -106,3 +106,58 @@ def test_calibrate_report_without_matplotlib_is_one_line_error(tmp_path) -> None
     assert len(lines) == 1 and lines[0].startswith("error: the calibration report draws")
     assert 'pip install "bioverify[report]"' in lines[0]
     assert not (tmp_path / "cal.json").exists()
+
+
+RUNTIME_PACKAGES = ("datasets", "verify", "gallery", "calibration", "cli")
+#: the commands that train and export: they import the torch side, inside the command
+TORCH_COMMANDS = ("cli/train.py", "cli/export.py")
+
+
+def _runtime_modules() -> list[Path]:
+    package = Path(__file__).resolve().parents[1] / "src" / "bioverify"
+    return sorted(
+        path
+        for name in RUNTIME_PACKAGES
+        for path in (package / name).rglob("*.py")
+        if path.relative_to(package).as_posix() not in TORCH_COMMANDS
+    )
+
+
+def test_the_runtime_never_imports_training_or_export() -> None:
+    import ast
+
+    offenders = []
+    for path in _runtime_modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
+            offenders += [
+                f"{path.name}:{node.lineno} {name}"
+                for name in names
+                if name.startswith(("bioverify.training", "bioverify.export"))
+            ]
+    assert offenders == []
+
+
+def test_every_runtime_module_imports_with_torch_blocked() -> None:
+    package = Path(__file__).resolve().parents[1] / "src"
+    modules = [
+        ".".join(path.relative_to(package).with_suffix("").parts).removesuffix(".__init__")
+        for path in _runtime_modules()
+    ]
+    proc = _run(
+        "import importlib\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "assert not any(m.split('.')[0] == 'torch' for m in sys.modules)\n"
+        "assert not any(m.startswith(('bioverify.training', 'bioverify.export')) "
+        "for m in sys.modules)\n"
+        "print(len(sys.modules))\n"
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert len(modules) > 60

@@ -9,9 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from bioverify.errors import DataError
-from bioverify.training.data import Inventory, Sample, scan_dataset
-from bioverify.training.splits import (
+from bioverify.datasets.inventory import Inventory, Sample, scan_dataset
+from bioverify.datasets.splits import (
     SPLIT_NAMES,
     Split,
     check_content_disjoint,
@@ -22,6 +21,7 @@ from bioverify.training.splits import (
     save_split,
     shared_content,
 )
+from bioverify.errors import DataError
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -16,10 +16,10 @@ import torch
 from click.testing import CliRunner
 
 from bioverify.cli import cli
+from bioverify.datasets.inventory import scan_dataset
+from bioverify.datasets.splits import make_split, save_split
 from bioverify.errors import InvalidInput, ModelMismatch
 from bioverify.export.source import load_trained_encoder
-from bioverify.training.data import scan_dataset
-from bioverify.training.splits import make_split, save_split
 from bioverify.training.trainer import TrainConfig, train
 
 FACE_MODEL, FACE_KWARGS = "mobilefacenet", {"width": 0.0625}

@@ -11,11 +11,18 @@ import pytest
 from scipy.stats import chisquare
 from sklearn.metrics.pairwise import cosine_similarity
 
-from bioverify.calibration.trials import Trials, _pair_from_index, make_trials, score_trials
+from bioverify.calibration.scoring import score_trials
+from bioverify.datasets.trials import TrialProtocol, Trials, _pair_from_index
 from bioverify.errors import InvalidInput
 
 # sizes 10, 3, 1, 2 -> within-identity pairs 45 + 3 + 0 + 1 = 49 of 120; 71 cross-identity
 IDS = ["a"] * 10 + ["b"] * 3 + ["c"] + ["d"] * 2
+
+
+def make_trials(identities: list[str], **protocol: float) -> Trials:
+    """The trials of a protocol that asks for no minimum of impostor trials unless told."""
+    protocol.setdefault("min_impostor", 0)
+    return TrialProtocol(**protocol).trials(identities)  # type: ignore[arg-type]
 
 
 def _check_consistent(trials: Trials, identities: list[str]) -> None:
@@ -43,6 +50,7 @@ def test_all_pairs_when_under_the_caps() -> None:
         "impostor_possible": 71,
         "genuine": 49,
         "impostor": 49,
+        "impostor_wanted": 49,
     }
 
 
@@ -123,7 +131,6 @@ def test_subjects_for_the_bootstrap() -> None:
     [
         (["a", "a", "a"], {}, "at least 2 identities"),
         (["a", "b", "c"], {}, "no identity has two samples"),
-        (IDS, {"min_impostor": 72}, "only 71 cross-identity pairs"),
         (IDS, {"max_genuine": 0}, ">= 1"),
         (IDS, {"impostor_ratio": -1}, ">= 0"),
         ([["a", "b"], ["a", "b"]], {}, "1-D"),
@@ -132,6 +139,19 @@ def test_subjects_for_the_bootstrap() -> None:
 def test_make_trials_errors(ids: list[str], kwargs: dict[str, float], message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         make_trials(ids, **kwargs)  # type: ignore[arg-type]
+
+
+def test_more_impostor_trials_than_exist_gives_all_of_them() -> None:
+    trials = make_trials(IDS, min_impostor=72)
+    assert trials.counts["impostor"] == 71 == trials.counts["impostor_possible"]
+    assert trials.counts["impostor_wanted"] == 72
+
+
+def test_the_default_protocol_is_the_documented_one() -> None:
+    protocol = TrialProtocol()
+    assert (protocol.max_genuine_per_identity, protocol.max_genuine) == (50, 20000)
+    assert (protocol.impostor_ratio, protocol.min_impostor, protocol.seed) == (1.0, 30000, 0)
+    assert "at least 30,000" in protocol.describe()
 
 
 def test_score_trials_is_cosine() -> None:

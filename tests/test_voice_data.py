@@ -11,8 +11,9 @@ import soundfile
 import torch
 import torchaudio.functional as AF
 
+from bioverify.datasets.inventory import Sample
 from bioverify.errors import DataError, InvalidInput
-from bioverify.training.data import Sample, Unreadable
+from bioverify.training.batches import Unreadable
 from bioverify.training.voice_data import (
     VoiceAugmentation,
     VoiceDataset,

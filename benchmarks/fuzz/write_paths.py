@@ -64,7 +64,7 @@ def _bundle_read(folder: Path) -> int:
 
 # ---------------------------------------------------------------------------- split
 def _split_write(folder: Path, version: int) -> None:
-    from bioverify.training.splits import Split, save_split
+    from bioverify.datasets.splits import Split, save_split
 
     identities = [f"id{k}" for k in range(2000)]  # big enough for a kill to land mid-write
     split = Split(identities, ["val0"], ["test0"], seed=version, params={}, counts={})
@@ -72,7 +72,7 @@ def _split_write(folder: Path, version: int) -> None:
 
 
 def _split_read(folder: Path) -> int:
-    from bioverify.training.splits import load_split
+    from bioverify.datasets.splits import load_split
 
     return load_split(folder / "split.json", progress=False).seed
 

@@ -31,7 +31,7 @@ from bioverify.calibration.roc import (
     threshold_at_frr,
 )
 from bioverify.calibration.scores_csv import ScoreTable, read_scores_csv
-from bioverify.calibration.trials import Trials, make_trials, score_trials
+from bioverify.calibration.scoring import score_trials
 
 if TYPE_CHECKING:
     from bioverify.calibration.report import write_report
@@ -57,7 +57,6 @@ __all__ = [
     "ScoreCalibrator",
     "ScoreQuantiles",
     "ScoreTable",
-    "Trials",
     "actual_dcf",
     "check_calibration",
     "check_drift",
@@ -65,7 +64,6 @@ __all__ = [
     "detection_cost",
     "eer",
     "fit_calibration",
-    "make_trials",
     "measure_conditions",
     "min_cllr",
     "min_dcf",

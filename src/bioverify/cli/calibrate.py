@@ -32,9 +32,9 @@ from bioverify.cli.runtime_options import (
     device_option,
     face_options,
     load_runtime_verifier,
-    score_labelled_data,
     trial_options,
 )
+from bioverify.datasets.trials import TrialProtocol
 from bioverify.errors import CalibrationError, InvalidInput
 
 _OPEN_UNIT = click.FloatRange(0.0, 1.0, min_open=True, max_open=True)
@@ -113,13 +113,11 @@ def _model_trials(
     detector: str | None,
     device: str,
     smallest_far: float,
-    max_genuine_per_identity: int,
-    max_genuine: int,
-    seed: int,
+    protocol: TrialProtocol,
 ) -> tuple[_Trials, list[str]]:
     """Score trials of ``data`` with the model (each dataset a condition of its own with
     ``by_dataset``); the trials and lines to print."""
-    from bioverify.verify.evaluation import SHOW_FAILURES
+    from bioverify.verify.evaluation import SHOW_FAILURES, score_labelled_data
 
     verifier = load_runtime_verifier(model, face_mode, detector, calibration=False, device=device)
     groups = [(name, (d,)) for name, d in _condition_names(data)] if by_dataset else [(None, data)]
@@ -127,14 +125,7 @@ def _model_trials(
     ranges: dict[str, tuple[float, float]] = {}
     for name, datasets in groups:
         result, where = score_labelled_data(
-            verifier,
-            datasets,
-            split_path,
-            split_part,
-            max_genuine_per_identity=max_genuine_per_identity,
-            max_genuine=max_genuine,
-            seed=seed,
-            smallest_far=smallest_far,
+            verifier, datasets, split_path, split_part, protocol=protocol, smallest_far=smallest_far
         )
         prefix = "" if name is None else f"{name}/"
         size = int(result.scores.size)
@@ -417,9 +408,11 @@ def calibrate(
             detector,
             device,
             smallest,
-            max_genuine_per_identity,
-            max_genuine,
-            seed,
+            TrialProtocol(
+                max_genuine_per_identity=max_genuine_per_identity,
+                max_genuine=max_genuine,
+                seed=seed,
+            ),
         )
         for line in lines:
             click.echo(line)

@@ -22,8 +22,8 @@ from bioverify.cli.runtime_options import (
     device_option,
     face_options,
     load_runtime_verifier,
-    select_samples,
 )
+from bioverify.datasets.selection import select_samples
 from bioverify.errors import DataError, InvalidInput
 
 
@@ -85,7 +85,8 @@ def cohort(
     verifier = load_runtime_verifier(
         model, face_mode, detector, calibration=False, device=device, score_normalization="none"
     )
-    paths, identities, _ = select_samples(data, split_path, "train", verifier.modality)
+    chosen_samples = select_samples(data, split_path, "train", verifier.modality)
+    paths, identities = chosen_samples.paths, chosen_samples.identities
     chosen = sorted(np.random.default_rng(seed).permutation(len(paths))[:size])
     acquired, failures = acquire_all(verifier, [paths[i] for i in chosen], progress=True)
     kept = [i for i, a in zip(chosen, acquired, strict=True) if a is not None]

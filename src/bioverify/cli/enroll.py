@@ -24,7 +24,7 @@ from bioverify.gallery.store import store_exists
 from bioverify.progress import progress_iter
 
 if TYPE_CHECKING:
-    from bioverify.training.data import Inventory
+    from bioverify.datasets.inventory import Inventory
 
 
 @click.command("enroll")
@@ -71,7 +71,7 @@ def enroll(
     if datasets:
         if identity is not None or files:
             raise InvalidInput("--from enrolls a whole dataset: give it without --id and FILES")
-        from bioverify.training.data import scan_datasets
+        from bioverify.datasets.inventory import scan_datasets
 
         inventory = scan_datasets(list(datasets), progress=False)
         model = _model_for(location, model, lambda: inventory.modality)

@@ -15,9 +15,9 @@ from bioverify.cli.runtime_options import (
     face_options,
     load_runtime_verifier,
     pct,
-    score_labelled_data,
     trial_options,
 )
+from bioverify.datasets.trials import TrialProtocol
 from bioverify.errors import DataError, InvalidInput
 
 
@@ -71,7 +71,7 @@ def _pairs_protocol(
     folds = len({p.fold for p in pairs})
     notes = []
     if split_path is not None:
-        from bioverify.training.splits import load_split
+        from bioverify.datasets.splits import load_split
 
         split = load_split(split_path, check_content=False)
         keep = set(split.identities(part))
@@ -129,7 +129,7 @@ def evaluate(
     as_json: bool,
 ) -> None:
     """Measure EER and TAR at FAR 1e-2 / 1e-3 of a model on labelled data."""
-    from bioverify.verify.evaluation import report
+    from bioverify.verify.evaluation import report, score_labelled_data
 
     verifier = load_runtime_verifier(model, face_mode, detector, calibration=False, device=device)
     if pairs_path is not None:
@@ -138,14 +138,11 @@ def evaluate(
         result, notes = _pairs_protocol(verifier, pairs_path, data[0], split_path, split_part)
         where = f"{data[0]}"
     else:
+        protocol = TrialProtocol(
+            max_genuine_per_identity=max_genuine_per_identity, max_genuine=max_genuine, seed=seed
+        )
         result, where = score_labelled_data(
-            verifier,
-            data,
-            split_path,
-            split_part,
-            max_genuine_per_identity=max_genuine_per_identity,
-            max_genuine=max_genuine,
-            seed=seed,
+            verifier, data, split_path, split_part, protocol=protocol
         )
         notes = []
     result.notes = notes + result.notes

@@ -5,14 +5,15 @@ Kept free of heavy imports: the runtime itself is imported inside the commands.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from bioverify.datasets.trials import TrialProtocol
+
 if TYPE_CHECKING:
-    from bioverify.verify.evaluation import TrialScores
     from bioverify.verify.verifier import Verifier
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -24,6 +25,7 @@ SPLIT_PARTS = ("test", "val", "train")
 DEVICES = ("auto", "cpu", "cuda")
 #: the choices of :mod:`bioverify.verify.score_norm` (repeated to keep --help light)
 SCORE_NORMS = ("bundle", "none")
+_PROTOCOL = TrialProtocol()
 
 
 def face_options(function: F) -> F:
@@ -110,20 +112,20 @@ def data_options(function: F) -> F:
 
 def trial_options(function: F) -> F:
     """--max-genuine-per-identity, --max-genuine: the caps on genuine trials when trials are
-    made from labelled data (``benchmarks/protocol.py`` uses the same defaults)."""
+    made from labelled data; their defaults are :class:`~bioverify.datasets.TrialProtocol`'s."""
     for option in reversed(
         [
             click.option(
                 "--max-genuine-per-identity",
                 type=click.IntRange(min=1),
-                default=50,
+                default=_PROTOCOL.max_genuine_per_identity,
                 show_default=True,
                 help="Genuine trials kept per identity when trials come from labelled data.",
             ),
             click.option(
                 "--max-genuine",
                 type=click.IntRange(min=1),
-                default=20000,
+                default=_PROTOCOL.max_genuine,
                 show_default=True,
                 help="Genuine trials kept overall when trials come from labelled data.",
             ),
@@ -131,61 +133,6 @@ def trial_options(function: F) -> F:
     ):
         function = option(function)
     return function
-
-
-def select_samples(
-    data: Sequence[Path], split_path: Path | None, part: str, modality: str
-) -> tuple[list[Path], list[str], str]:
-    """The datasets' files and identities (only ``part`` of the split when one is given)
-    and a sentence saying which. Uses the torch-free dataset scanner and split checker."""
-    from bioverify.training.data import scan_datasets
-    from bioverify.training.splits import load_split
-
-    inventory = scan_datasets(list(data), modality=modality, progress=True)
-    if split_path is None:
-        samples = inventory.samples
-        where = (
-            f"all {len(inventory.identities())} identities of "
-            f"{', '.join(map(str, data))} (no --split: make sure "
-            "the model never saw them in training)"
-        )
-    else:
-        split = load_split(split_path, inventory, progress=True)
-        samples = split.samples(inventory, part)
-        where = (
-            f"the {len(split.identities(part))} {part} identities of {split_path} "
-            "(identity-disjoint from its train part, checked on load)"
-        )
-    return [s.path for s in samples], [s.identity for s in samples], where
-
-
-def score_labelled_data(
-    verifier: Verifier,
-    data: Sequence[Path],
-    split_path: Path | None,
-    split_part: str,
-    *,
-    max_genuine_per_identity: int,
-    max_genuine: int,
-    seed: int,
-    smallest_far: float = 1e-3,
-) -> tuple[TrialScores, str]:
-    """Trials among the selected samples of ``data`` scored by ``verifier`` (see
-    :func:`bioverify.verify.evaluation.score_samples`), and the sentence saying which."""
-    from bioverify.verify.evaluation import score_samples
-
-    paths, identities, where = select_samples(data, split_path, split_part, verifier.modality)
-    result = score_samples(
-        verifier,
-        paths,
-        identities,
-        max_genuine_per_identity=max_genuine_per_identity,
-        max_genuine=max_genuine,
-        smallest_far=smallest_far,
-        seed=seed,
-        progress=True,
-    )
-    return result, where
 
 
 def load_runtime_verifier(

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import click
 
-from bioverify.training.data import Inventory, scan_datasets
-from bioverify.training.splits import (
+from bioverify.datasets.inventory import Inventory, scan_datasets
+from bioverify.datasets.splits import (
     SPLIT_NAMES,
     Split,
     check_content_disjoint,

@@ -10,13 +10,9 @@ import numpy as np
 import onnxruntime as ort
 
 from bioverify.calibration.roc import NEAR_CHANCE_EER, VerificationSummary, summarize
-from bioverify.calibration.trials import make_trials, score_trials
-from bioverify.errors import ExportError
-
-#: impostor trials for the EER (as many as genuine ones, at least this many where possible)
-MIN_IMPOSTOR = 3000
-GENUINE_PER_IDENTITY = 50
-MAX_GENUINE = 20000
+from bioverify.calibration.scoring import score_trials
+from bioverify.datasets.trials import TrialProtocol
+from bioverify.errors import ExportError, InvalidInput
 
 
 def cpu_session(path: Path, threads: int | None = None) -> ort.InferenceSession:
@@ -42,28 +38,14 @@ def embeddings_per_second(
     return runs * batch.shape[0] / (time.perf_counter() - began)
 
 
-def trial_summary(
-    embeddings: np.ndarray, identities: Sequence[str], seed: int = 0
-) -> VerificationSummary | None:
-    """EER (and trial counts) of cosine scores on the samples' trials: genuine pairs capped
-    as in validation (50 per identity, 20,000 in all), as many impostor pairs, at least
-    :data:`MIN_IMPOSTOR` where the samples allow. None when no trial set can be formed (one
-    identity, or no identity with two samples)."""
-    sizes = np.unique(np.asarray(identities), return_counts=True)[1].astype(np.int64)
-    pairs = sizes * (sizes - 1) // 2
-    n = int(sizes.sum())
-    possible = n * (n - 1) // 2 - int(pairs.sum())
-    genuine = min(int(np.minimum(pairs, GENUINE_PER_IDENTITY).sum()), MAX_GENUINE)
-    if genuine == 0 or possible == 0:
+def trial_summary(embeddings: np.ndarray, identities: Sequence[str]) -> VerificationSummary | None:
+    """EER (and trial counts) of cosine scores on the trials that
+    :class:`~bioverify.datasets.TrialProtocol` makes of the samples; None when no trial set
+    can be formed (one identity, or no identity with two samples)."""
+    try:
+        trials = TrialProtocol().trials(list(identities))
+    except InvalidInput:
         return None
-    trials = make_trials(
-        list(identities),
-        max_genuine_per_identity=GENUINE_PER_IDENTITY,
-        max_genuine=MAX_GENUINE,
-        impostor_ratio=0.0,
-        min_impostor=min(max(genuine, MIN_IMPOSTOR), possible),
-        seed=seed,
-    )
     return summarize(score_trials(embeddings, trials), trials.genuine)
 
 
@@ -105,7 +87,6 @@ def check_discriminates(embeddings: np.ndarray, summary: VerificationSummary | N
 
 __all__ = [
     "COLLAPSED_COSINE",
-    "MIN_IMPOSTOR",
     "check_discriminates",
     "cpu_session",
     "embeddings_per_second",

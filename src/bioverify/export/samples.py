@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from bioverify.datasets.inventory import Sample, scan_dataset
 from bioverify.errors import DataError, InvalidInput
 from bioverify.export.source import TrainedEncoder
 from bioverify.face_geometry import crop_aligned
 from bioverify.media import read_audio, read_image
-from bioverify.training.data import Sample, scan_dataset
 
 #: samples decoded at most, and at least this many per identity (see :func:`select`)
 MAX_SAMPLES = 256

@@ -1,5 +1,5 @@
-"""Training: datasets and identity-disjoint splits, encoders, losses and the trainer.
+"""Training: encoders, losses, torch datasets and the trainer (the ``train`` extra).
 
-``bioverify.training.data`` and ``bioverify.training.splits`` import without torch (the
-``bioverify split`` command uses them); the other modules need the ``train`` extra.
+The labelled data it reads (identity folders, splits, trials) is :mod:`bioverify.datasets`,
+which imports without torch.
 """

@@ -8,8 +8,8 @@ are then augmented on the 112 × 112 crop (CHW uint8): horizontal flip, a small 
 of 0.2. On grayscale (replicated) crops these keep the three channels equal.
 
 A file that cannot be decoded does not stop training: the item is an
-:class:`~bioverify.training.data.Unreadable`, which
-:func:`~bioverify.training.data.collate_skipping_unreadable` drops and reports.
+:class:`~bioverify.datasets.inventory.Unreadable`, which
+:func:`~bioverify.datasets.inventory.collate_skipping_unreadable` drops and reports.
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ import torch
 from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
+from bioverify.datasets.inventory import Sample
 from bioverify.errors import InvalidInput
 from bioverify.face_geometry import FaceGeometry, crop_aligned
 from bioverify.media import read_image
-from bioverify.training.data import Sample, Unreadable, sample_labels
+from bioverify.training.batches import Unreadable, sample_labels
 
 
 def face_augmentation() -> v2.Compose:

@@ -16,7 +16,7 @@ What :func:`train` writes to ``out_dir``:
 
 Validation embeds every val sample with the encoder alone (no projection head): faces with
 the evaluation crop, voices as whole recordings up to ``val_max_seconds`` (one at a time),
-and scores the same trials every epoch (:func:`bioverify.calibration.trials.make_trials`
+and scores the same trials every epoch (:class:`bioverify.datasets.TrialProtocol`
 with the run's seed). Test identities are never read.
 
 Reproducibility: each epoch's sample order is a function of ``(seed, epoch, rank)`` alone,
@@ -61,20 +61,22 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from bioverify.bundle import VOICE_TRIM_MODES
 from bioverify.calibration.roc import summarize
-from bioverify.calibration.trials import make_trials, score_trials
+from bioverify.calibration.scoring import score_trials
+from bioverify.datasets.inventory import scan_datasets
+from bioverify.datasets.splits import Split, load_split
+from bioverify.datasets.trials import TrialProtocol
 from bioverify.errors import DataError, InvalidInput, ModelMismatch
 from bioverify.face_geometry import FaceGeometry
 from bioverify.progress import Progress, progress_iter
+from bioverify.training.batches import Batch, Unreadable, collate_skipping_unreadable
 from bioverify.training.checkpoint import (
     load_checkpoint,
     rng_state,
     save_checkpoint,
     set_rng_state,
 )
-from bioverify.training.data import Batch, Unreadable, collate_skipping_unreadable, scan_datasets
 from bioverify.training.losses import LOSS_NAMES, MARGIN_LOSSES, build_loss, identity_batches
 from bioverify.training.models import build_encoder, default_input_size
-from bioverify.training.splits import Split, load_split
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +102,10 @@ _MODEL_FIELDS = frozenset(
 )
 
 StepCallback = Callable[[int, float], None]
+
+
+#: validation trials: the shared protocol's defaults
+_VAL_TRIALS = TrialProtocol()
 
 
 @dataclass
@@ -162,9 +168,9 @@ class TrainConfig:
     chunk_seconds: float = 2.0
     trim: str = "none"
     val_max_seconds: float = 10.0
-    val_max_genuine_per_identity: int = 50
-    val_max_genuine: int = 20000
-    val_min_impostor: int = 3000
+    val_max_genuine_per_identity: int = _VAL_TRIALS.max_genuine_per_identity
+    val_max_genuine: int = _VAL_TRIALS.max_genuine
+    val_min_impostor: int = _VAL_TRIALS.min_impostor
     face_geometry: dict[str, Any] | None = None
     check_content: bool = True
     resume: bool = False
@@ -786,29 +792,15 @@ class _Run:
                 embeddings.append(output.float().cpu().numpy())
                 labels.append(batch.labels.numpy())
         identities = np.concatenate(labels)
-        trials = make_trials(
-            [self.val_identities[label] for label in identities],
+        protocol = TrialProtocol(
             max_genuine_per_identity=config.val_max_genuine_per_identity,
             max_genuine=config.val_max_genuine,
-            impostor_ratio=0.0,
-            min_impostor=self._impostor_count(identities),
+            min_impostor=config.val_min_impostor,
             seed=config.seed,
         )
+        trials = protocol.trials([self.val_identities[label] for label in identities])
         scores = score_trials(np.concatenate(embeddings), trials)
         return summarize(scores, trials.genuine, FAR_TARGETS), unreadable
-
-    def _impostor_count(self, identities: np.ndarray) -> int:
-        """As many impostor trials as genuine ones, at least ``val_min_impostor`` (the rule of
-        three for FAR 1e-3 needs 3000), at most all cross-identity pairs."""
-        config = self.config
-        sizes = np.unique(identities, return_counts=True)[1].astype(np.int64)
-        pairs = sizes * (sizes - 1) // 2
-        genuine = min(
-            int(np.minimum(pairs, config.val_max_genuine_per_identity).sum()),
-            config.val_max_genuine,
-        )
-        possible = identities.size * (identities.size - 1) // 2 - int(pairs.sum())
-        return min(max(genuine, config.val_min_impostor), possible)
 
     def _note_unreadable(self, item: Unreadable) -> None:
         if item.path not in self.unreadable:

@@ -41,10 +41,11 @@ import torchaudio.functional as AF
 from torch.utils.data import Dataset
 
 from bioverify.bundle import VOICE_TRIM_MODES
+from bioverify.datasets.inventory import Sample
 from bioverify.errors import InvalidInput
 from bioverify.media import read_audio
 from bioverify.progress import progress_iter
-from bioverify.training.data import Sample, Unreadable, sample_labels
+from bioverify.training.batches import Unreadable, sample_labels
 from bioverify.verify.voice_input import VoiceSettings, speech_mask, trimmed
 
 EVAL_MODES = ("full", "chunk")

@@ -1,8 +1,8 @@
 """Scoring a model on labelled data: LFW-style ``pairs.txt`` or all trials of identity-labelled
 samples, with failures to acquire counted (never dropped silently).
 
-No torch and no ``bioverify.training``: callers pass file paths and identity names (the CLI
-finds them with the dataset scanner).
+No torch and no ``bioverify.training``: labelled folders are read with
+:mod:`bioverify.datasets`, trials chosen by its :class:`~bioverify.datasets.TrialProtocol`.
 """
 
 from __future__ import annotations
@@ -10,15 +10,16 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bioverify.calibration import make_trials, score_trials, summarize
+from bioverify.calibration import score_trials, summarize
 from bioverify.calibration.llr import min_dcf
 from bioverify.calibration.roc import rule_of_three_count
+from bioverify.datasets import TrialProtocol, select_samples
 from bioverify.errors import DataError, InvalidInput
 from bioverify.progress import Progress
 from bioverify.verify.result import Acquired
@@ -245,57 +246,50 @@ def score_pairs(verifier: Verifier, pairs: Sequence[Pair], progress: bool = Fals
     )
 
 
-def impostor_count(n_genuine: int, smallest_far: float) -> int:
-    """Impostor trials to sample: as many as genuine trials, and at least ten times the rule
-    of three for the smallest target FAR (so about 30 false accepts are expected there)."""
-    return max(n_genuine, 10 * rule_of_three_count(smallest_far))
-
-
 def score_samples(
     verifier: Verifier,
     paths: Sequence[Path | str],
     identities: Sequence[str],
     *,
-    max_genuine_per_identity: int = 50,
-    max_genuine: int = 20000,
-    smallest_far: float = 1e-3,
-    seed: int = 0,
+    protocol: TrialProtocol | None = None,
+    smallest_far: float | None = None,
     progress: bool = False,
 ) -> TrialScores:
-    """Embed identity-labelled samples and score trials among those that were acquired:
-    every within-identity pair up to ``max_genuine_per_identity`` per identity and
-    ``max_genuine`` overall, and :func:`impostor_count` impostor pairs sampled uniformly
-    (:func:`bioverify.calibration.make_trials`, ``seed``), capped by the pairs that exist.
-    Scores are those of :meth:`Verifier.verify` (AS-normalised when the verifier normalises),
-    so thresholds fitted on them mean the same there."""
+    """Embed identity-labelled samples and score the trials of ``protocol`` (default
+    :class:`~bioverify.datasets.TrialProtocol`) among those that were acquired.
+
+    When ``smallest_far`` is given, the protocol's ``min_impostor`` is raised to ten times
+    the rule of three for it (about 30 false accepts expected there). Scores are those of
+    :meth:`Verifier.verify` (AS-normalised when the verifier normalises), so thresholds
+    fitted on them mean the same there.
+
+    Raises
+    ------
+    InvalidInput
+        When ``paths`` and ``identities`` differ in length, or the acquired samples allow no
+        trial (one identity, or none with two samples).
+    DataError
+        When no input could be acquired.
+    """
     if len(paths) != len(identities):
         raise InvalidInput("give one identity per path")
+    protocol = protocol or TrialProtocol()
+    if smallest_far is not None:
+        needed = 10 * rule_of_three_count(smallest_far)
+        protocol = replace(protocol, min_impostor=max(protocol.min_impostor, needed))
     acquired, failures = acquire_all(verifier, list(paths), progress)
     ok = [k for k, a in enumerate(acquired) if a is not None]
     ids = [identities[k] for k in ok]
     embeddings = np.stack([a.embedding for a in acquired if a is not None]) if ok else None
     if embeddings is None:
         raise DataError(f"none of the {len(paths)} inputs could be acquired")
-    _, sizes = np.unique(np.asarray(ids), return_counts=True)
-    genuine_possible = int((sizes * (sizes - 1) // 2).sum())
-    impostor_possible = len(ids) * (len(ids) - 1) // 2 - genuine_possible
-    n_genuine = min(
-        int(np.minimum(sizes * (sizes - 1) // 2, max_genuine_per_identity).sum()), max_genuine
-    )
-    wanted = impostor_count(n_genuine, smallest_far)
-    trials = make_trials(
-        ids,
-        max_genuine_per_identity=max_genuine_per_identity,
-        max_genuine=max_genuine,
-        impostor_ratio=0.0,
-        min_impostor=min(wanted, impostor_possible),
-        seed=seed,
-    )
+    trials = protocol.trials(ids)
     subject_a, subject_b = trials.subjects(ids)
     notes = []
-    if wanted > impostor_possible:
+    if trials.counts["impostor_wanted"] > trials.counts["impostor"]:
         notes.append(
-            f"only {impostor_possible} impostor pairs exist; all are used ({wanted} wanted)"
+            f"only {trials.counts['impostor']} impostor pairs exist; all are used "
+            f"({trials.counts['impostor_wanted']} wanted)"
         )
     return TrialScores(
         scores=normalized_scores(
@@ -307,15 +301,36 @@ def score_samples(
         counts={**trials.counts, "identities_total": len(set(identities))},
         failures=failures,
         n_inputs=len(paths),
-        protocol=(
-            f"all within-identity pairs up to {max_genuine_per_identity} per identity and "
-            f"{max_genuine} overall; impostor pairs sampled uniformly across identities "
-            f"(max(genuine, 10 x 3/{smallest_far:g})), seed {seed}"
-        ),
+        protocol=protocol.describe(),
         notes=notes,
         acquisition=acquisition_counts(acquired),
         quality_ranges=quality_ranges(acquired),
     )
+
+
+def score_labelled_data(
+    verifier: Verifier,
+    data: Sequence[Path | str],
+    split_path: Path | str | None,
+    split_part: str,
+    *,
+    protocol: TrialProtocol | None = None,
+    smallest_far: float | None = None,
+    progress: bool = True,
+) -> tuple[TrialScores, str]:
+    """Score labelled datasets: the samples :func:`~bioverify.datasets.select_samples`
+    chooses (``split_part`` of ``split_path``, or everything), scored by
+    :func:`score_samples`; and the sentence saying which people they are."""
+    chosen = select_samples(data, split_path, split_part, verifier.modality, progress=progress)
+    result = score_samples(
+        verifier,
+        chosen.paths,
+        chosen.identities,
+        protocol=protocol,
+        smallest_far=smallest_far,
+        progress=progress,
+    )
+    return result, chosen.description
 
 
 def fold_accuracy(scores: np.ndarray, labels: np.ndarray, folds: np.ndarray) -> list[float]:
@@ -425,11 +440,11 @@ __all__ = [
     "accuracy_unfit",
     "acquire_all",
     "fold_accuracy",
-    "impostor_count",
     "normalized_scores",
     "quality_ranges",
     "read_lfw_pairs",
     "report",
+    "score_labelled_data",
     "score_pairs",
     "score_samples",
 ]

@@ -1,6 +1,6 @@
 """Identity-disjoint train/val/test splits: make, save, load and check (no torch).
 
-A split assigns every identity of an :class:`~bioverify.training.data.Inventory` to exactly
+A split assigns every identity of an :class:`~bioverify.datasets.inventory.Inventory` to exactly
 one of ``train``, ``val`` and ``test``. How :func:`make_split` decides:
 
 1. identities in ``fixed`` go where it says (e.g. a corpus's own speaker split);
@@ -38,9 +38,9 @@ import numpy as np
 from scipy.cluster.hierarchy import DisjointSet
 
 from bioverify.atomic import write_atomic
+from bioverify.datasets.inventory import Inventory, Sample
 from bioverify.errors import DataError
 from bioverify.progress import progress_iter
-from bioverify.training.data import Inventory, Sample
 
 FORMAT_VERSION = 1
 SPLIT_NAMES = ("train", "val", "test")

@@ -1,4 +1,4 @@
-"""Finding a dataset's samples: identity folders or a CSV manifest (no torch at import).
+"""Finding a dataset's samples: identity folders or a CSV manifest.
 
 A dataset is either
 
@@ -10,9 +10,7 @@ A dataset is either
 
 Scanning does not decode files (decoding 13k images is slow) unless ``check_readable=True``;
 files that are missing, empty, undecodable or of the wrong kind are listed in
-:attr:`Inventory.skipped` with the reason instead of stopping the scan. The torch datasets
-report files that fail to decode later as :class:`Unreadable` items, which
-:func:`collate_skipping_unreadable` drops from the batch and hands back.
+:attr:`Inventory.skipped` with the reason instead of stopping the scan.
 """
 
 from __future__ import annotations
@@ -20,19 +18,15 @@ from __future__ import annotations
 import csv
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
 
 import soundfile
 
 from bioverify.errors import DataError, InvalidInput
 from bioverify.media import read_audio, read_image
 from bioverify.progress import progress_iter
-
-if TYPE_CHECKING:
-    import torch
 
 MODALITIES = ("face", "voice")
 FACE_EXTENSIONS = frozenset(
@@ -286,71 +280,15 @@ def _readable(
     return readable, unreadable
 
 
-@dataclass(frozen=True)
-class Unreadable:
-    """What a torch dataset returns for a file it could not decode (instead of raising)."""
-
-    path: str
-    reason: str
-
-
-class Batch(NamedTuple):
-    """A collated batch: stacked inputs, int64 labels, and the items that were dropped."""
-
-    inputs: torch.Tensor
-    labels: torch.Tensor
-    unreadable: list[Unreadable]
-
-
-def sample_labels(samples: Sequence[Sample], label_map: Mapping[str, int]) -> list[int]:
-    """The label of each sample's identity, in order; :class:`DataError` when ``label_map``
-    lacks some of the samples' identities."""
-    unlabelled = sorted({s.identity for s in samples} - set(label_map))
-    if unlabelled:
-        raise DataError(
-            f"{len(unlabelled)} identities have no label (e.g. {unlabelled[:5]}); build "
-            "the label map from the same identities as the samples"
-        )
-    return [label_map[s.identity] for s in samples]
-
-
-def collate_skipping_unreadable(items: Sequence[tuple[torch.Tensor, int] | Unreadable]) -> Batch:
-    """``collate_fn`` for the face and voice datasets: drop :class:`Unreadable` items.
-
-    The remaining inputs are stacked (they must share a shape: for whole-utterance voice
-    evaluation use ``batch_size=1``). When every item was unreadable, ``inputs`` and
-    ``labels`` are empty tensors; the trainer logs ``unreadable`` and moves on.
-    """
-    import torch
-
-    unreadable = [item for item in items if isinstance(item, Unreadable)]
-    good = [item for item in items if not isinstance(item, Unreadable)]
-    if not good:
-        return Batch(torch.empty(0), torch.empty(0, dtype=torch.int64), unreadable)
-    shapes = {tuple(tensor.shape) for tensor, _ in good}
-    if len(shapes) > 1:
-        raise InvalidInput(
-            f"cannot batch inputs of different shapes {sorted(shapes)}; use fixed-length "
-            "chunks or batch_size=1"
-        )
-    inputs = torch.stack([tensor for tensor, _ in good])
-    labels = torch.tensor([label for _, label in good], dtype=torch.int64)
-    return Batch(inputs, labels, unreadable)
-
-
 __all__ = [
     "EXTENSIONS",
     "FACE_EXTENSIONS",
     "IDENTITY_COLUMNS",
     "MODALITIES",
     "VOICE_EXTENSIONS",
-    "Batch",
     "Inventory",
     "Sample",
-    "Unreadable",
-    "collate_skipping_unreadable",
     "modality_of",
-    "sample_labels",
     "scan_dataset",
     "scan_datasets",
 ]
