@@ -1,5 +1,6 @@
-"""Batches for the trainer: labels for samples, and a ``collate_fn`` that drops the files a
-torch dataset could not decode (:class:`Unreadable`) instead of stopping training."""
+"""What the trainer's torch datasets share: identity labels for samples, the base class of
+the face and voice datasets, and a ``collate_fn`` that drops the files a dataset could not
+decode (:class:`Unreadable`) instead of stopping training."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
+from torch.utils.data import Dataset
 
 from bioverify.datasets.inventory import Sample
 from bioverify.errors import DataError, InvalidInput
@@ -41,6 +43,23 @@ def sample_labels(samples: Sequence[Sample], label_map: Mapping[str, int]) -> li
     return [label_map[s.identity] for s in samples]
 
 
+class LabelledDataset(Dataset[tuple[torch.Tensor, int] | Unreadable]):
+    """``(tensor, label)`` per sample, or an :class:`Unreadable` for a file that failed to
+    decode; subclasses say what the tensor is (``__getitem__``).
+
+    ``label_map`` must give a label for every sample's identity; :attr:`labels` lists the
+    label of each item, in order, for samplers such as
+    :class:`pytorch_metric_learning.samplers.MPerClassSampler`.
+    """
+
+    def __init__(self, samples: Sequence[Sample], label_map: Mapping[str, int]) -> None:
+        self.samples = list(samples)
+        self.labels: list[int] = sample_labels(self.samples, label_map)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+
 def collate_skipping_unreadable(items: Sequence[tuple[torch.Tensor, int] | Unreadable]) -> Batch:
     """``collate_fn`` for the face and voice datasets: drop :class:`Unreadable` items.
 
@@ -63,4 +82,10 @@ def collate_skipping_unreadable(items: Sequence[tuple[torch.Tensor, int] | Unrea
     return Batch(inputs, labels, unreadable)
 
 
-__all__ = ["Batch", "Unreadable", "collate_skipping_unreadable", "sample_labels"]
+__all__ = [
+    "Batch",
+    "LabelledDataset",
+    "Unreadable",
+    "collate_skipping_unreadable",
+    "sample_labels",
+]

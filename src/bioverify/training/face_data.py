@@ -17,14 +17,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import torch
-from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
 from bioverify.datasets.inventory import Sample
 from bioverify.errors import InvalidInput
 from bioverify.face_geometry import FaceGeometry, crop_aligned
 from bioverify.media import read_image
-from bioverify.training.batches import Unreadable, sample_labels
+from bioverify.training.batches import LabelledDataset, Unreadable
 
 
 def face_augmentation() -> v2.Compose:
@@ -38,13 +37,9 @@ def face_augmentation() -> v2.Compose:
     )
 
 
-class FaceDataset(Dataset[tuple[torch.Tensor, int] | Unreadable]):
-    """``(uint8 tensor [S, S, 3] HWC RGB, label)`` per sample, or an :class:`Unreadable`.
-
-    ``label_map`` must give a label for every sample's identity; :attr:`labels` lists the
-    label of each item, in order, for samplers such as
-    :class:`pytorch_metric_learning.samplers.MPerClassSampler`.
-    """
+class FaceDataset(LabelledDataset):
+    """``(uint8 tensor [S, S, 3] HWC RGB, label)`` per sample, or an :class:`Unreadable`
+    (see :class:`~bioverify.training.batches.LabelledDataset`)."""
 
     def __init__(
         self,
@@ -53,14 +48,10 @@ class FaceDataset(Dataset[tuple[torch.Tensor, int] | Unreadable]):
         geometry: FaceGeometry,
         train: bool,
     ) -> None:
-        self.samples = list(samples)
-        self.labels: list[int] = sample_labels(self.samples, label_map)
+        super().__init__(samples, label_map)
         self.geometry = geometry
         self.train = train
         self.augment = face_augmentation() if train else None
-
-    def __len__(self) -> int:
-        return len(self.samples)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int] | Unreadable:
         sample = self.samples[index]

@@ -38,14 +38,13 @@ from math import ceil
 import numpy as np
 import torch
 import torchaudio.functional as AF
-from torch.utils.data import Dataset
 
 from bioverify.bundle import VOICE_TRIM_MODES
 from bioverify.datasets.inventory import Sample
 from bioverify.errors import InvalidInput
 from bioverify.media import read_audio
 from bioverify.progress import progress_iter
-from bioverify.training.batches import Unreadable, sample_labels
+from bioverify.training.batches import LabelledDataset, Unreadable
 from bioverify.verify.voice_input import VoiceSettings, speech_mask, trimmed
 
 EVAL_MODES = ("full", "chunk")
@@ -101,13 +100,9 @@ def _uniform(low: float, high: float) -> float:
     return low + (high - low) * float(torch.rand(()))
 
 
-class VoiceDataset(Dataset[tuple[torch.Tensor, int] | Unreadable]):
-    """``(float32 tensor [T], label)`` per recording, or an :class:`Unreadable`.
-
-    ``label_map`` must give a label for every sample's identity; :attr:`labels` lists the
-    label of each item, in order, for samplers such as
-    :class:`pytorch_metric_learning.samplers.MPerClassSampler`.
-    """
+class VoiceDataset(LabelledDataset):
+    """``(float32 tensor [T], label)`` per recording, or an :class:`Unreadable` (see
+    :class:`~bioverify.training.batches.LabelledDataset`)."""
 
     def __init__(
         self,
@@ -132,9 +127,8 @@ class VoiceDataset(Dataset[tuple[torch.Tensor, int] | Unreadable]):
             )
         if trim not in VOICE_TRIM_MODES:
             raise InvalidInput(f"trim must be one of {VOICE_TRIM_MODES}, got {trim!r}")
+        super().__init__(samples, label_map)
         self.trim = trim
-        self.samples = list(samples)
-        self.labels: list[int] = sample_labels(self.samples, label_map)
         self.sample_rate = sample_rate
         self.chunk_length = round(chunk_seconds * sample_rate)
         self.max_eval_length = round(max_eval_seconds * sample_rate)
@@ -145,9 +139,6 @@ class VoiceDataset(Dataset[tuple[torch.Tensor, int] | Unreadable]):
         self.cache = cache
         self._decoded: dict[int, np.ndarray] = {}
         self._unreadable: dict[int, str] = {}
-
-    def __len__(self) -> int:
-        return len(self.samples)
 
     def preload(self, progress: bool = True) -> list[Unreadable]:
         """Decode every recording into the cache now; returns the ones that failed."""
