@@ -290,7 +290,7 @@ class _Run:
         self.progress = progress and distributed.main
         self.out_dir = Path(config.out_dir)
         self.device = pick_device(config.device, distributed)
-        self.unreadable: set[str] = set()
+        self.unreadable: set[str] = set()  # before the data: decoding voices notes failures
         seed_everything(mixed_seed(config.seed, distributed.rank))
         self.data = load_run_data(config, distributed.main, self.progress, self._note_unreadable)
         steps = steps_per_epoch(len(self.data.train_labels), distributed.world_size, config)
