@@ -146,7 +146,8 @@ def test_training_from_a_converted_checkpoint_keeps_its_face_geometry(tmp_path: 
     """``train --init-from`` a converted model crops as the model was aligned (its
     checkpoint's geometry), unless a geometry is given."""
     from bioverify.training.checkpoint import save_checkpoint
-    from bioverify.training.trainer import TrainConfig, _face_geometry
+    from bioverify.training.run_data import face_geometry
+    from bioverify.training.trainer import TrainConfig
 
     geometry = FaceGeometry(
         crop_box=(66, 76, 121, 121),
@@ -158,8 +159,8 @@ def test_training_from_a_converted_checkpoint_keeps_its_face_geometry(tmp_path: 
     save_checkpoint(checkpoint, {"face_geometry": geometry.to_dict()})
     settings = {"data": ["d"], "split": "s.json", "modality": "face", "out_dir": "o"}
     config = TrainConfig(**settings, model="dlib_resnet29", init_from=str(checkpoint))
-    assert _face_geometry(config) == geometry
-    assert _face_geometry(TrainConfig(**settings, model="dlib_resnet29")).output_size == 150
+    assert face_geometry(config) == geometry
+    assert face_geometry(TrainConfig(**settings, model="dlib_resnet29")).output_size == 150
 
 
 @needs_models

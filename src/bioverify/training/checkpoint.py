@@ -1,9 +1,9 @@
 """Training checkpoints: atomic ``torch.save`` of tensors and plain types, loaded with
 ``weights_only=True``.
 
-A checkpoint is a dict (see :func:`bioverify.training.trainer.train` for the keys it
-writes). Nothing in it needs pickle's arbitrary-object loading: state dicts, numbers,
-strings, lists and dicts only; random-generator states are converted to those by
+A checkpoint is a dict (see :func:`bioverify.training.resume.save_run` for the keys a
+training run writes). Nothing in it needs pickle's arbitrary-object loading: state dicts,
+numbers, strings, lists and dicts only; random-generator states are converted to those by
 :func:`rng_state` and back by :func:`set_rng_state`.
 """
 

@@ -1,0 +1,229 @@
+"""A run's data: the datasets scanned, the split loaded and checked, the train and val
+datasets built, and the loaders that read them.
+
+Faces are cropped with the run's :class:`FaceGeometry`; voices are decoded once, before the
+first epoch, and shared with the loader workers (train: random ``chunk_seconds`` chunks at
+16 kHz; val: whole recordings up to ``val_max_seconds``, one at a time). Test identities are
+never read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from bioverify.datasets.inventory import scan_datasets
+from bioverify.datasets.splits import Split, load_split
+from bioverify.errors import DataError, InvalidInput
+from bioverify.face_geometry import FaceGeometry
+from bioverify.training.batches import Unreadable, collate_skipping_unreadable
+from bioverify.training.checkpoint import load_checkpoint
+from bioverify.training.models import default_input_size
+
+if TYPE_CHECKING:
+    from bioverify.training.trainer import TrainConfig
+
+SAMPLE_RATE = 16000
+
+
+@dataclass
+class RunData:
+    """The split and the datasets a run trains and validates on.
+
+    Attributes
+    ----------
+    split : Split
+        The loaded split; ``split_sha256`` is its file's hash (a resume must use the same).
+    label_map : dict of str to int
+        Class index of each train identity.
+    val_identities : list of str
+        The val identities, sorted; a val sample's label indexes this list.
+    geometry : FaceGeometry or None
+        The face crop, None for voices.
+    train_set, val_set : Dataset
+        The train samples (augmented) and the val samples (evaluation crop or whole
+        recordings).
+    val_batch_size : int
+        The batch size of validation (1 for voices: recordings differ in length).
+    train_labels : list of int
+        The label of each train sample, in dataset order.
+    """
+
+    split: Split
+    split_sha256: str
+    label_map: dict[str, int]
+    val_identities: list[str]
+    geometry: FaceGeometry | None
+    train_set: Dataset[Any]
+    val_set: Dataset[Any]
+    val_batch_size: int
+    train_labels: list[int]
+
+    @property
+    def train_identities(self) -> list[str]:
+        """The train identities in class-index order."""
+        return sorted(self.label_map, key=self.label_map.__getitem__)
+
+
+def load_run_data(
+    config: TrainConfig,
+    main: bool,
+    progress: bool,
+    note_unreadable: Callable[[Unreadable], None],
+) -> RunData:
+    """Scan ``config.data``, load ``config.split`` against it and build the datasets.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The run's settings.
+    main : bool
+        Whether this is rank 0, the only one that checks the files' content (when
+        ``config.check_content``).
+    progress : bool
+        Whether to show progress bars.
+    note_unreadable : callable
+        Called with each voice recording that fails to decode.
+
+    Raises
+    ------
+    DataError
+        The split does not fit the data, has fewer than 2 train identities, or fewer than 2
+        val identities with one of them holding 2 samples.
+    """
+    inventory = scan_datasets(
+        config.data, config.modality, prefix_identities=config.prefix_identities, progress=progress
+    )
+    split_path = Path(config.split)
+    split = load_split(
+        split_path, inventory, check_content=config.check_content and main, progress=progress
+    )
+    split_sha256 = _file_sha256(split_path)
+    label_map = split.label_map()
+    train_samples = split.samples(inventory, "train")
+    val_samples = split.samples(inventory, "val")
+    val_counts = Counter(sample.identity for sample in val_samples)
+    if len(val_counts) < 2 or max(val_counts.values(), default=0) < 2:
+        raise DataError(
+            f"{split_path}: validation needs at least 2 val identities, one with 2 samples; "
+            f"the split has {len(val_counts)} val identities — remake it with a larger "
+            "--val-fraction"
+        )
+    if len(label_map) < 2:
+        raise DataError(f"{split_path}: training needs at least 2 train identities")
+    val_identities = sorted(val_counts)
+    val_map = {identity: i for i, identity in enumerate(val_identities)}
+    geometry: FaceGeometry | None = None
+    train_set: Dataset[Any]
+    val_set: Dataset[Any]
+    if config.modality == "face":
+        from bioverify.training.face_data import FaceDataset
+
+        geometry = face_geometry(config)
+        train_set = FaceDataset(train_samples, label_map, geometry, train=True)
+        val_set = FaceDataset(val_samples, val_map, geometry, train=False)
+        val_batch_size = config.batch_size
+    else:
+        from bioverify.training.voice_data import VoiceDataset
+
+        train_voices = VoiceDataset(
+            train_samples,
+            label_map,
+            sample_rate=SAMPLE_RATE,
+            chunk_seconds=config.chunk_seconds,
+            train=True,
+            trim=config.trim,
+        )
+        val_voices = VoiceDataset(
+            val_samples,
+            val_map,
+            sample_rate=SAMPLE_RATE,
+            train=False,
+            eval_mode="full",
+            max_eval_seconds=config.val_max_seconds,
+            trim=config.trim,
+        )
+        # decoded once here, shared with the loader workers instead of decoded per epoch
+        for dataset in (train_voices, val_voices):
+            for item in dataset.preload(progress=progress):
+                note_unreadable(item)
+        train_set, val_set = train_voices, val_voices
+        val_batch_size = 1
+    return RunData(
+        split=split,
+        split_sha256=split_sha256,
+        label_map=label_map,
+        val_identities=val_identities,
+        geometry=geometry,
+        train_set=train_set,
+        val_set=val_set,
+        val_batch_size=val_batch_size,
+        train_labels=list(train_set.labels),
+    )
+
+
+def face_geometry(config: TrainConfig) -> FaceGeometry:
+    """The crop geometry: ``config.face_geometry``, else that of the ``init_from``
+    checkpoint (a converted model's alignment is part of it), else the LFW default at the
+    model's ``input_size``; the crop must be the size the backbone takes."""
+    input_size = config.model_kwargs.get("input_size", default_input_size(config.model))
+    stored = config.face_geometry
+    if stored is None and config.init_from:
+        stored = load_checkpoint(Path(config.init_from)).get("face_geometry")
+    if stored is None:
+        return FaceGeometry(output_size=input_size)
+    geometry = FaceGeometry.from_dict(stored)
+    if geometry.output_size != input_size:
+        raise InvalidInput(
+            f"face_geometry output_size {geometry.output_size} differs from the model's "
+            f"input_size {input_size}"
+        )
+    return geometry
+
+
+def make_loader(
+    dataset: Dataset[Any],
+    batches: list[list[int]],
+    seed: int,
+    num_workers: int,
+    device: torch.device,
+) -> DataLoader[Any]:
+    """A loader of ``batches`` (lists of indices) of ``dataset``, skipping unreadable files.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        What to read.
+    batches : list of list of int
+        The batches, in order.
+    seed : int
+        Seeds the loader's own generator, from which it draws its worker seeds (not from the
+        global one, so that a resumed run reads the same augmentations).
+    num_workers : int
+        Loader processes (0: read in this one).
+    device : torch.device
+        Batches are pinned for CUDA.
+    """
+    return DataLoader(
+        dataset,
+        batch_sampler=batches,
+        num_workers=num_workers,
+        collate_fn=collate_skipping_unreadable,
+        pin_memory=device.type == "cuda",
+        generator=torch.Generator().manual_seed(seed),
+    )
+
+
+def _file_sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+__all__ = ["SAMPLE_RATE", "RunData", "face_geometry", "load_run_data", "make_loader"]
