@@ -41,6 +41,8 @@ class FakeResult:
     score: float
     threshold: float | None
     notes: list[str] = field(default_factory=list)
+    operating_point: str | None = None
+    far: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bioverify.cli import cli, gallery_common
+from bioverify.cli import cli
 from bioverify.gallery.store import redact
+from bioverify.verify.verifier import Verifier
 from gallery_fakes import FakeVerifier, write_samples
 
 
@@ -22,12 +23,12 @@ def bundles(tmp_path, monkeypatch) -> dict[str, Path]:
     for folder in folders.values():
         folder.mkdir(parents=True)
 
-    def fake_load(model, face_mode="auto", detector=None, **options):
+    def fake_load(model, **options):
         name = Path(model).name
         assert name in folders, f"unexpected bundle {model}"
         return FakeVerifier(seed=name, bundle=Path(model).resolve())
 
-    monkeypatch.setattr(gallery_common, "load_verifier", fake_load)
+    monkeypatch.setattr(Verifier, "load", fake_load)
     return folders
 
 

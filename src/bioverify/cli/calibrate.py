@@ -14,6 +14,7 @@ import os
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import click
 import numpy as np
@@ -26,18 +27,11 @@ from bioverify.calibration import (
     read_scores_csv,
 )
 from bioverify.calibration.llr import METHODS, CalibrationMethod
+from bioverify.cli import options
 from bioverify.cli.calibration_text import check_lines, summary_lines
-from bioverify.cli.runtime_options import (
-    SPLIT_PARTS,
-    device_option,
-    face_options,
-    load_runtime_verifier,
-    trial_options,
-)
 from bioverify.datasets.trials import TrialProtocol
 from bioverify.errors import CalibrationError, InvalidInput
-
-_OPEN_UNIT = click.FloatRange(0.0, 1.0, min_open=True, max_open=True)
+from bioverify.verify.api import MODALITIES
 
 
 def _bundle_calibration_path(model: Path) -> Path:
@@ -48,7 +42,7 @@ def _bundle_calibration_path(model: Path) -> Path:
         raise InvalidInput(
             f"{model}: cannot install into a zipped bundle; extract it, or use --out"
         )
-    if str(model) in ("face", "voice") and not model.exists():
+    if str(model) in MODALITIES and not model.exists():
         raise InvalidInput(
             f"--install does not change the packaged {model} model; write your calibration "
             "with --out FILE and use it with --calibration FILE"
@@ -109,17 +103,17 @@ def _model_trials(
     split_path: Path | None,
     split_part: str,
     by_dataset: bool,
-    face_mode: str,
-    detector: str | None,
-    device: str,
+    settings: dict[str, Any],
     smallest_far: float,
     protocol: TrialProtocol,
 ) -> tuple[_Trials, list[str]]:
     """Score trials of ``data`` with the model (each dataset a condition of its own with
-    ``by_dataset``); the trials and lines to print."""
+    ``by_dataset``), loaded with ``settings`` (``Verifier.load``'s); the trials and lines
+    to print."""
     from bioverify.verify.evaluation import SHOW_FAILURES, score_labelled_data
+    from bioverify.verify.verifier import Verifier
 
-    verifier = load_runtime_verifier(model, face_mode, detector, calibration=False, device=device)
+    verifier = Verifier.load(model, calibration=False, **settings)
     groups = [(name, (d,)) for name, d in _condition_names(data)] if by_dataset else [(None, data)]
     tables, places, lines = [], [], []
     ranges: dict[str, tuple[float, float]] = {}
@@ -227,37 +221,21 @@ def _check(trials: _Trials, calibration_path: Path | None, model: Path, seed: in
     help="CSV with a header naming score,label (1 genuine, 0 impostor) and optionally "
     "subject_a,subject_b for identity-bootstrap intervals. Or use --model and --data.",
 )
-@click.option(
-    "--model",
-    type=click.Path(path_type=Path),
+@options.model(
     default=None,
     help="Model bundle (or face / voice, the packaged defaults) whose scores to calibrate, "
     "computed here on --data (instead of --scores); the calibration is bound to the model's "
     "sha256.",
 )
-@click.option(
-    "--data",
-    type=click.Path(path_type=Path),
-    multiple=True,
+@options.data(
+    required=False,
     help="With --model: identity folders or a CSV manifest; repeat for several datasets.",
 )
-@click.option(
-    "--split",
-    "split_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="With --model: split.json; only identities of --split-part are used.",
-)
-@click.option(
-    "--split-part",
-    type=click.Choice(SPLIT_PARTS),
-    default="test",
-    show_default=True,
-    help="Which part of --split to calibrate on.",
-)
-@trial_options
-@face_options
-@device_option
+@options.split(help="With --model: split.json; only identities of --split-part are used.")
+@options.split_part(help="Which part of --split to calibrate on.")
+@options.trial_caps
+@options.face
+@options.runtime
 @click.option(
     "--install",
     is_flag=True,
@@ -266,11 +244,14 @@ def _check(trials: _Trials, calibration_path: Path | None, model: Path, seed: in
 @click.option(
     "--target-far",
     multiple=True,
-    type=_OPEN_UNIT,
+    type=options.OPEN_UNIT,
     help="Target false accept rate (repeatable). Default 0.001 when no target is given.",
 )
 @click.option(
-    "--target-frr", multiple=True, type=_OPEN_UNIT, help="Target false reject rate (repeatable)."
+    "--target-frr",
+    multiple=True,
+    type=options.OPEN_UNIT,
+    help="Target false reject rate (repeatable).",
 )
 @click.option(
     "--out",
@@ -294,7 +275,7 @@ def _check(trials: _Trials, calibration_path: Path | None, model: Path, seed: in
 )
 @click.option(
     "--p-target",
-    type=_OPEN_UNIT,
+    type=options.OPEN_UNIT,
     default=0.01,
     show_default=True,
     help="Prior of genuine trials for the detection cost (minDCF).",
@@ -358,6 +339,7 @@ def calibrate(
     face_mode: str,
     detector: str | None,
     device: str,
+    score_norm: str,
     install: bool,
     target_far: tuple[float, ...],
     target_frr: tuple[float, ...],
@@ -404,9 +386,7 @@ def calibrate(
             split_path,
             split_part,
             by_dataset,
-            face_mode,
-            detector,
-            device,
+            options.load_settings(face_mode, detector, device, score_norm),
             smallest,
             TrialProtocol(
                 max_genuine_per_identity=max_genuine_per_identity,

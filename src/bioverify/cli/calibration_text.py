@@ -6,13 +6,9 @@ import math
 
 from bioverify.calibration import Calibration, ConditionReport, DriftReport, PointCheck
 from bioverify.calibration.drift import PSI_MODERATE, PSI_SIGNIFICANT
+from bioverify.cli.render import pct
 
 _UNSTATED = "not stated (calibrate --population TEXT says whose trials these were)"
-
-
-def pct(rate: float) -> str:
-    """A rate as a percentage with three significant digits."""
-    return f"{100.0 * rate:.3g} %"
 
 
 def _ci(interval: tuple[float, float]) -> str:
@@ -107,4 +103,4 @@ def drift_lines(report: DriftReport, threshold: float | None) -> list[str]:
     return lines
 
 
-__all__ = ["check_lines", "condition_lines", "drift_lines", "pct", "summary_lines"]
+__all__ = ["check_lines", "condition_lines", "drift_lines", "summary_lines"]

@@ -18,35 +18,22 @@ import click
 import numpy as np
 
 from bioverify.calibration import Calibration
-from bioverify.cli.runtime_options import (
-    device_option,
-    face_options,
-    load_runtime_verifier,
-)
+from bioverify.cli import options
 from bioverify.datasets.selection import select_samples
 from bioverify.errors import DataError, InvalidInput
 
 
 @click.command("cohort")
-@click.option(
-    "--model",
+@options.model(
     required=True,
     type=click.Path(file_okay=False, exists=True, path_type=Path),
     help="The bundle folder to add the cohort to (its model.onnx is not changed).",
 )
-@click.option(
-    "--data",
-    required=True,
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Identity folders or a CSV manifest (repeatable), as given to `bioverify split`.",
+@options.data(
+    help="Identity folders or a CSV manifest (repeatable), as given to `bioverify split`."
 )
-@click.option(
-    "--split",
-    "split_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="split.json: the cohort is drawn from its train identities only.",
+@options.split(
+    required=True, help="split.json: the cohort is drawn from its train identities only."
 )
 @click.option(
     "--size",
@@ -63,8 +50,8 @@ from bioverify.errors import DataError, InvalidInput
     help="Highest cohort scores whose mean and spread normalise a score.",
 )
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
-@face_options
-@device_option
+@options.face
+@options.runtime
 def cohort(
     model: Path,
     data: tuple[Path, ...],
@@ -75,16 +62,18 @@ def cohort(
     face_mode: str,
     detector: str | None,
     device: str,
+    score_norm: str,
 ) -> None:
     """Add an AS-Norm cohort of the split's TRAIN identities to the bundle MODEL; verify,
     evaluate, calibrate and the gallery then score with AS-Norm (--score-norm none turns
     it off). Recalibrate afterwards: a calibration on raw scores no longer applies."""
     from bioverify.verify.evaluation import acquire_all
     from bioverify.verify.score_norm import bundle_key, install_cohort
+    from bioverify.verify.verifier import Verifier
 
-    verifier = load_runtime_verifier(
-        model, face_mode, detector, calibration=False, device=device, score_normalization="none"
-    )
+    # raw cosines whatever --score-norm says: the bundle's old cohort plays no part
+    settings = options.load_settings(face_mode, detector, device, score_norm="none")
+    verifier = Verifier.load(model, calibration=False, **settings)
     chosen_samples = select_samples(data, split_path, "train", verifier.modality)
     paths, identities = chosen_samples.paths, chosen_samples.identities
     chosen = sorted(np.random.default_rng(seed).permutation(len(paths))[:size])

@@ -8,8 +8,9 @@ import click
 
 from bioverify.calibration import Calibration, check_drift
 from bioverify.calibration.scores_csv import read_score_column
+from bioverify.cli import options
 from bioverify.cli.calibration_text import drift_lines
-from bioverify.cli.gallery_common import echo_json, json_option
+from bioverify.cli.render import echo_json, echo_lines
 from bioverify.errors import CalibrationError, InvalidInput
 
 
@@ -21,13 +22,12 @@ def _calibration(model: str | None, calibration_path: Path | None) -> Calibratio
         raise InvalidInput("give --model (a bundle, face or voice) or --calibration FILE")
     from bioverify.bundle import open_bundle
     from bioverify.verify.api import resolve_model
+    from bioverify.verify.calibration_use import resolve_calibration
     from bioverify.verify.score_norm import bundle_key
 
     info = open_bundle(resolve_model(model))
-    if info.calibration_path is None:
-        raise CalibrationError(f"{model} has no calibration; pass --calibration FILE")
-    calibration = Calibration.load(info.calibration_path)
-    calibration.check_model(info.model_sha256, bundle_key(info))
+    calibration = resolve_calibration(True, info, bundle_key(info))
+    assert calibration is not None  # True: the bundle's calibration, or an error
     return calibration
 
 
@@ -39,7 +39,7 @@ def _calibration(model: str | None, calibration_path: Path | None) -> Calibratio
     type=click.Path(dir_okay=False, path_type=Path),
     help="CSV of production scores with a 'score' column (no labels needed), at least 100.",
 )
-@click.option("--model", default=None, help="Bundle, or face / voice: use its calibration.")
+@options.model(type=str, default=None, help="Bundle, or face / voice: use its calibration.")
 @click.option(
     "--calibration",
     "calibration_path",
@@ -47,7 +47,7 @@ def _calibration(model: str | None, calibration_path: Path | None) -> Calibratio
     default=None,
     help="Calibration JSON to compare with (instead of --model's).",
 )
-@json_option
+@options.json_output
 def drift(
     scores_path: Path, model: str | None, calibration_path: Path | None, as_json: bool
 ) -> None:
@@ -59,14 +59,13 @@ def drift(
             "this calibration keeps no score distributions (written before format 2); "
             "calibrate again to check drift against it"
         )
-    points = [op for op in calibration.operating_points if op.target_far is not None]
-    threshold = points[0].threshold if points else None
+    points = calibration.operating_points
+    threshold = next((op.threshold for op in points if op.target_far is not None), None)
     report = check_drift(read_score_column(scores_path), calibration.score_quantiles, threshold)
     if as_json:
         echo_json({**report.to_dict(), "threshold": threshold})
         return
-    for line in drift_lines(report, threshold):
-        click.echo(line)
+    echo_lines(drift_lines(report, threshold))
 
 
 __all__ = ["drift"]

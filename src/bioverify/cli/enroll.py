@@ -10,16 +10,15 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bioverify.cli.gallery_common import (
+from bioverify.cli import options
+from bioverify.cli.render import (
+    dataset_enrollment_lines,
     echo_json,
-    gallery_option,
-    json_option,
-    open_gallery,
-    quality_text,
+    echo_lines,
+    enrollment_lines,
 )
-from bioverify.cli.runtime_options import device_option, face_options
 from bioverify.errors import InvalidInput, NoFaceFound
-from bioverify.gallery import EnrollReport, Gallery
+from bioverify.gallery import DatasetEnrollReport, EnrollReport, Gallery
 from bioverify.gallery.store import store_exists
 from bioverify.progress import progress_iter
 
@@ -28,10 +27,8 @@ if TYPE_CHECKING:
 
 
 @click.command("enroll")
-@gallery_option
-@click.option(
-    "--model",
-    type=click.Path(path_type=Path),
+@options.gallery()
+@options.model(
     help="Model bundle (folder or .zip), or face / voice for the packaged default models. "
     "Default: the one the gallery remembers; for a new gallery, the packaged default model "
     "for the samples (photos or recordings).",
@@ -46,9 +43,9 @@ if TYPE_CHECKING:
     "CSV manifest path,identity). Repeatable. Files an identity already holds are skipped "
     "without being embedded, so running it again resumes a stopped run.",
 )
-@face_options
-@device_option
-@json_option
+@options.face
+@options.runtime
+@options.json_output
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 def enroll(
     location: Path | str,
@@ -58,6 +55,7 @@ def enroll(
     face_mode: str,
     detector: str | None,
     device: str,
+    score_norm: str,
     as_json: bool,
     files: tuple[Path, ...],
 ) -> None:
@@ -68,6 +66,7 @@ def enroll(
     skipped; the others are stored together, one transaction per identity. Exits 3 when no
     sample could be stored (with --from: when none of the dataset is in the gallery).
     """
+    settings = options.load_settings(face_mode, detector, device, score_norm)
     if datasets:
         if identity is not None or files:
             raise InvalidInput("--from enrolls a whole dataset: give it without --id and FILES")
@@ -75,7 +74,7 @@ def enroll(
 
         inventory = scan_datasets(list(datasets), progress=False)
         model = _model_for(location, model, lambda: inventory.modality)
-        with open_gallery(location, model, face_mode, detector, device=device) as gallery:
+        with Gallery.open(location, model, **settings) as gallery:
             if inventory.modality != gallery.modality:
                 raise InvalidInput(
                     f"the dataset holds {inventory.modality} samples but {gallery.location} is a "
@@ -86,34 +85,15 @@ def enroll(
     if identity is None or not files:
         raise InvalidInput("give --id and the FILES of that identity, or --from DATASET")
     model = _model_for(location, model, lambda: _files_modality(files))
-    with open_gallery(location, model, face_mode, detector, device=device) as gallery:
+    with Gallery.open(location, model, **settings) as gallery:
         report = gallery.enroll(identity, files)
     if as_json:
         echo_json(report.to_dict())
     else:
-        for sample in report.enrolled:
-            facts = quality_text(sample.quality)
-            click.echo(f"enrolled {sample.source}" + (f" ({facts})" if facts else ""))
-        if report.already_enrolled:
-            click.echo(
-                f"{identity}: already enrolled ({len(report.skipped)} file(s) already held; "
-                f"{report.n_templates} template(s) in the gallery)"
-            )
-        else:
-            _echo_failures(report)
-            click.echo(
-                f"{identity}: {report.n_templates} template(s) in the gallery "
-                f"({len(report.enrolled)} added, {len(report.skipped)} skipped)"
-            )
+        echo_lines(enrollment_lines(report))
     if not report.ok:
         click.echo(f"error: no sample of {identity!r} could be enrolled", err=True)
         sys.exit(NoFaceFound.exit_code)
-
-
-def _echo_failures(report: EnrollReport, duplicates: bool = True) -> None:
-    for skipped in report.skipped:
-        if duplicates or skipped.reason != "duplicate":
-            click.echo(f"skipped {skipped.source}: {skipped.message}")
 
 
 def _model_for(
@@ -156,31 +136,11 @@ def _enroll_inventory(gallery: Gallery, inventory: Inventory, as_json: bool) -> 
             err=True,
         )
         sys.exit(130)
-    added = sum(len(r.enrolled) for r in reports)
-    duplicates = sum(s.reason == "duplicate" for r in reports for s in r.skipped)
-    failed = sum(s.reason != "duplicate" for r in reports for s in r.skipped)
-    stored = sum(r.n_templates > 0 for r in reports)
+    summary = DatasetEnrollReport(reports, [(str(p), why) for p, why in inventory.skipped])
     if as_json:
-        echo_json(
-            {
-                "identities": len(groups),
-                "identities_in_gallery": stored,
-                "templates_added": added,
-                "duplicates_skipped": duplicates,
-                "samples_failed": failed,
-                "files_not_samples": [[str(p), why] for p, why in inventory.skipped],
-                "reports": [r.to_dict() for r in reports],
-            }
-        )
+        echo_json(summary.to_dict())
     else:
-        for report in reports:
-            _echo_failures(report, duplicates=False)
-        for path, why in inventory.skipped:
-            click.echo(f"skipped {path}: {why}")
-        click.echo(
-            f"{stored} of {len(groups)} identities in the gallery: {added} template(s) added, "
-            f"{duplicates} already enrolled, {failed} sample(s) failed"
-        )
-    if stored == 0:
+        echo_lines(dataset_enrollment_lines(summary))
+    if summary.identities_in_gallery == 0:
         click.echo("error: no identity of the dataset could be enrolled", err=True)
         sys.exit(NoFaceFound.exit_code)

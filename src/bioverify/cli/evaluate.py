@@ -3,63 +3,15 @@ labelled data — LFW's ``pairs.txt`` or all trials of identity folders."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import click
 
-from bioverify.cli.runtime_options import (
-    data_options,
-    device_option,
-    face_options,
-    load_runtime_verifier,
-    pct,
-    trial_options,
-)
+from bioverify.cli import options
+from bioverify.cli.render import echo_json, echo_lines, evaluation_lines
 from bioverify.datasets.trials import TrialProtocol
 from bioverify.errors import DataError, InvalidInput
-
-
-def _summary(report: dict[str, Any]) -> list[str]:
-    model, trials = report["model"], report["trials"]
-    genuine, impostor = trials["genuine"], trials["impostor"]
-    lines = [
-        f"EER {pct(report['eer'])} at threshold {report['eer_threshold']:.4f} "
-        f"({genuine} genuine, {impostor} impostor trials)",
-    ]
-    for target, tar in report["tar_at_far"].items():
-        flag = (
-            ""
-            if report["far_supported"][target]
-            else f"; UNSUPPORTED: {impostor} impostor trials, {3 / float(target):g} needed"
-        )
-        lines.append(f"TAR@FAR={target}: {pct(tar)} ({genuine} genuine trials{flag})")
-    lines += [
-        f"minDCF (p_target 0.01): {report['min_dcf']['value']:.4f}",
-        f"model {model['name']} ({model['modality']}, sha256 {model['sha256'][:12]}…)",
-        f"data: {report['data']}",
-        f"protocol: {report['protocol']}",
-    ]
-    if trials.get("trials_dropped"):
-        lines.append(f"{trials['trials_dropped']} pairs dropped: a file failed to acquire")
-    if "fold_accuracy" in report:
-        folds = report["fold_accuracy"]
-        lines.append(
-            f"{len(folds['folds'])}-fold accuracy: {pct(folds['mean'])} ± {pct(folds['std'])} "
-            f"(balanced pairs, {genuine + impostor} trials)"
-        )
-    failures = report["failures_to_acquire"]
-    lines.append(
-        f"failures to acquire: {failures['count']} of {failures['of']} inputs "
-        f"({pct(failures['rate'])})"
-    )
-    lines += [f"  {f['input']}: {f['reason']}" for f in failures["examples"]]
-    if report["acquisition"]:
-        counts = ", ".join(f"{k} {v}" for k, v in report["acquisition"].items())
-        lines.append(f"acquired: {counts}")
-    lines += [f"note: {note}" for note in report["notes"]]
-    return lines
 
 
 def _pairs_protocol(
@@ -94,14 +46,12 @@ def _pairs_protocol(
 
 
 @click.command("evaluate")
-@click.option(
-    "--model",
+@options.model(
     required=True,
-    type=click.Path(path_type=Path),
     help="Model bundle (folder, bundle.json or .zip), or face / voice for the packaged "
     "default models.",
 )
-@data_options
+@options.data_selection
 @click.option(
     "--pairs",
     "pairs_path",
@@ -109,11 +59,11 @@ def _pairs_protocol(
     default=None,
     help="LFW-style pairs.txt (files DATA/name/name_%04d.jpg); default: all trials of DATA.",
 )
-@trial_options
+@options.trial_caps
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
-@face_options
-@device_option
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@options.face
+@options.runtime
+@options.json_output
 def evaluate(
     model: Path,
     data: tuple[Path, ...],
@@ -126,12 +76,16 @@ def evaluate(
     face_mode: str,
     detector: str | None,
     device: str,
+    score_norm: str,
     as_json: bool,
 ) -> None:
     """Measure EER and TAR at FAR 1e-2 / 1e-3 of a model on labelled data."""
-    from bioverify.verify.evaluation import report, score_labelled_data
+    from bioverify.verify.evaluation import score_labelled_data
+    from bioverify.verify.evaluation_report import EvaluationReport
+    from bioverify.verify.verifier import Verifier
 
-    verifier = load_runtime_verifier(model, face_mode, detector, calibration=False, device=device)
+    settings = options.load_settings(face_mode, detector, device, score_norm)
+    verifier = Verifier.load(model, calibration=False, **settings)
     if pairs_path is not None:
         if len(data) != 1:
             raise InvalidInput("--pairs takes exactly one --data folder (the pairs' images)")
@@ -146,14 +100,16 @@ def evaluate(
         )
         notes = []
     result.notes = notes + result.notes
-    out = {"data": where, **report(verifier, result)}
-    if verifier.modality == "face":
-        out["face_mode"] = face_mode
+    report = EvaluationReport.from_scores(
+        verifier,
+        result,
+        data=where,
+        face_mode=face_mode if verifier.modality == "face" else None,
+    )
     if as_json:
-        click.echo(json.dumps(out, indent=2, allow_nan=False))
-        return
-    for line in _summary(out):
-        click.echo(line)
+        echo_json(report.to_dict())
+    else:
+        echo_lines(evaluation_lines(report))
 
 
 __all__ = ["evaluate"]

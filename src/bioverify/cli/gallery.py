@@ -8,15 +8,17 @@ from pathlib import Path
 
 import click
 
-from bioverify.cli import gallery_common
-from bioverify.cli.gallery_common import (
-    GALLERY,
+from bioverify.cli import options
+from bioverify.cli.render import (
     echo_json,
-    gallery_option,
-    json_option,
-    resolve_bundle,
+    echo_lines,
+    identity_details_lines,
+    identity_list_lines,
+    migration_lines,
+    reembed_lines,
+    removal_lines,
+    removal_warning,
 )
-from bioverify.cli.runtime_options import device_option, face_options
 from bioverify.errors import GalleryError
 from bioverify.gallery import Gallery, restore
 from bioverify.gallery.migrate import migrate as migrate_gallery
@@ -29,8 +31,8 @@ def gallery() -> None:
 
 
 @gallery.command("list")
-@gallery_option
-@json_option
+@options.gallery()
+@options.json_output
 def list_identities(location: Path | str, as_json: bool) -> None:
     """The enrolled identities and their number of templates."""
     with Gallery(location) as opened:
@@ -46,17 +48,12 @@ def list_identities(location: Path | str, as_json: bool) -> None:
             }
         )
         return
-    click.echo(
-        f"{len(summaries)} identities; {meta['modality']} model "
-        f"{meta['model_sha256'][:12]}… ({meta['embedding_dim']}-d) from {meta.get('bundle_path')}"
-    )
-    for summary in summaries:
-        click.echo(f"{summary.id}\t{summary.n_templates} template(s)\tsince {summary.created}")
+    echo_lines(identity_list_lines(meta, summaries))
 
 
 @gallery.command("show")
-@gallery_option
-@json_option
+@options.gallery()
+@options.json_output
 @click.argument("identity")
 def show(location: Path | str, as_json: bool, identity: str) -> None:
     """An identity's templates: source file, sha256, quality, enrollment time."""
@@ -65,44 +62,27 @@ def show(location: Path | str, as_json: bool, identity: str) -> None:
     if as_json:
         echo_json(details.to_dict())
         return
-    click.echo(f"{identity}: {details.summary.n_templates} template(s)")
-    for t in details.templates:
-        click.echo(
-            f"  #{t.id} {t.source_name} sha256 {(t.source_sha256 or '-')[:12]} "
-            f"enrolled {t.enrolled_at} quality {t.quality}"
-        )
+    echo_lines(identity_details_lines(details))
 
 
 @gallery.command("remove")
-@gallery_option
+@options.gallery()
 @click.argument("identity")
 def remove(location: Path | str, identity: str) -> None:
     """Delete IDENTITY and its templates, and erase them from the gallery file."""
     with Gallery(location) as opened:
         report = opened.remove(identity)
         engine = opened.engine
-    click.echo(f"removed {identity} ({report.n_templates} template(s))")
-    if not report.scrubbed and engine == "sqlite":
-        click.echo(
-            "warning: another process was reading the gallery, so old copies may stay in its "
-            "-wal file until the next removal or re-embedding",
-            err=True,
-        )
-    elif not report.scrubbed:
-        click.echo(
-            "note: PostgreSQL keeps deleted rows until (auto)vacuum reuses their space, and "
-            "in its write-ahead log, replicas and backups until they expire "
-            "(docs/privacy.md)",
-            err=True,
-        )
+    echo_lines(removal_lines(report))
+    warning = removal_warning(report, engine)
+    if warning is not None:
+        click.echo(warning, err=True)
 
 
 @gallery.command("reembed")
-@gallery_option
-@click.option(
-    "--model",
+@options.gallery()
+@options.model(
     required=True,
-    type=click.Path(path_type=Path),
     help="The new model bundle (or face / voice, the packaged default models).",
 )
 @click.option(
@@ -117,9 +97,9 @@ def remove(location: Path | str, identity: str) -> None:
     is_flag=True,
     help="Delete templates whose file is not found instead of keeping the old model.",
 )
-@face_options
-@device_option
-@json_option
+@options.face
+@options.runtime
+@options.json_output
 def reembed(
     location: Path | str,
     model: Path,
@@ -128,11 +108,17 @@ def reembed(
     face_mode: str,
     detector: str | None,
     device: str,
+    score_norm: str,
     as_json: bool,
 ) -> None:
     """Move the gallery to a new model by embedding the original files again."""
-    model = resolve_bundle(model)
-    verifier = gallery_common.load_verifier(model, face_mode, detector, device=device)
+    from bioverify.verify.api import resolve_model
+    from bioverify.verify.verifier import Verifier
+
+    model = Path(resolve_model(model))
+    verifier = Verifier.load(
+        model, **options.load_settings(face_mode, detector, device, score_norm)
+    )
     with Gallery(location) as opened:
         report = opened.reembed(
             verifier, from_dir, bundle_path=model, drop_unreachable=drop_unreachable
@@ -140,15 +126,7 @@ def reembed(
     if as_json:
         echo_json(report.to_dict())
     else:
-        for missing in report.unreachable:
-            click.echo(f"unreachable {missing.source}: {missing.message}")
-        for identity in report.dropped_identities:
-            click.echo(f"dropped {identity} (no template left)")
-        if report.switched:
-            click.echo(
-                f"re-embedded {report.reembedded} template(s) with model "
-                f"{report.new_model_sha256[:12]}…"
-            )
+        echo_lines(reembed_lines(report))
     if not report.switched:
         raise GalleryError(
             f"{len(report.unreachable)} template(s) unreachable; the gallery keeps its model. "
@@ -157,7 +135,7 @@ def reembed(
 
 
 @gallery.command("export")
-@gallery_option
+@options.gallery()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def export(location: Path | str, file: Path) -> None:
     """Write a JSON backup to FILE (it holds biometric templates: mode 0600)."""
@@ -167,7 +145,7 @@ def export(location: Path | str, file: Path) -> None:
 
 
 @gallery.command("import")
-@gallery_option
+@options.gallery()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_backup(location: Path | str, file: Path) -> None:
     """Restore a JSON backup: into a new gallery, or add its identities to this one."""
@@ -180,7 +158,7 @@ def import_backup(location: Path | str, file: Path) -> None:
 
 
 @gallery.command("check")
-@gallery_option
+@options.gallery()
 def check(location: Path | str) -> None:
     """Check the gallery: the database's integrity, every template, counts and means."""
     with Gallery(location) as opened:
@@ -194,9 +172,9 @@ def check(location: Path | str) -> None:
 
 
 @gallery.command("migrate")
-@click.argument("source", type=GALLERY)
-@click.argument("destination", type=GALLERY)
-@json_option
+@click.argument("source", type=options.GALLERY)
+@click.argument("destination", type=options.GALLERY)
+@options.json_output
 def migrate(source: Path | str, destination: Path | str, as_json: bool) -> None:
     """Copy the gallery SOURCE to a new gallery DESTINATION (a file or a postgresql:// URL,
     either way) with its model binding; verified by counts and a checksum of the content."""
@@ -204,7 +182,4 @@ def migrate(source: Path | str, destination: Path | str, as_json: bool) -> None:
     if as_json:
         echo_json(report.to_dict())
         return
-    click.echo(
-        f"copied {report.identities} identities and {report.templates} templates from "
-        f"{report.source} to {report.destination}; contents match (sha256 {report.sha256})"
-    )
+    echo_lines(migration_lines(report))

@@ -6,27 +6,17 @@ from pathlib import Path
 
 import click
 
-from bioverify.cli.gallery_common import (
-    decision_options,
-    echo_json,
-    gallery_option,
-    json_option,
-    model_option,
-    open_gallery,
-)
-from bioverify.cli.runtime_options import device_option, face_options
-
-
-def _rate(value: float | None) -> str:
-    return "" if value is None else f"{100 * value:.3g} %"
+from bioverify.cli import options
+from bioverify.cli.render import echo_json, echo_lines, identification_lines
+from bioverify.gallery import Gallery
 
 
 @click.command("identify")
-@gallery_option
-@model_option
-@decision_options
-@face_options
-@device_option
+@options.gallery()
+@options.gallery_model
+@options.decision
+@options.face
+@options.runtime
 @click.option(
     "--top-k",
     type=click.IntRange(min=1),
@@ -34,7 +24,7 @@ def _rate(value: float | None) -> str:
     show_default=True,
     help="At most this many candidates.",
 )
-@json_option
+@options.json_output
 @click.argument("file", type=click.Path(path_type=Path))
 def identify(
     location: Path | str,
@@ -45,35 +35,23 @@ def identify(
     face_mode: str,
     detector: str | None,
     device: str,
+    score_norm: str,
     top_k: int,
     as_json: bool,
     file: Path,
 ) -> None:
     """Open-set identification of FILE: the enrolled identities scoring at or above the
     calibrated threshold, best first, or "unknown"."""
-    with open_gallery(
+    with Gallery.open(
         location,
         model,
-        face_mode,
-        detector,
         calibration=calibration,
         operating_point=far,
         threshold=threshold,
-        device=device,
+        **options.load_settings(face_mode, detector, device, score_norm),
     ) as gallery:
         result = gallery.identify(file, top_k=top_k)
     if as_json:
         echo_json(result.to_dict())
-        return
-    if result.unknown:
-        click.echo(
-            f"unknown: none of {result.n_identities} identities scored at or above "
-            f"the threshold {result.threshold:.4g}"
-        )
-    for rank, candidate in enumerate(result.candidates, start=1):
-        facts = candidate.result.to_dict()
-        rate = _rate(facts.get("far"))
-        where = f" (FAR {rate} at {facts.get('operating_point')})" if rate else ""
-        click.echo(f"{rank}. {candidate.identity}  score {candidate.score:.4f}{where}")
-    for note in result.notes:
-        click.echo(f"note: {note}")
+    else:
+        echo_lines(identification_lines(result))

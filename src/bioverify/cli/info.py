@@ -3,25 +3,23 @@ onnxruntime providers this machine offers."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
 
 from bioverify.bundle import BundleInfo, open_bundle
 from bioverify.calibration import Calibration
+from bioverify.cli import options
 from bioverify.cli.calibration_text import summary_lines
-from bioverify.cli.gallery_common import echo_json, json_option
+from bioverify.cli.render import echo_json
 from bioverify.errors import ModelMismatch
 
 
 def _bundle(model: str) -> BundleInfo:
     """A bundle path, or ``face`` / ``voice`` for the packaged default models."""
-    if model in ("face", "voice") and not Path(model).exists():
-        from bioverify.verify.api import default_bundle
+    from bioverify.verify.api import resolve_model
 
-        return open_bundle(default_bundle(model))
-    return open_bundle(model)
+    return open_bundle(resolve_model(model))
 
 
 def _input_text(info: BundleInfo) -> str:
@@ -103,7 +101,7 @@ def _calibration(info: BundleInfo) -> tuple[Calibration | None, str]:
 
 @click.command("info")
 @click.argument("model", default="", required=False)
-@json_option
+@options.json_output
 def info(model: str, as_json: bool) -> None:
     """Describe MODEL (a bundle folder or .zip; `face` or `voice` for the packaged default
     models; both defaults when left out): what it expects, how it was trained, its

@@ -6,85 +6,33 @@ stderr).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import click
 
-from bioverify.cli.gallery_common import GALLERY, decision_options, verify_claim
-from bioverify.cli.runtime_options import (
-    device_option,
-    face_options,
-    load_runtime_verifier,
-    pct,
-)
+from bioverify.cli import options
+from bioverify.cli.render import echo_json, echo_lines, verification_lines
 from bioverify.errors import InvalidInput
-
-
-def _lines(result: dict[str, Any]) -> list[str]:
-    threshold = result["threshold"]
-    where = f" ({result['operating_point']})" if result["operating_point"] else ""
-    lines = [
-        f"match        {'yes' if result['match'] else 'no'}",
-        f"score        {result['score']:.4f}",
-        f"threshold    {threshold if isinstance(threshold, str) else f'{threshold:.4f}'}{where}",
-    ]
-    if result["far"] is not None:
-        far_ci, frr_ci = result["far_ci"], result["frr_ci"]
-        lines.append(
-            f"expected     FAR {pct(result['far'])} [{pct(far_ci[0])}, {pct(far_ci[1])}], "
-            f"FRR {pct(result['frr'])} [{pct(frr_ci[0])}, {pct(frr_ci[1])}]"
-        )
-        lines.append(f"measured on  {result['measured_on'] or 'the calibration trials'}")
-        worst = result["worst_condition"]
-        if worst is not None:
-            low, high = worst["far_ci"]
-            lines.append(
-                f"worst case   FAR {pct(worst['far'])} [{pct(low)}, {pct(high)}] in the "
-                f"condition {worst['name']} ({worst['n_impostor']:,} impostor trials)"
-            )
-        lines.append(
-            "your data    may differ (other people, cameras, microphones): measure it with "
-            "bioverify calibrate --check --data DIR"
-        )
-    if result["probability"] is not None:
-        lines.append(
-            f"probability  {result['probability']:.4f} same identity at prior "
-            f"{result['prior']:g} (LLR {result['llr']:.3f})"
-        )
-    if result["threshold_llr"] is not None:
-        lines.append(
-            f"decision     match when LLR >= {result['threshold_llr']:.3f}: the threshold is "
-            f"the even-odds decision at prior {result['threshold_prior']:.3g}, not "
-            f"{result['prior']:g}"
-        )
-    lines += [f"warning: {w}; the rates above may not hold" for w in result["quality_warnings"]]
-    lines += [f"note: {note}" for note in result["notes"]]
-    return lines
+from bioverify.gallery import Decision, Gallery
 
 
 @click.command("verify")
 @click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
-@click.option(
-    "--model",
-    type=click.Path(path_type=Path),
+@options.model(
     default=None,
     help="Model bundle (folder, bundle.json or .zip), or face / voice for the packaged "
     "default models. Default: the packaged model for the inputs' kind (image or audio).",
 )
-@decision_options
-@face_options
-@device_option
-@click.option(
-    "--gallery",
-    "location",
-    type=GALLERY,
+@options.decision
+@options.face
+@options.runtime
+@options.gallery(
+    required=False,
     default=None,
     help="With --id: verify ONE input against an identity enrolled in this gallery.",
 )
 @click.option("--id", "identity", default=None, help="The claimed identity (with --gallery).")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@options.json_output
 def verify(
     inputs: tuple[Path, ...],
     model: Path | None,
@@ -94,6 +42,7 @@ def verify(
     face_mode: str,
     detector: str | None,
     device: str,
+    score_norm: str,
     location: Path | str | None,
     identity: str | None,
     as_json: bool,
@@ -103,47 +52,36 @@ def verify(
     With --gallery G --id ID, INPUTS is one sample, compared with ID's enrolled templates
     (--model then defaults to the gallery's own model).
     """
+    settings = {
+        "calibration": calibration,
+        "operating_point": far,
+        "threshold": threshold,
+        **options.load_settings(face_mode, detector, device, score_norm),
+    }
+    result: Decision
     if location is not None or identity is not None:
-        claim = verify_claim(
-            location,
-            identity,
-            inputs,
-            model,
-            face_mode,
-            detector,
-            calibration=calibration,
-            operating_point=far,
-            threshold=threshold,
-            device=device,
-        )
-        _print(claim.to_dict(), as_json)
-        return
-    if len(inputs) != 2:
-        raise InvalidInput(f"verify needs two inputs A B, got {len(inputs)}")
-    a, b = inputs
-    if model is None:
+        if location is None or identity is None:
+            raise InvalidInput(
+                "--gallery and --id go together: the gallery and the claimed identity"
+            )
+        if len(inputs) != 1:
+            raise InvalidInput(f"verify --gallery --id needs one input, got {len(inputs)}")
+        with Gallery.open(location, model, **settings) as gallery:
+            result = gallery.verify(identity, inputs[0])
+    else:
+        if len(inputs) != 2:
+            raise InvalidInput(f"verify needs two inputs A B, got {len(inputs)}")
         from bioverify.verify.api import default_bundle
         from bioverify.verify.inputs import input_modality
+        from bioverify.verify.verifier import Verifier
 
-        model = default_bundle(input_modality(a))
-    verifier = load_runtime_verifier(
-        model,
-        face_mode,
-        detector,
-        calibration=calibration,
-        operating_point=far,
-        threshold=threshold,
-        device=device,
-    )
-    _print(verifier.verify(a, b).to_dict(), as_json)
-
-
-def _print(result: dict[str, Any], as_json: bool) -> None:
+        a, b = inputs
+        bundle = model if model is not None else default_bundle(input_modality(a))
+        result = Verifier.load(bundle, **settings).verify(a, b)
     if as_json:
-        click.echo(json.dumps(result, indent=2, allow_nan=False))
-        return
-    for line in _lines(result):
-        click.echo(line)
+        echo_json(result.to_dict())
+    else:
+        echo_lines(verification_lines(result))
 
 
 __all__ = ["verify"]

@@ -14,6 +14,7 @@ from bioverify.gallery.protocol import Acquisition, Decision, GalleryVerifier
 from bioverify.gallery.records import IdentitySummary, TemplateRecord
 from bioverify.gallery.reports import (
     Candidate,
+    DatasetEnrollReport,
     EnrolledSample,
     EnrollReport,
     Identification,
@@ -27,6 +28,7 @@ from bioverify.gallery.search import TemplateIndex, faiss_available
 __all__ = [
     "Acquisition",
     "Candidate",
+    "DatasetEnrollReport",
     "Decision",
     "EnrollReport",
     "EnrolledSample",

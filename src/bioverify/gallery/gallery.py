@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from bioverify.bundle import BundleInfo
 from bioverify.errors import (
     CalibrationError,
     GalleryError,
@@ -30,6 +31,7 @@ from bioverify.errors import (
     UnknownIdentity,
 )
 from bioverify.gallery import backup, records
+from bioverify.gallery.opening import open_gallery
 from bioverify.gallery.protocol import Decision, GalleryVerifier
 from bioverify.gallery.reembed import reembed
 from bioverify.gallery.reports import (
@@ -105,6 +107,34 @@ class Gallery:
         except BaseException:
             self.close()
             raise
+
+    @classmethod
+    def open(
+        cls,
+        location: Path | str,
+        model: GalleryVerifier | BundleInfo | Path | str | None = None,
+        *,
+        backend: Backend = "numpy",
+        timeout: float = 30.0,
+        **options: Any,
+    ) -> Gallery:
+        """The gallery at ``location`` with its model loaded: ``model`` (a verifier, a
+        bundle, ``"face"`` / ``"voice"``) or, when left out, the bundle the gallery
+        remembers; ``options`` go to ``Verifier.load`` (``calibration``,
+        ``operating_point``, ``threshold``, ``device``…). See
+        :func:`bioverify.gallery.opening.open_gallery` for the parameters and errors.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> location = Path(tempfile.mkdtemp()) / "staff.db"
+        >>> with Gallery.open(location, "face", operating_point="FAR=0.001") as gallery:
+        ...     report = gallery.enroll("alice", ["examples/face_a1.jpg"])
+        >>> with Gallery.open(location) as gallery:  # the model it was enrolled with
+        ...     gallery.verify("alice", "examples/face_a2.jpg").match
+        True
+        """
+        return open_gallery(location, model, backend=backend, timeout=timeout, **options)
 
     # ----------------------------------------------------------------- properties
     @property

@@ -37,6 +37,16 @@ class Decision(Protocol):
     def match(self) -> bool: ...
     @property
     def score(self) -> float: ...
+    @property
+    def operating_point(self) -> str | None:
+        """The calibrated operating point of the threshold (``"FAR=0.001"``), if any."""
+        ...
+
+    @property
+    def far(self) -> float | None:
+        """The false accept rate measured at that operating point, if known."""
+        ...
+
     def to_dict(self) -> dict[str, Any]: ...
 
 

@@ -58,6 +58,46 @@ class EnrollReport:
 
 
 @dataclass(frozen=True)
+class DatasetEnrollReport:
+    """The outcome of enrolling every identity of a dataset, one :meth:`Gallery.enroll`
+    each: their reports, and the dataset's files that were not samples
+    (``(path, why)``)."""
+
+    reports: list[EnrollReport]
+    files_not_samples: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def identities_in_gallery(self) -> int:
+        """The dataset's identities that hold templates in the gallery now."""
+        return sum(r.n_templates > 0 for r in self.reports)
+
+    @property
+    def templates_added(self) -> int:
+        return sum(len(r.enrolled) for r in self.reports)
+
+    @property
+    def duplicates_skipped(self) -> int:
+        """Samples skipped because their identity already held the file."""
+        return sum(s.reason == "duplicate" for r in self.reports for s in r.skipped)
+
+    @property
+    def samples_failed(self) -> int:
+        """Samples that failed to acquire."""
+        return sum(s.reason != "duplicate" for r in self.reports for s in r.skipped)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "identities": len(self.reports),
+            "identities_in_gallery": self.identities_in_gallery,
+            "templates_added": self.templates_added,
+            "duplicates_skipped": self.duplicates_skipped,
+            "samples_failed": self.samples_failed,
+            "files_not_samples": [[path, why] for path, why in self.files_not_samples],
+            "reports": [r.to_dict() for r in self.reports],
+        }
+
+
+@dataclass(frozen=True)
 class Candidate:
     """One identity whose mean template scored at or above the threshold."""
 
@@ -137,6 +177,7 @@ class ReembedReport:
 
 __all__ = [
     "Candidate",
+    "DatasetEnrollReport",
     "EnrollReport",
     "EnrolledSample",
     "Identification",

@@ -11,7 +11,6 @@ from bioverify.calibration import Calibration, OperatingPoint
 from bioverify.calibration.conditions import worst_far
 from bioverify.errors import CalibrationError
 from bioverify.verify.result import VerifyResult
-from bioverify.verify.score_norm import ScoreNormalizer
 
 logger = logging.getLogger("bioverify.verify.verifier")
 
@@ -19,26 +18,65 @@ logger = logging.getLogger("bioverify.verify.verifier")
 def resolve_calibration(
     calibration: Calibration | Path | str | bool | None,
     info: BundleInfo,
-    normalizer: ScoreNormalizer | None,
+    score_normalization: str | None,
     explicit_threshold: bool = False,
 ) -> Calibration | None:
-    """The calibration to use (``None``: the bundle's if any, ``True``: the bundle's or an
-    error, ``False``: none), checked to be this model's and fitted on the scores
-    ``normalizer`` gives — except that with an explicit threshold, the bundle's own
-    calibration on other scores is left out (the threshold's rates are unknown anyway)."""
+    """The calibration a model's scores are decided with, checked to belong to them.
+
+    Parameters
+    ----------
+    calibration : Calibration, path, bool or None
+        A calibration or its file; ``None``: the bundle's ``calibration.json`` if it has
+        one; ``True``: the bundle's, or an error; ``False``: none.
+    info : BundleInfo
+        The model bundle whose scores the calibration must have been fitted on.
+    score_normalization : str or None
+        The key of the scores it must have been fitted on:
+        :attr:`ScoreNormalizer.key <bioverify.verify.score_norm.ScoreNormalizer.key>`, or
+        :func:`~bioverify.verify.score_norm.bundle_key` for the bundle's default scores;
+        ``None`` for raw cosines.
+    explicit_threshold : bool
+        An explicit threshold is used: the bundle's own calibration, fitted on other
+        scores, is then left out instead of refused (the threshold's rates are unknown
+        anyway).
+
+    Returns
+    -------
+    Calibration or None
+        The calibration, or ``None`` when there is none to use.
+
+    Raises
+    ------
+    CalibrationError
+        ``calibration=True`` and the bundle has none, or an unreadable calibration file.
+    ModelMismatch
+        The calibration is of another model or of other scores.
+
+    Examples
+    --------
+    >>> from bioverify.bundle import open_bundle
+    >>> from bioverify.verify.api import default_bundle
+    >>> from bioverify.verify.score_norm import bundle_key
+    >>> face = open_bundle(default_bundle("face"))
+    >>> resolve_calibration(True, face, bundle_key(face)).model_sha256 == face.model_sha256
+    True
+    >>> resolve_calibration(False, face, None) is None
+    True
+    """
     if calibration is False:
         return None
-    key = None if normalizer is None else normalizer.key
+    key = score_normalization
     if calibration is None and explicit_threshold and info.calibration_path is not None:
         own = Calibration.load(info.calibration_path)
-        return (
-            resolve_calibration(own, info, normalizer) if own.score_normalization == key else None
-        )
+        return resolve_calibration(own, info, key) if own.score_normalization == key else None
     if calibration is None or calibration is True:
         path = info.calibration_path
         if path is None:
             if calibration is True:
-                raise CalibrationError(f"the bundle {info.folder} has no calibration.json")
+                raise CalibrationError(
+                    f"the bundle {info.folder} has no calibration.json; give a calibration "
+                    "(--calibration FILE, calibration=)"
+                )
             return None
         calibration = path
     loaded = calibration if isinstance(calibration, Calibration) else Calibration.load(calibration)

@@ -7,7 +7,6 @@ No torch and no ``bioverify.training``: labelled folders are read with
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -16,8 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from bioverify.calibration import score_trials, summarize
-from bioverify.calibration.llr import min_dcf
+from bioverify.calibration import score_trials
 from bioverify.calibration.roc import rule_of_three_count
 from bioverify.datasets import TrialProtocol, select_samples
 from bioverify.errors import DataError, InvalidInput
@@ -348,58 +346,11 @@ def fold_accuracy(scores: np.ndarray, labels: np.ndarray, folds: np.ndarray) -> 
 
 
 def report(verifier: Verifier, result: TrialScores) -> dict[str, Any]:
-    """The evaluation report as a JSON-ready dict."""
-    targets = (1e-2, 1e-3)
-    summary = summarize(result.scores, result.labels, targets)
-    dcf, dcf_threshold = min_dcf(result.scores, result.labels, 0.01)
-    out: dict[str, Any] = {
-        "model": {
-            "name": verifier.info.name,
-            "modality": verifier.modality,
-            "sha256": verifier.model_sha256,
-            "score_normalization": (
-                None if verifier.normalizer is None else verifier.normalizer.key
-            ),
-        },
-        "protocol": result.protocol,
-        "trials": {
-            "genuine": summary.n_genuine,
-            "impostor": summary.n_impostor,
-            **{k: v for k, v in result.counts.items() if k not in ("genuine", "impostor")},
-        },
-        "eer": summary.eer,
-        "eer_threshold": summary.eer_threshold,
-        "tar_at_far": {f"{t:g}": summary.tar_at_far[t] for t in targets},
-        "far_supported": {f"{t:g}": summary.supported[t] for t in targets},
-        "min_dcf": {
-            "p_target": 0.01,
-            "value": dcf,
-            "threshold": None if math.isinf(dcf_threshold) else dcf_threshold,
-        },
-        "failures_to_acquire": {
-            "count": len(result.failures),
-            "of": result.n_inputs,
-            "rate": len(result.failures) / result.n_inputs if result.n_inputs else 0.0,
-            "examples": [
-                {"input": source, "reason": reason}
-                for source, reason in result.failures[:SHOW_FAILURES]
-            ],
-        },
-        "acquisition": dict(result.acquisition),
-        "notes": list(result.notes),
-    }
-    if result.folds is not None and np.unique(result.folds).size > 1:
-        reason = accuracy_unfit(summary.n_genuine, summary.n_impostor)
-        if reason is None:
-            accuracies = fold_accuracy(result.scores, result.labels, result.folds)
-            out["fold_accuracy"] = {
-                "mean": float(np.mean(accuracies)),
-                "std": float(np.std(accuracies)),
-                "folds": accuracies,
-            }
-        else:
-            out["notes"].append(f"no fold accuracy: {reason}")
-    return out
+    """The evaluation report as a JSON-ready dict (``EvaluationReport.from_scores(verifier,
+    result).to_dict()``, see :mod:`bioverify.verify.evaluation_report`)."""
+    from bioverify.verify.evaluation_report import EvaluationReport
+
+    return EvaluationReport.from_scores(verifier, result).to_dict()
 
 
 #: fold accuracy is reported only with at least this many trials of each kind...

@@ -153,7 +153,8 @@ class Verifier:
                 "file was changed or corrupted"
             )
         normalizer = load_normalizer(info, score_normalization)
-        loaded = resolve_calibration(calibration, info, normalizer, threshold is not None)
+        key = None if normalizer is None else normalizer.key
+        loaded = resolve_calibration(calibration, info, key, threshold is not None)
         if threshold is not None and operating_point is not None:
             raise InvalidInput(
                 "give either a threshold (--threshold, threshold=) or an operating point "
