@@ -234,8 +234,7 @@ def _check(trials: _Trials, calibration_path: Path | None, model: Path, seed: in
 @options.split(help="With --model: split.json; only identities of --split-part are used.")
 @options.split_part(help="Which part of --split to calibrate on.")
 @options.trial_caps
-@options.face
-@options.runtime
+@options.model_settings
 @click.option(
     "--install",
     is_flag=True,
@@ -336,10 +335,7 @@ def calibrate(
     split_part: str,
     max_genuine_per_identity: int,
     max_genuine: int,
-    face_mode: str,
-    detector: str | None,
-    device: str,
-    score_norm: str,
+    settings: dict[str, Any],
     install: bool,
     target_far: tuple[float, ...],
     target_frr: tuple[float, ...],
@@ -386,7 +382,7 @@ def calibrate(
             split_path,
             split_part,
             by_dataset,
-            options.load_settings(face_mode, detector, device, score_norm),
+            settings,
             smallest,
             TrialProtocol(
                 max_genuine_per_identity=max_genuine_per_identity,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import click
 import numpy as np
@@ -50,8 +51,7 @@ from bioverify.errors import DataError, InvalidInput
     help="Highest cohort scores whose mean and spread normalise a score.",
 )
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
-@options.face
-@options.runtime
+@options.raw_model_settings
 def cohort(
     model: Path,
     data: tuple[Path, ...],
@@ -59,10 +59,7 @@ def cohort(
     size: int,
     top_k: int,
     seed: int,
-    face_mode: str,
-    detector: str | None,
-    device: str,
-    score_norm: str,
+    settings: dict[str, Any],
 ) -> None:
     """Add an AS-Norm cohort of the split's TRAIN identities to the bundle MODEL; verify,
     evaluate, calibrate and the gallery then score with AS-Norm (--score-norm none turns
@@ -71,8 +68,7 @@ def cohort(
     from bioverify.verify.score_norm import bundle_key, install_cohort
     from bioverify.verify.verifier import Verifier
 
-    # raw cosines whatever --score-norm says: the bundle's old cohort plays no part
-    settings = options.load_settings(face_mode, detector, device, score_norm="none")
+    # raw cosines (settings say so): the bundle's old cohort plays no part
     verifier = Verifier.load(model, calibration=False, **settings)
     chosen_samples = select_samples(data, split_path, "train", verifier.modality)
     paths, identities = chosen_samples.paths, chosen_samples.identities

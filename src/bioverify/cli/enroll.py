@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -43,8 +43,7 @@ if TYPE_CHECKING:
     "CSV manifest path,identity). Repeatable. Files an identity already holds are skipped "
     "without being embedded, so running it again resumes a stopped run.",
 )
-@options.face
-@options.runtime
+@options.model_settings
 @options.json_output
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 def enroll(
@@ -52,10 +51,7 @@ def enroll(
     model: Path | None,
     identity: str | None,
     datasets: tuple[Path, ...],
-    face_mode: str,
-    detector: str | None,
-    device: str,
-    score_norm: str,
+    settings: dict[str, Any],
     as_json: bool,
     files: tuple[Path, ...],
 ) -> None:
@@ -66,7 +62,6 @@ def enroll(
     skipped; the others are stored together, one transaction per identity. Exits 3 when no
     sample could be stored (with --from: when none of the dataset is in the gallery).
     """
-    settings = options.load_settings(face_mode, detector, device, score_norm)
     if datasets:
         if identity is not None or files:
             raise InvalidInput("--from enrolls a whole dataset: give it without --id and FILES")

@@ -61,8 +61,7 @@ def _pairs_protocol(
 )
 @options.trial_caps
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
-@options.face
-@options.runtime
+@options.model_settings
 @options.json_output
 def evaluate(
     model: Path,
@@ -73,10 +72,7 @@ def evaluate(
     max_genuine_per_identity: int,
     max_genuine: int,
     seed: int,
-    face_mode: str,
-    detector: str | None,
-    device: str,
-    score_norm: str,
+    settings: dict[str, Any],
     as_json: bool,
 ) -> None:
     """Measure EER and TAR at FAR 1e-2 / 1e-3 of a model on labelled data."""
@@ -84,7 +80,7 @@ def evaluate(
     from bioverify.verify.evaluation_report import EvaluationReport
     from bioverify.verify.verifier import Verifier
 
-    settings = options.load_settings(face_mode, detector, device, score_norm)
+    settings = settings
     verifier = Verifier.load(model, calibration=False, **settings)
     if pairs_path is not None:
         if len(data) != 1:
@@ -104,7 +100,7 @@ def evaluate(
         verifier,
         result,
         data=where,
-        face_mode=face_mode if verifier.modality == "face" else None,
+        face_mode=settings["face_mode"] if verifier.modality == "face" else None,
     )
     if as_json:
         echo_json(report.to_dict())

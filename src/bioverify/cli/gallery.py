@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -97,18 +98,14 @@ def remove(location: Path | str, identity: str) -> None:
     is_flag=True,
     help="Delete templates whose file is not found instead of keeping the old model.",
 )
-@options.face
-@options.runtime
+@options.model_settings
 @options.json_output
 def reembed(
     location: Path | str,
     model: Path,
     from_dir: Path | None,
     drop_unreachable: bool,
-    face_mode: str,
-    detector: str | None,
-    device: str,
-    score_norm: str,
+    settings: dict[str, Any],
     as_json: bool,
 ) -> None:
     """Move the gallery to a new model by embedding the original files again."""
@@ -116,9 +113,7 @@ def reembed(
     from bioverify.verify.verifier import Verifier
 
     model = Path(resolve_model(model))
-    verifier = Verifier.load(
-        model, **options.load_settings(face_mode, detector, device, score_norm)
-    )
+    verifier = Verifier.load(model, **settings)
     with Gallery(location) as opened:
         report = opened.reembed(
             verifier, from_dir, bundle_path=model, drop_unreachable=drop_unreachable

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -15,8 +16,7 @@ from bioverify.gallery import Gallery
 @options.gallery()
 @options.gallery_model
 @options.decision
-@options.face
-@options.runtime
+@options.model_settings
 @click.option(
     "--top-k",
     type=click.IntRange(min=1),
@@ -32,10 +32,7 @@ def identify(
     calibration: Path | None,
     far: float | None,
     threshold: float | None,
-    face_mode: str,
-    detector: str | None,
-    device: str,
-    score_norm: str,
+    settings: dict[str, Any],
     top_k: int,
     as_json: bool,
     file: Path,
@@ -48,7 +45,7 @@ def identify(
         calibration=calibration,
         operating_point=far,
         threshold=threshold,
-        **options.load_settings(face_mode, detector, device, score_norm),
+        **settings,
     ) as gallery:
         result = gallery.identify(file, top_k=top_k)
     if as_json:

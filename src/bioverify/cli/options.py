@@ -1,16 +1,17 @@
 """The command-line options that several commands share, each declared once.
 
 Module-level decorators, as pip-tools' ``scripts/options.py``: a command stacks the ones it
-takes (``@options.face``, ``@options.runtime``…). An option whose help or requiredness
+takes (``@options.model_settings``, ``@options.data``…). An option whose help or requiredness
 differs between commands is a function taking click's keyword overrides
 (``options.data(required=False, help=...)``). Their destinations are the commands'
-parameter names; the library calls take them as keywords (``Verifier.load(...,
-score_normalization=score_norm)``). Kept free of heavy imports: ``--help`` loads no model
-runtime.
+parameter names, except :data:`model_settings`, which hands its four options to the
+command as one ``settings`` keyword (``Verifier.load(model, **settings)``). Kept free of
+heavy imports: ``--help`` loads no model runtime.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -91,8 +92,6 @@ detector = click.option(
     "five landmarks, such as the default one), 'haar' (OpenCV's cascade; default for "
     "older models) or a YuNet .onnx file.",
 )
-#: --face-mode and --detector
-face = stack(face_mode, detector)
 
 device = _choice(
     "--device",
@@ -109,21 +108,36 @@ score_norm = _choice(
     "one) or none (raw cosines). A calibration is only used with the scores it was "
     "fitted on.",
 )
-#: --device and --score-norm: every command that loads a model takes both
-runtime = stack(device, score_norm)
 
 
-def load_settings(
-    face_mode: str, detector: str | None, device: str, score_norm: str
-) -> dict[str, Any]:
-    """``Verifier.load``'s (and ``Gallery.open``'s) keywords for --face-mode, --detector,
-    --device and --score-norm."""
-    return {
-        "face_mode": face_mode,
-        "detector": detector,
-        "device": device,
-        "score_normalization": score_norm,
-    }
+def _model_settings(with_score_norm: bool) -> Callable[[F], F]:
+    def decorate(function: F) -> F:
+        @functools.wraps(function)
+        def command(*args: Any, **kwargs: Any) -> Any:
+            kwargs["settings"] = {
+                "face_mode": kwargs.pop("face_mode"),
+                "detector": kwargs.pop("detector"),
+                "device": kwargs.pop("device"),
+                "score_normalization": kwargs.pop("score_norm", "none"),
+            }
+            return function(*args, **kwargs)
+
+        flags = (
+            (face_mode, detector, device, score_norm)
+            if with_score_norm
+            else (face_mode, detector, device)
+        )
+        return stack(*flags)(command)  # type: ignore[return-value]
+
+    return decorate
+
+
+#: --face-mode, --detector, --device and --score-norm, handed to the command as ONE keyword,
+#: ``settings``: the keywords of ``Verifier.load`` (and ``Gallery.open``) they mean
+model_settings = _model_settings(with_score_norm=True)
+#: the same without --score-norm, for commands that need raw scores (``settings`` says
+#: ``score_normalization="none"``)
+raw_model_settings = _model_settings(with_score_norm=False)
 
 
 # -- how scores become decisions -----------------------------------------------------------
@@ -262,15 +276,14 @@ __all__ = [
     "decision",
     "detector",
     "device",
-    "face",
     "face_mode",
     "far",
     "gallery",
     "gallery_model",
     "json_output",
-    "load_settings",
     "model",
-    "runtime",
+    "model_settings",
+    "raw_model_settings",
     "score_norm",
     "split",
     "split_part",

@@ -7,6 +7,7 @@ stderr).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -24,8 +25,7 @@ from bioverify.gallery import Decision, Gallery
     "default models. Default: the packaged model for the inputs' kind (image or audio).",
 )
 @options.decision
-@options.face
-@options.runtime
+@options.model_settings
 @options.gallery(
     required=False,
     default=None,
@@ -39,10 +39,7 @@ def verify(
     calibration: Path | None,
     far: float | None,
     threshold: float | None,
-    face_mode: str,
-    detector: str | None,
-    device: str,
-    score_norm: str,
+    settings: dict[str, Any],
     location: Path | str | None,
     identity: str | None,
     as_json: bool,
@@ -56,7 +53,7 @@ def verify(
         "calibration": calibration,
         "operating_point": far,
         "threshold": threshold,
-        **options.load_settings(face_mode, detector, device, score_norm),
+        **settings,
     }
     result: Decision
     if location is not None or identity is not None:
