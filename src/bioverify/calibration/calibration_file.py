@@ -53,23 +53,84 @@ def _encode_threshold(value: float) -> float | str:
 class Calibration:
     """Everything measured on one set of calibration trials.
 
-    Rates are fractions in [0, 1]. ``cllr`` is the Cllr (bits) of ``calibrator`` on the very
-    trials it was fitted on (an optimistic self-evaluation), ``min_cllr`` the Cllr after the
-    best monotone calibration. ``min_dcf`` / ``actual_dcf`` are normalised detection costs at
-    ``p_target`` with unit miss and false-accept costs; ``min_dcf_threshold`` is ``+inf`` when
-    rejecting everything is cheapest. ``n_resamples`` is the identity-bootstrap size behind the
-    confidence intervals (0 with Clopper–Pearson intervals). ``model_sha256`` binds the file to
-    the model whose scores it calibrates (``None``: not bound), and ``score_normalization``
-    to the scores' normalisation (``None``: raw cosines; else the normaliser's key, such as
-    ``"as-norm top_k=200 cohort_sha256=…"``, see :mod:`bioverify.verify.score_norm`).
+    Made by :func:`fit_calibration`; saved and loaded as versioned, strict JSON
+    (:meth:`save`, :meth:`load`). A model bundle's ``calibration.json`` is one; a
+    :class:`~bioverify.verify.Verifier` takes its thresholds and rates from it.
 
-    Where the rates hold: ``population`` says whose trials they were measured on (``None``:
-    not stated); ``conditions`` gives the rates of every operating point in each condition
-    the trials came from (corpus, camera, degradation), worst FAR first; ``score_quantiles``
-    keeps the genuine and impostor score distributions (for drift checks); ``quality_ranges``
-    the range (1st to 99th percentile) of each numeric quality value of the calibration's
-    samples (face size, detector score, speech seconds…), so a probe outside it can be
-    flagged.
+    Attributes
+    ----------
+    n_genuine, n_impostor : int
+        Trial counts.
+    eer, eer_threshold : float
+        Equal error rate and the (interpolated) threshold where it occurs.
+    cllr : float
+        Cllr (bits) of ``calibrator`` on the very trials it was fitted on (an optimistic
+        self-evaluation).
+    min_cllr : float
+        Cllr after the best monotone calibration: ``cllr - min_cllr`` is the cost of
+        miscalibration.
+    min_dcf, min_dcf_threshold : float
+        Lowest normalised detection cost at ``p_target`` (unit miss and false-accept
+        costs) and its threshold (``+inf`` when rejecting everything is cheapest).
+    actual_dcf : float
+        Normalised detection cost of the Bayes decision on the calibrated LLRs.
+    p_target : float
+        The prior of genuine trials behind the detection costs.
+    operating_points : list of OperatingPoint
+        One threshold per target FAR, then per target FRR, with measured rates and
+        confidence intervals.
+    calibrator : ScoreCalibrator
+        The fitted score → log-likelihood-ratio map.
+    score_range : tuple of float
+        Lowest and highest trial score.
+    ci_method : {"identity-bootstrap", "clopper-pearson"}
+        How the intervals were computed.
+    n_resamples : int
+        The identity-bootstrap size (0 with Clopper–Pearson intervals).
+    confidence : float
+        The intervals' confidence level.
+    seed : int
+        The bootstrap's seed.
+    model_sha256 : str or None
+        Binds the file to the model whose scores it calibrates (``None``: not bound).
+    warnings : list of str
+        Warnings raised while fitting (e.g. a target the trial count cannot support).
+    created : str
+        UTC time of the fit, ISO 8601.
+    format_version : int
+        The file format version.
+    population : str or None
+        Whose trials these are, in words.
+    conditions : list of ConditionReport
+        The rates of every operating point in each condition the trials came from
+        (corpus, camera, degradation), worst FAR first.
+    score_quantiles : ScoreQuantiles or None
+        The genuine and impostor score distributions (for
+        :func:`~bioverify.calibration.check_drift`).
+    quality_ranges : dict of str to (float, float)
+        The range (1st to 99th percentile) of each numeric quality value of the
+        calibration's samples (face size, detector score, speech seconds…), so a probe
+        outside it can be flagged.
+    score_normalization : str or None
+        The scores' normalisation: ``None`` for raw cosines, else the normaliser's key such
+        as ``"as-norm top_k=200 cohort_sha256=…"`` (:mod:`bioverify.verify.score_norm`).
+
+    See Also
+    --------
+    fit_calibration : measure one from trial scores.
+    bioverify.calibration.check_calibration : does it hold on new labelled trials?
+
+    Examples
+    --------
+    >>> from bioverify.verify import default_bundle
+    >>> cal = Calibration.load(default_bundle("face") / "calibration.json")
+    >>> cal.n_impostor, [op.label for op in cal.operating_points]
+    (180000, ['FAR=0.01', 'FAR=0.001', 'FRR=0.05'])
+    >>> op = cal.operating_point("FAR=0.01")
+    >>> round(op.threshold, 4), round(op.frr, 4), op.ci_method
+    (0.9286, 0.0996, 'identity-bootstrap')
+    >>> round(float(cal.calibrator.probability([0.95])[0]), 3)  # P(same) at prior 0.5
+    0.991
     """
 
     n_genuine: int
@@ -100,7 +161,24 @@ class Calibration:
     score_normalization: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object :meth:`save` writes."""
+        """The JSON object :meth:`save` writes.
+
+        Returns
+        -------
+        dict
+            JSON-ready (an infinite ``min_dcf_threshold`` or operating-point threshold is
+            the string ``"inf"``); :meth:`from_dict` reads it back.
+
+        Examples
+        --------
+        >>> scores = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.45, 0.55, 0.7, 0.8, 0.9, 0.95]
+        >>> cal = fit_calibration(scores, [0] * 6 + [1] * 6, target_fars=[0.5])
+        >>> data = cal.to_dict()
+        >>> data["n_genuine"], data["n_impostor"], data["operating_points"][0]["threshold"]
+        (6, 6, 0.4)
+        >>> Calibration.from_dict(data).to_dict() == data
+        True
+        """
         return {
             "format_version": self.format_version,
             "created": self.created,
@@ -139,17 +217,73 @@ class Calibration:
     def from_dict(cls, data: Any, source: str = "calibration") -> Calibration:
         """Validate a :meth:`to_dict` object and rebuild the calibration.
 
-        ``source`` names the origin (e.g. the file) in error messages. Raises
-        :class:`CalibrationError` for an unknown ``format_version``, missing / unknown /
-        mistyped fields, rates outside [0, 1], intervals with low > high, operating points
-        whose measured rate exceeds their target or whose ``supported`` flag contradicts the
-        trial counts, and thresholds that are not monotone in their targets.
+        Parameters
+        ----------
+        data : object
+            A parsed JSON object, as :meth:`to_dict` makes it.
+        source : str
+            Names the origin (e.g. the file) in error messages.
+
+        Returns
+        -------
+        Calibration
+
+        Raises
+        ------
+        CalibrationError
+            An unknown ``format_version``; missing, unknown or mistyped fields; rates
+            outside [0, 1]; intervals with low > high; operating points whose measured rate
+            exceeds their target or whose ``supported`` flag contradicts the trial counts;
+            thresholds that are not monotone in their targets.
+
+        Examples
+        --------
+        >>> scores = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.45, 0.55, 0.7, 0.8, 0.9, 0.95]
+        >>> cal = fit_calibration(scores, [0] * 6 + [1] * 6, target_fars=[0.5])
+        >>> data = cal.to_dict() | {"eer": 1.5}
+        >>> Calibration.from_dict(data, "my.json")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        bioverify.errors.CalibrationError: my.json: ...eer...
         """
         return cls(**CalibrationReader(data, source).fields())
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write strict JSON to ``path`` atomically (temporary file + ``os.replace``),
-        creating missing parent folders; returns the path."""
+        """Write the calibration as strict JSON.
+
+        The write is atomic (temporary file, fsync, ``os.replace``): a crash leaves the old
+        file or the new one, never a mix. Missing parent folders are created.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file to write (``calibration.json`` in a bundle folder to install it).
+
+        Returns
+        -------
+        pathlib.Path
+            The path written.
+
+        Raises
+        ------
+        CalibrationError
+            A NaN or infinite value that JSON cannot hold, or the file cannot be written
+            (the previous file, if any, is unchanged).
+
+        See Also
+        --------
+        load
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> scores = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.45, 0.55, 0.7, 0.8, 0.9, 0.95]
+        >>> cal = fit_calibration(scores, [0] * 6 + [1] * 6, target_fars=[0.5])
+        >>> path = cal.save(Path(tempfile.mkdtemp()) / "bundle" / "calibration.json")
+        >>> path.name, Calibration.load(path).to_dict() == cal.to_dict()
+        ('calibration.json', True)
+        """
         target = Path(path)
         try:
             text = json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
@@ -166,7 +300,34 @@ class Calibration:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Calibration:
-        """Read and validate a file written by :meth:`save` (see :meth:`from_dict`)."""
+        """Read and validate a file written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            A calibration file (for example a bundle's ``calibration.json``).
+
+        Returns
+        -------
+        Calibration
+
+        Raises
+        ------
+        CalibrationError
+            The file does not exist or cannot be read, is not UTF-8 strict JSON (NaN and
+            Infinity are refused), or is not a valid calibration (see :meth:`from_dict`);
+            the message names the file and the problem.
+
+        Examples
+        --------
+        >>> from bioverify.verify import default_bundle
+        >>> Calibration.load(default_bundle("voice") / "calibration.json").ci_method
+        'identity-bootstrap'
+        >>> Calibration.load("no/such/calibration.json")
+        Traceback (most recent call last):
+        ...
+        bioverify.errors.CalibrationError: calibration file no/such/calibration.json does not exist
+        """
         source = f"calibration file {path}"
         try:
             raw = Path(path).read_bytes()
@@ -191,9 +352,37 @@ class Calibration:
         return cls.from_dict(data, source)
 
     def operating_point(self, label_or_target: str | float) -> OperatingPoint:
-        """The operating point for a label such as ``"FAR=0.001"`` / ``"frr=1e-2"`` or a
-        number (a target FAR). Raises :class:`CalibrationError` listing the available labels
-        when there is none."""
+        """The operating point for a label or a target FAR.
+
+        Parameters
+        ----------
+        label_or_target : str or float
+            A label such as ``"FAR=0.001"`` or ``"frr=1e-2"`` (case and spaces ignored), or
+            a number: a target FAR.
+
+        Returns
+        -------
+        OperatingPoint
+            The point whose target equals it (relative tolerance 1e-9).
+
+        Raises
+        ------
+        CalibrationError
+            Not a label, or the calibration has no such point (the message lists the
+            available labels).
+
+        Examples
+        --------
+        >>> scores = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.45, 0.55, 0.7, 0.8, 0.9, 0.95]
+        >>> cal = fit_calibration(scores, [0] * 6 + [1] * 6, target_fars=[0.5], target_frrs=[0.5])
+        >>> cal.operating_point(0.5).label, cal.operating_point("frr = 0.5").threshold
+        ('FAR=0.5', 0.8)
+        >>> cal.operating_point("FAR=0.001")
+        Traceback (most recent call last):
+        ...
+        bioverify.errors.CalibrationError: this calibration has no operating point FAR=0.001 \
+(available: FAR=0.5, FRR=0.5); recalibrate with that target
+        """
         if isinstance(label_or_target, str):
             match = _LABEL.fullmatch(label_or_target)
             if match is None:
@@ -215,12 +404,26 @@ class Calibration:
         )
 
     def check_model(self, sha256: str, score_normalization: str | None = None) -> None:
-        """Raise :class:`ModelMismatch` when this calibration is bound to another model, or
-        was fitted on other scores than ``score_normalization`` (``None``: raw cosines).
+        """Check that this calibration fits a model's scores.
+
+        Parameters
+        ----------
+        sha256 : str
+            The model's sha256 (``Verifier.model_sha256``).
+        score_normalization : str, optional
+            The key of the verifier's score normalisation (``None``: raw cosines).
+
+        Raises
+        ------
+        ModelMismatch
+            The calibration is bound to another model, or was fitted on other scores.
+            (An unbound calibration, ``model_sha256=None``, fits any model.)
 
         Examples
         --------
-        >>> cal = fit_calibration([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1], force=True)
+        >>> scores = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.45, 0.55, 0.7, 0.8, 0.9, 0.95]
+        >>> cal = fit_calibration(scores, [0] * 6 + [1] * 6, target_fars=[0.5])
+        >>> cal.check_model("0" * 64)  # unbound and fitted on raw cosines: fits
         >>> cal.check_model("0" * 64, "as-norm top_k=200 cohort_sha256=ab")
         Traceback (most recent call last):
         ...
@@ -267,25 +470,116 @@ def fit_calibration(
     quality_ranges: dict[str, tuple[float, float]] | None = None,
     score_normalization: str | None = None,
 ) -> Calibration:
-    """Measure a :class:`Calibration` from trial scores and labels (1 = genuine).
-
-    Scores that cannot tell genuine from impostor trials — all (nearly) equal, as from a
-    collapsed model, or an EER of :data:`~bioverify.calibration.roc.NEAR_CHANCE_EER` or more — raise
-    :class:`CalibrationError` (their thresholds would look precise and mean nothing) unless
-    ``force`` is true.
-
-    ``conditions`` names each trial's condition (corpus, camera, degradation): every
-    threshold is then chosen to hold its target in the worst condition with enough trials
-    for it, and each condition's rates at every threshold are recorded
-    (``Calibration.conditions``). ``population`` says in words whose trials these are;
-    ``quality_ranges`` the samples' quality ranges (see :class:`Calibration`);
-    ``score_normalization`` the normalisation the scores had (``None``: raw cosines).
+    """Measure a :class:`Calibration` from trial scores and labels.
 
     ROC → EER (linear interpolation) → one operating point per target FAR, then per target
-    FRR (identity-bootstrap CIs when ``subject_a``/``subject_b`` are given, else
-    Clopper–Pearson) → score → LLR calibrator (``method``) → Cllr, minCllr, minDCF and actual
-    DCF at ``p_target``. Every warning raised on the way (e.g. a target the impostor count
-    cannot support) is kept in ``Calibration.warnings`` (as one line each) and also re-emitted.
+    FRR, with confidence intervals → score → LLR calibrator (``method``) → Cllr, minCllr,
+    minDCF and actual DCF at ``p_target``. Every warning raised on the way (e.g. a target
+    the impostor count cannot support, by the rule of three) is kept in
+    ``Calibration.warnings`` (one line each) and also re-emitted.
+
+    Parameters
+    ----------
+    scores : array-like of float
+        One finite score per trial (higher = more similar), from the model the calibration
+        is for.
+    labels : array-like of {0, 1} or bool
+        1 / True for a genuine (same-identity) trial, 0 / False for an impostor trial; both
+        kinds are needed.
+    target_fars : sequence of float
+        The target false-accept rates, each in (0, 1): one operating point each, with the
+        lowest threshold whose measured FAR does not exceed it.
+    target_frrs : sequence of float
+        The target false-reject rates: one operating point each, with the highest
+        threshold whose measured FRR does not exceed it.
+    subject_a, subject_b : array-like, optional
+        The identities of each trial's two sides (both or neither): identity-bootstrap
+        confidence intervals instead of Clopper–Pearson, which assumes independent trials.
+    p_target : float
+        The prior of genuine trials of the detection costs, in (0, 1).
+    method : {"logistic", "isotonic"}
+        The score → LLR map (:class:`~bioverify.calibration.ScoreCalibrator`).
+    n_resamples : int
+        Identity-bootstrap resamples.
+    confidence : float
+        Confidence level of the intervals.
+    seed : int
+        Seed of the bootstrap.
+    model_sha256 : str, optional
+        The model's sha256 (64 lowercase hex digits): the calibration is then refused for
+        other models.
+    force : bool
+        Calibrate scores that cannot tell genuine from impostor trials anyway.
+    conditions : array-like of str, optional
+        Each trial's condition (corpus, camera, degradation): every threshold is then
+        chosen to hold its target in the worst condition with enough trials for it, and
+        each condition's rates at every threshold are recorded (``Calibration.conditions``).
+    population : str, optional
+        Whose trials these are, in words (shown with every result).
+    quality_ranges : dict of str to (float, float), optional
+        The calibration samples' quality ranges (see :class:`Calibration`).
+    score_normalization : str, optional
+        The normalisation the scores had (``None``: raw cosines).
+
+    Returns
+    -------
+    Calibration
+
+    Raises
+    ------
+    InvalidInput
+        Malformed scores or labels (not 1-D, different lengths, NaN or infinite scores,
+        labels other than 0/1, a single class), no target at all, a target outside (0, 1),
+        only one of ``subject_a`` / ``subject_b``, a malformed ``model_sha256``,
+        ``p_target`` outside (0, 1) or an unknown ``method``.
+    CalibrationError
+        Without ``force``: scores that cannot tell genuine from impostor trials — all
+        (nearly) equal, as from a collapsed model, or an EER of
+        :data:`~bioverify.calibration.roc.NEAR_CHANCE_EER` or more (their thresholds would
+        look precise and mean nothing).
+
+    Warns
+    -----
+    UserWarning
+        A target the trial count cannot support (fewer than ``ceil(3 / target)`` trials of
+        the class the rate counts): its point is flagged ``supported=False``.
+
+    See Also
+    --------
+    Calibration.save : write it (``calibration.json`` in a bundle installs it).
+    bioverify.calibration.check_calibration : check it on new labelled trials.
+    bioverify.calibration.read_scores_csv : read trials from a CSV file.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> scores = np.concatenate([rng.normal(0.6, 0.1, 500), rng.normal(0.3, 0.1, 5000)])
+    >>> labels = np.r_[np.ones(500), np.zeros(5000)]
+    >>> cal = fit_calibration(scores, labels, target_fars=[0.01, 0.001], population="synthetic")
+    >>> cal.n_genuine, cal.n_impostor, round(cal.eer, 3)
+    (500, 5000, 0.06)
+    >>> [(op.label, round(op.threshold, 3), round(op.frr, 3)) for op in cal.operating_points]
+    [('FAR=0.01', 0.532, 0.254), ('FAR=0.001', 0.589, 0.482)]
+    >>> cal.ci_method, [round(x, 4) for x in cal.operating_points[0].far_ci]
+    ('clopper-pearson', [0.0074, 0.0132])
+
+    With the identities of each trial the intervals come from an identity bootstrap, and
+    with conditions every threshold holds its target in each of them:
+
+    >>> subject_a, subject_b = rng.integers(0, 50, 5500), rng.integers(50, 100, 5500)
+    >>> where = np.where(np.arange(5500) % 2 == 0, "indoor", "outdoor")
+    >>> cal = fit_calibration(scores, labels, subject_a=subject_a, subject_b=subject_b,
+    ...                       conditions=where, target_fars=[0.01], n_resamples=200)
+    >>> cal.ci_method, sorted(c.name for c in cal.conditions)
+    ('identity-bootstrap', ['indoor', 'outdoor'])
+
+    Scores that do not discriminate are refused:
+
+    >>> fit_calibration([0.5] * 10, [1] * 5 + [0] * 5)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    bioverify.errors.CalibrationError: every trial scored 0.5 (range 0 < 0.001): ...
     """
     if not target_fars and not target_frrs:
         raise InvalidInput("give at least one target FAR or FRR, e.g. target_fars=(1e-3,)")

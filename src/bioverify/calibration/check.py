@@ -103,7 +103,18 @@ def check_calibration(
     Returns
     -------
     list of PointCheck
-        One per operating point, in the calibration's order.
+        One per operating point, in the calibration's order: the claimed and measured
+        rates, and ``far_verdict`` / ``frr_verdict`` (``"holds"``, ``"higher than
+        claimed"``, ``"lower than claimed"``, or too few trials to tell).
+
+    Raises
+    ------
+    InvalidInput
+        Malformed scores or labels (they need both genuine and impostor trials).
+
+    See Also
+    --------
+    bioverify.calibration.check_drift : the same question for unlabelled production scores.
 
     Examples
     --------

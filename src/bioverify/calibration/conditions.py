@@ -140,10 +140,33 @@ def measure_conditions(
 ) -> list[ConditionReport]:
     """The rates each operating point's threshold gives in each condition, worst FAR first.
 
-    ``conditions`` names the condition of every trial. Intervals are bootstrapped by identity
-    when subject ids are given and the condition has at least two subjects, else
-    Clopper–Pearson. A condition with no genuine (or no impostor) trial gets ``eer=None``
-    and rates of the class it has.
+    Parameters
+    ----------
+    scores : array-like of float
+        One score per trial.
+    genuine : array-like of bool
+        True for a genuine trial.
+    conditions : array-like of str
+        The condition of every trial (corpus, camera, degradation…).
+    points : sequence of OperatingPoint
+        The thresholds to measure (``Calibration.operating_points``).
+    subject_a, subject_b : array-like, optional
+        Each trial's two identities: intervals are then bootstrapped by identity in every
+        condition with at least two subjects, else Clopper–Pearson.
+    confidence, n_resamples, seed
+        Of the intervals and the bootstrap.
+
+    Returns
+    -------
+    list of ConditionReport
+        One per condition, sorted by the FAR at the first point, worst first. A condition
+        with no genuine (or no impostor) trial gets ``eer=None`` and rates of the class it
+        has.
+
+    Raises
+    ------
+    InvalidInput
+        Scores, labels and conditions not 1-D or of different lengths.
 
     Examples
     --------

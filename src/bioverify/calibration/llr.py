@@ -80,6 +80,41 @@ class ScoreCalibrator:
     ``prior`` plays no part in the isotonic fit.
 
     Either way the LLR is non-decreasing in the score.
+
+    Parameters
+    ----------
+    method : {"logistic", "isotonic"}
+        The map.
+    prior : float
+        The prior of genuine trials the logistic fit weights for, in (0, 1).
+    epsilon : float
+        Isotonic posteriors are clipped into ``[epsilon, 1 - epsilon]``, in (0, 0.5).
+
+    Attributes
+    ----------
+    slope_, offset_ : float or None
+        The fitted logistic map ``llr = slope_ * score + offset_``.
+    x_knots_, p_knots_ : numpy.ndarray or None
+        The fitted isotonic map's scores and posteriors.
+    train_log_odds_ : float or None
+        The isotonic fit's training log-odds.
+
+    Raises
+    ------
+    InvalidInput
+        An unknown ``method``, or ``prior`` / ``epsilon`` out of range.
+
+    Examples
+    --------
+    >>> scores = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.45, 0.55, 0.7, 0.8, 0.9, 0.95]
+    >>> labels = [0] * 6 + [1] * 6
+    >>> calibrator = ScoreCalibrator().fit(scores, labels)
+    >>> calibrator.llr([0.2, 0.5, 0.9]).round(2)
+    array([-3.92, -0.38,  4.34])
+    >>> calibrator.probability([0.5], prior=0.1).round(3)  # P(same) when 1 in 10 is genuine
+    array([0.071])
+    >>> ScoreCalibrator.from_dict(calibrator.to_dict()).llr([0.9]).round(2)
+    array([4.34])
     """
 
     def __init__(
@@ -114,7 +149,30 @@ class ScoreCalibrator:
         return self.x_knots_ is not None
 
     def fit(self, scores: ArrayLike, labels: ArrayLike) -> ScoreCalibrator:
-        """Fit the map on scores with labels (1 = genuine, 0 = impostor); returns ``self``."""
+        """Fit the map on trial scores and labels.
+
+        Parameters
+        ----------
+        scores : array-like of float
+            One finite score per trial.
+        labels : array-like of {0, 1} or bool
+            1 / True = genuine; both classes are needed.
+
+        Returns
+        -------
+        ScoreCalibrator
+            ``self``, fitted.
+
+        Raises
+        ------
+        InvalidInput
+            Malformed scores or labels.
+
+        Warns
+        -----
+        UserWarning
+            Logistic: the scores fall as trials become genuine; the map is flat (LLR 0).
+        """
         s, genuine = validate_scores(scores, labels)
         if self.method == "logistic":
             self._fit_logistic(s, genuine)
@@ -154,7 +212,24 @@ class ScoreCalibrator:
         self.train_log_odds_ = float(logit(np.count_nonzero(genuine) / s.size))
 
     def llr(self, scores: ArrayLike) -> np.ndarray:
-        """Natural-log likelihood ratios of ``scores`` (same shape, float64)."""
+        """Natural-log likelihood ratios of ``scores``.
+
+        Parameters
+        ----------
+        scores : array-like of float
+
+        Returns
+        -------
+        numpy.ndarray
+            ``float64``, the shape of ``scores``.
+
+        Raises
+        ------
+        CalibrationError
+            Not fitted.
+        InvalidInput
+            A score is NaN or not a number.
+        """
         if not self.is_fitted:
             raise CalibrationError("the ScoreCalibrator is not fitted; call fit(scores, labels)")
         s = _as_score_array(scores)
@@ -168,8 +243,26 @@ class ScoreCalibrator:
         return np.asarray(logit(posterior) - self.train_log_odds_, dtype=np.float64)
 
     def probability(self, scores: ArrayLike, prior: float = 0.5) -> np.ndarray:
-        """Posterior probability of "same identity" for a stated ``prior`` of same-identity
-        trials: ``sigmoid(llr + logit(prior))``."""
+        """Posterior probability of "same identity": ``sigmoid(llr + logit(prior))``.
+
+        Parameters
+        ----------
+        scores : array-like of float
+        prior : float
+            The prior of same-identity trials, in (0, 1).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``float64``, the shape of ``scores``.
+
+        Raises
+        ------
+        CalibrationError
+            Not fitted.
+        InvalidInput
+            ``prior`` outside (0, 1), or a NaN score.
+        """
         p = _check_prior("prior", prior)
         return np.asarray(expit(self.llr(scores) + logit(p)), dtype=np.float64)
 
@@ -277,6 +370,32 @@ def cllr(llr_genuine: ArrayLike, llr_impostor: ArrayLike) -> float:
 
     All-zero LLRs cost exactly 1 bit; perfect, confident LLRs approach 0. ±inf LLRs are allowed
     (they cost 0 when on the right side, inf when on the wrong one).
+
+    Parameters
+    ----------
+    llr_genuine, llr_impostor : array-like of float
+        The LLRs of the genuine and of the impostor trials (natural log).
+
+    Returns
+    -------
+    float
+        Bits.
+
+    Raises
+    ------
+    InvalidInput
+        An empty array, a NaN or a value that is not a number.
+
+    See Also
+    --------
+    min_cllr : the Cllr after the best monotone calibration.
+
+    Examples
+    --------
+    >>> cllr([0.0, 0.0], [0.0, 0.0])
+    1.0
+    >>> round(cllr([5.0, 6.0], [-5.0, -7.0]), 4)
+    0.0061
     """
     gen = _llr_array("llr_genuine", llr_genuine)
     imp = _llr_array("llr_impostor", llr_impostor)
@@ -302,6 +421,31 @@ def min_cllr(scores: ArrayLike, labels: ArrayLike) -> float:
 
     This is the discrimination part of Cllr: no monotone score → LLR map scores less on this
     data, so ``min_cllr <= cllr(calibrated)`` for every calibration.
+
+    Parameters
+    ----------
+    scores : array-like of float
+    labels : array-like of {0, 1} or bool
+        1 / True = genuine.
+
+    Returns
+    -------
+    float
+        Bits.
+
+    Raises
+    ------
+    InvalidInput
+        Malformed scores or labels.
+
+    Examples
+    --------
+    >>> scores = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.45, 0.55, 0.7, 0.8, 0.9, 0.95]
+    >>> labels = [0] * 6 + [1] * 6
+    >>> calibrator = ScoreCalibrator().fit(scores, labels)
+    >>> llr = calibrator.llr(scores)
+    >>> round(cllr(llr[6:], llr[:6]), 3), round(min_cllr(scores, labels), 3)
+    (0.487, 0.333)
     """
     s, genuine = validate_scores(scores, labels)
     llr = _pav_llr(s, genuine)
@@ -331,8 +475,39 @@ def detection_cost(
     normalized: bool = True,
 ) -> float:
     """NIST detection cost ``c_miss·p·P_miss + c_fa·(1-p)·P_fa`` when accepting
-    ``score >= threshold``; ``normalized`` divides by ``min(c_miss·p, c_fa·(1-p))``, the cost
-    of the better of "accept all" and "reject all"."""
+    ``score >= threshold``.
+
+    Parameters
+    ----------
+    scores : array-like of float
+    labels : array-like of {0, 1} or bool
+        1 / True = genuine.
+    threshold : float
+    p_target : float
+        The prior ``p`` of genuine trials, in (0, 1).
+    c_miss, c_fa : float
+        The costs of a miss (false reject) and of a false accept, positive.
+    normalized : bool
+        Divide by ``min(c_miss·p, c_fa·(1-p))``, the cost of the better of "accept all"
+        and "reject all".
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    InvalidInput
+        Malformed scores or labels, ``p_target`` outside (0, 1), non-positive costs, or a
+        NaN threshold.
+
+    Examples
+    --------
+    >>> scores = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.45, 0.55, 0.7, 0.8, 0.9, 0.95]
+    >>> labels = [0] * 6 + [1] * 6
+    >>> detection_cost(scores, labels, 0.5, p_target=0.5)  # FAR 1/3, FRR 1/6
+    0.5
+    """
     p, cm, cf = _check_costs(p_target, c_miss, c_fa)
     far, frr = RocCurve.from_scores(scores, labels).rates_at(threshold)
     return float(_cost(frr, far, p, cm, cf, normalized))
@@ -348,9 +523,33 @@ def min_dcf(
     *,
     curve: RocCurve | None = None,
 ) -> tuple[float, float]:
-    """Lowest detection cost over every ROC threshold, and that threshold ``(value,
-    threshold)``. The threshold is ``+inf`` when rejecting everything is cheapest; among equal
-    costs the highest threshold wins. Pass ``curve`` to reuse a ROC of these scores."""
+    """Lowest detection cost over every ROC threshold, and that threshold.
+
+    Parameters
+    ----------
+    scores, labels, p_target, c_miss, c_fa, normalized
+        As for :func:`detection_cost`.
+    curve : RocCurve, optional
+        An already built ROC of these scores, to reuse.
+
+    Returns
+    -------
+    (float, float)
+        ``(cost, threshold)``. The threshold is ``+inf`` when rejecting everything is
+        cheapest; among equal costs the highest threshold wins.
+
+    Raises
+    ------
+    InvalidInput
+        Malformed scores or labels, ``p_target`` outside (0, 1) or non-positive costs.
+
+    Examples
+    --------
+    >>> scores = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.45, 0.55, 0.7, 0.8, 0.9, 0.95]
+    >>> labels = [0] * 6 + [1] * 6
+    >>> min_dcf(scores, labels, p_target=0.5)
+    (0.3333333333333333, 0.7)
+    """
     p, cm, cf = _check_costs(p_target, c_miss, c_fa)
     roc = RocCurve.from_scores(scores, labels) if curve is None else curve
     costs = _cost(roc.frr, roc.far, p, cm, cf, normalized)
@@ -372,8 +571,34 @@ def actual_dcf(
     c_fa: float = 1.0,
     normalized: bool = True,
 ) -> float:
-    """Detection cost of deciding "same" when ``llr >= bayes_threshold(...)`` on calibrated
-    LLRs: it equals :func:`min_dcf` only when the LLRs are well calibrated."""
+    """Detection cost of deciding "same" when ``llr >= bayes_threshold(...)``.
+
+    It equals :func:`min_dcf` of the same trials only when the LLRs are well calibrated.
+
+    Parameters
+    ----------
+    llr_genuine, llr_impostor : array-like of float
+        The LLRs of the genuine and of the impostor trials.
+    p_target, c_miss, c_fa, normalized
+        As for :func:`detection_cost`.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    InvalidInput
+        An empty array or a NaN, ``p_target`` outside (0, 1) or non-positive costs.
+
+    Examples
+    --------
+    >>> scores = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.45, 0.55, 0.7, 0.8, 0.9, 0.95]
+    >>> labels = [0] * 6 + [1] * 6
+    >>> llr = ScoreCalibrator().fit(scores, labels).llr(scores)
+    >>> round(actual_dcf(llr[6:], llr[:6], p_target=0.5), 3)
+    0.333
+    """
     gen = _llr_array("llr_genuine", llr_genuine)
     imp = _llr_array("llr_impostor", llr_impostor)
     p, cm, cf = _check_costs(p_target, c_miss, c_fa)

@@ -32,6 +32,28 @@ class OperatingPoint:
     :meth:`to_dict` writes it as the string ``"inf"`` because JSON has no infinity.
     ``supported`` is the rule of three for the targeted rate (``n >= ceil(3 / target)`` trials
     of the class that rate counts).
+
+    Attributes
+    ----------
+    target_far, target_frr : float or None
+        The target: exactly one of them is set.
+    threshold : float
+        Accept ``score >= threshold``.
+    far, frr : float
+        The rates measured at the threshold.
+    far_ci, frr_ci : tuple of float
+        Their confidence intervals ``(low, high)``.
+    supported : bool
+        Enough trials to demonstrate the target (rule of three).
+    ci_method : {"identity-bootstrap", "clopper-pearson"}
+        How the intervals were computed.
+
+    Examples
+    --------
+    >>> point = OperatingPoint(0.01, None, 0.93, 0.004, 0.1, (0.003, 0.005), (0.08, 0.11),
+    ...                        True, "identity-bootstrap")
+    >>> point.label, OperatingPoint.from_dict(point.to_dict()) == point
+    ('FAR=0.01', True)
     """
 
     target_far: float | None
@@ -282,6 +304,53 @@ def operating_points(
 
     Note: a bootstrap interval of a rate measured at 0 is ``(0, 0)`` (no resample can contain
     an error that never happened); Clopper–Pearson gives a non-zero upper bound instead.
+
+    Parameters
+    ----------
+    scores : array-like of float
+        One finite score per trial.
+    labels : array-like of {0, 1} or bool
+        1 / True = genuine.
+    target_fars, target_frrs : sequence of float
+        The targets, each in (0, 1).
+    subject_a, subject_b : array-like, optional
+        Each trial's two identities (both or neither): identity-bootstrap intervals.
+    confidence : float
+        Confidence level of the intervals.
+    n_resamples : int
+        Bootstrap resamples.
+    seed : int
+        Bootstrap seed.
+    curve : RocCurve, optional
+        An already built ROC of the same scores.
+    conditions : array-like of str, optional
+        Each trial's condition.
+
+    Returns
+    -------
+    list of OperatingPoint
+        FAR targets first, then FRR targets (empty when there is no target).
+
+    Raises
+    ------
+    InvalidInput
+        Malformed scores or labels, a target outside (0, 1), only one of ``subject_a`` /
+        ``subject_b``, a ``curve`` of other scores, or ``conditions`` of another length.
+
+    Warns
+    -----
+    UserWarning
+        A target the trial count cannot support.
+
+    Examples
+    --------
+    >>> scores = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.45, 0.55, 0.7, 0.8, 0.9, 0.95]
+    >>> points = operating_points(scores, [0] * 6 + [1] * 6, target_fars=[0.5],
+    ...                           target_frrs=[0.5])
+    >>> [(p.label, p.threshold, p.far, p.frr, p.supported) for p in points]
+    [('FAR=0.5', 0.4, 0.5, 0.0, True), ('FRR=0.5', 0.8, 0.0, 0.5, True)]
+    >>> [round(x, 3) for x in points[0].far_ci], points[0].ci_method
+    ([0.118, 0.882], 'clopper-pearson')
     """
     fars = _check_targets("FAR", target_fars)
     frrs = _check_targets("FRR", target_frrs)

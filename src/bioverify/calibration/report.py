@@ -301,11 +301,41 @@ def write_report(
     labels: ArrayLike,
     out_dir: str | os.PathLike[str],
 ) -> list[Path]:
-    """Write ``det.png``, ``roc.png``, ``scores.png`` and ``report.md`` into ``out_dir``
-    (created if missing) and return their paths in that order.
+    """Write a calibration report: DET, ROC and score plots and a Markdown summary.
 
-    ``scores``/``labels`` must be the trials the calibration was fitted on; different trial
-    counts raise :class:`InvalidInput`.
+    Needs matplotlib (the ``report`` extra).
+
+    Parameters
+    ----------
+    calibration : Calibration
+        The calibration to report.
+    scores, labels : array-like
+        The trials the calibration was fitted on.
+    out_dir : str or path-like
+        The folder to write into (created if missing).
+
+    Returns
+    -------
+    list of pathlib.Path
+        ``det.png``, ``roc.png``, ``scores.png`` and ``report.md``, in that order.
+
+    Raises
+    ------
+    InvalidInput
+        Malformed scores or labels, other trial counts than the calibration's, or a folder
+        that cannot be created or written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from bioverify.calibration import fit_calibration
+    >>> scores = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.45, 0.55, 0.7, 0.8, 0.9, 0.95]
+    >>> labels = [0] * 6 + [1] * 6
+    >>> calibration = fit_calibration(scores, labels, target_fars=[0.5])
+    >>> paths = write_report(calibration, scores, labels, Path(tempfile.mkdtemp()) / "report")
+    >>> [p.name for p in paths]
+    ['det.png', 'roc.png', 'scores.png', 'report.md']
     """
     s, genuine = validate_scores(scores, labels)
     n_genuine = int(np.count_nonzero(genuine))

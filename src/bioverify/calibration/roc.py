@@ -100,6 +100,25 @@ class RocCurve:
     drop_intermediate=False)``: ``far`` equals its ``fpr`` exactly, ``frr`` equals
     ``(P - tps) / P`` exactly (sklearn's ``det_curve`` formula) and agrees with ``1 - tpr`` to
     within one unit in the last place.
+
+    Attributes
+    ----------
+    thresholds : numpy.ndarray
+        ``float64 [K]``, strictly decreasing, ``thresholds[0] == inf``.
+    far, frr : numpy.ndarray
+        ``float64 [K]``: the measured rates when accepting ``score >= thresholds[k]``.
+    n_genuine, n_impostor : int
+        Trial counts.
+
+    Examples
+    --------
+    >>> scores = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.45, 0.55, 0.7, 0.8, 0.9, 0.95]
+    >>> labels = [0] * 6 + [1] * 6
+    >>> curve = RocCurve.from_scores(scores, labels)
+    >>> curve.thresholds[:3].tolist(), curve.frr[:3].round(3).tolist()
+    ([inf, 0.95, 0.9], [1.0, 0.833, 0.667])
+    >>> curve.rates_at(0.5)  # (FAR, FRR) accepting score >= 0.5
+    (0.3333333333333333, 0.16666666666666666)
     """
 
     thresholds: np.ndarray
@@ -115,11 +134,29 @@ class RocCurve:
 
     @classmethod
     def from_scores(cls, scores: ArrayLike, labels: ArrayLike) -> RocCurve:
-        """Build the curve with one full sort plus one sort of the smaller class.
+        """Build the curve of trial scores and labels.
 
-        The accepted count at each unique score ``u`` is ``N - (first index of u in the
-        ascending sort)``; the smaller class's accepted count comes from a ``searchsorted`` of
-        the unique scores into its own sorted scores, the other class's by subtraction.
+        One full sort plus one sort of the smaller class: the accepted count at each unique
+        score ``u`` is ``N - (first index of u in the ascending sort)``; the smaller class's
+        accepted count comes from a ``searchsorted`` of the unique scores into its own
+        sorted scores, the other class's by subtraction.
+
+        Parameters
+        ----------
+        scores : array-like of float
+            One finite score per trial.
+        labels : array-like of {0, 1} or bool
+            1 / True = genuine; both classes are needed.
+
+        Returns
+        -------
+        RocCurve
+
+        Raises
+        ------
+        InvalidInput
+            Not 1-D, different lengths, empty, NaN or infinite scores, labels other than
+            0/1, or a single class.
         """
         s, genuine = validate_scores(scores, labels)
         n = s.size
@@ -168,7 +205,13 @@ class RocCurve:
         return (self.thresholds.size - 1 - below).astype(np.intp)
 
     def rates_at(self, threshold: float) -> tuple[float, float]:
-        """Measured ``(far, frr)`` when accepting ``score >= threshold``."""
+        """Measured ``(far, frr)`` when accepting ``score >= threshold``.
+
+        Raises
+        ------
+        InvalidInput
+            ``threshold`` is NaN.
+        """
         i = int(self.index_at(threshold))
         return float(self.far[i]), float(self.frr[i])
 
@@ -211,6 +254,24 @@ def eer(curve: RocCurve) -> EqualErrorRate:
       ``(thresholds[i+1], thresholds[i]]`` gives those rates and the midpoint of that range is
       reported. For perfectly separated classes this is EER 0 at the midpoint between the
       lowest genuine and the highest impostor score.
+
+    Parameters
+    ----------
+    curve : RocCurve
+
+    Returns
+    -------
+    EqualErrorRate
+        ``eer`` (a rate in [0, 1]) and ``threshold``.
+
+    Examples
+    --------
+    >>> scores = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.45, 0.55, 0.7, 0.8, 0.9, 0.95]
+    >>> labels = [0] * 6 + [1] * 6
+    >>> eer(RocCurve.from_scores(scores, labels))
+    EqualErrorRate(eer=0.16666666666666666, threshold=0.525)
+    >>> eer(RocCurve.from_scores([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1]))  # separated
+    EqualErrorRate(eer=0.0, threshold=0.5)
     """
     d = curve.far - curve.frr
     i = int(np.searchsorted(d, 0.0, side="left"))
@@ -243,12 +304,62 @@ def threshold_at_far(curve: RocCurve, target: float) -> float:
     Ties are measured honestly: at a threshold equal to a tied score all trials with that
     score are accepted, so e.g. impostor scores ``[0.9, 0.9, 0.5]`` give FAR 2/3 at 0.9.
     Returns ``+inf`` (accept nothing) when even the highest score's FAR exceeds ``target``.
+
+    Parameters
+    ----------
+    curve : RocCurve
+    target : float
+        The target FAR, in [0, 1].
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    InvalidInput
+        ``target`` outside [0, 1].
+
+    See Also
+    --------
+    bioverify.calibration.operating_points : thresholds with their rates and intervals.
+
+    Examples
+    --------
+    >>> scores = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.45, 0.55, 0.7, 0.8, 0.9, 0.95]
+    >>> labels = [0] * 6 + [1] * 6
+    >>> curve = RocCurve.from_scores(scores, labels)
+    >>> threshold_at_far(curve, 0.2), curve.rates_at(0.55)
+    (0.55, (0.16666666666666666, 0.16666666666666666))
     """
     return float(curve.thresholds[_index_at_far(curve, target)])
 
 
 def threshold_at_frr(curve: RocCurve, target: float) -> float:
-    """The highest threshold whose measured FRR is ``<= target`` (the most secure one)."""
+    """The highest threshold whose measured FRR is ``<= target`` (the most secure one).
+
+    Parameters
+    ----------
+    curve : RocCurve
+    target : float
+        The target FRR, in [0, 1].
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    InvalidInput
+        ``target`` outside [0, 1].
+
+    Examples
+    --------
+    >>> scores = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.45, 0.55, 0.7, 0.8, 0.9, 0.95]
+    >>> labels = [0] * 6 + [1] * 6
+    >>> threshold_at_frr(RocCurve.from_scores(scores, labels), 0.5)
+    0.8
+    """
     return float(curve.thresholds[_index_at_frr(curve, target)])
 
 
@@ -291,8 +402,39 @@ def summarize(
     *,
     curve: RocCurve | None = None,
 ) -> VerificationSummary:
-    """EER, EER threshold, trial counts and TAR at each target FAR (threshold per
-    :func:`threshold_at_far`). Pass ``curve`` to reuse an already built ROC of these scores."""
+    """EER, EER threshold, trial counts and TAR at each target FAR.
+
+    Parameters
+    ----------
+    scores : array-like of float
+        One finite score per trial.
+    labels : array-like of {0, 1} or bool
+        1 / True = genuine.
+    far_targets : iterable of float
+        The target FARs; the threshold of each is :func:`threshold_at_far`'s.
+    curve : RocCurve, optional
+        An already built ROC of these scores, to reuse.
+
+    Returns
+    -------
+    VerificationSummary
+        ``eer``, ``eer_threshold``, ``n_genuine``, ``n_impostor``, ``tar_at_far`` and
+        ``supported`` (rule of three) per target.
+
+    Raises
+    ------
+    InvalidInput
+        Malformed scores or labels (see :meth:`RocCurve.from_scores`), or a target outside
+        [0, 1].
+
+    Examples
+    --------
+    >>> scores = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.45, 0.55, 0.7, 0.8, 0.9, 0.95]
+    >>> labels = [0] * 6 + [1] * 6
+    >>> summary = summarize(scores, labels, far_targets=[0.2])
+    >>> round(summary.eer, 3), round(summary.tar_at_far[0.2], 3), summary.supported[0.2]
+    (0.167, 0.833, False)
+    """
     roc = RocCurve.from_scores(scores, labels) if curve is None else curve
     equal = eer(roc)
     tar: dict[float, float] = {}

@@ -34,9 +34,21 @@ _CONDITION = "condition"
 
 @dataclass(frozen=True, eq=False)
 class ScoreTable:
-    """Trials read from a score file: ``scores`` (float64), ``labels`` (bool, True =
-    genuine), ``subject_a`` / ``subject_b`` and ``conditions`` (object arrays of str) or
-    ``None``."""
+    """Trials read from a score file (what :func:`read_scores_csv` returns).
+
+    Attributes
+    ----------
+    scores : numpy.ndarray
+        ``float64 [N]``.
+    labels : numpy.ndarray
+        ``bool [N]``, True = genuine.
+    subject_a, subject_b : numpy.ndarray or None
+        Object arrays of str, or ``None`` without those columns.
+    n_rows : int
+        Trials read (blank lines are not counted).
+    conditions : numpy.ndarray or None
+        Object array of str, or ``None`` without a ``condition`` column.
+    """
 
     scores: np.ndarray
     labels: np.ndarray
@@ -51,10 +63,44 @@ class _Problem(Exception):
 
 
 def read_scores_csv(path: str | os.PathLike[str]) -> ScoreTable:
-    """Read a score table; raises :class:`InvalidInput` with one line naming the file and the
-    problem (missing file or column, non-numeric / NaN / infinite score, a label other than
-    0/1, an empty subject id, a row with the wrong number of fields, only one class, not
-    UTF-8)."""
+    """Read a ``score,label[,subject_a,subject_b][,condition]`` CSV file of trials.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A UTF-8 CSV file with a header (see the module docstring for the columns).
+
+    Returns
+    -------
+    ScoreTable
+
+    Raises
+    ------
+    InvalidInput
+        One line naming the file and the problem: a missing file or column, a non-numeric,
+        NaN or infinite score, a label other than 0/1, an empty subject id, a row with the
+        wrong number of fields, only one class, or text that is not UTF-8.
+
+    See Also
+    --------
+    bioverify.calibration.fit_calibration : calibrate the trials.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> path = Path(tempfile.mkdtemp()) / "scores.csv"
+    >>> _ = path.write_text("score,label,subject_a,subject_b\\n"
+    ...                     "0.91,1,ann,ann\\n0.12,0,ann,bob\\n0.35,0,bob,cy\\n")
+    >>> table = read_scores_csv(path)
+    >>> table.scores.tolist(), table.labels.tolist(), table.subject_b.tolist()
+    ([0.91, 0.12, 0.35], [True, False, False], ['ann', 'bob', 'cy'])
+    >>> _ = path.write_text("score,label\\n0.91,yes\\n")
+    >>> read_scores_csv(path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    bioverify.errors.InvalidInput: scores file ...scores.csv: row 2: ...
+    """
     source = Path(path)
     try:
         handle = source.open(newline="", encoding="utf-8-sig")

@@ -168,13 +168,41 @@ def import_identities(conn: Tx, document: Mapping[str, Any], meta: Mapping[str, 
 
 
 def restore(location: Path | str, backup: Path | str) -> list[str]:
-    """Create a new gallery at ``location`` (a file path or a ``postgresql://`` URL) from a
-    backup; return the identities restored.
+    """Create a new gallery from a JSON backup.
+
+    Parameters
+    ----------
+    location : str or path-like
+        Where the new gallery goes: a file path or a ``postgresql://`` URL, where there is
+        no gallery yet.
+    backup : str or path-like
+        A backup written by :meth:`Gallery.export_json
+        <bioverify.gallery.Gallery.export_json>`.
+
+    Returns
+    -------
+    list of str
+        The identities restored.
+
+    Raises
+    ------
+    GalleryError
+        Something exists at ``location`` already (import into it with
+        :meth:`Gallery.import_json <bioverify.gallery.Gallery.import_json>`), the backup is
+        unreadable or malformed, or the gallery cannot be written (the partial gallery is
+        removed).
 
     Examples
     --------
-    >>> restore("restored.db", "backup.json")  # doctest: +SKIP
-    ['alice', 'bob']
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from bioverify import Gallery, Verifier
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> with Gallery(folder / "staff.db", Verifier.load("face")) as gallery:
+    ...     _ = gallery.enroll("serena", ["examples/face_a1.jpg"])
+    ...     backup = gallery.export_json(folder / "backup.json")
+    >>> restore(folder / "restored.db", backup)
+    ['serena']
     """
     if store_exists(location):
         raise GalleryError(

@@ -58,24 +58,72 @@ def _duplicate(label: str, identity: str) -> SkippedSample:
 
 
 class Gallery:
-    """An enrollment gallery at ``location``: an SQLite file path, or a ``postgresql://``
-    URL (user, password, host, port, database; ``?schema=NAME`` picks the schema, default
-    ``bioverify``).
+    """An enrollment gallery: enroll samples, verify a claimed identity (1:1), identify (1:N).
 
-    ``verifier`` (a ``Verifier``) is needed to create a gallery and to enroll, verify or
-    identify; it must be the gallery's model. ``bundle_path`` is remembered in the gallery
-    (default: the verifier's bundle folder) so the CLI can find the model again.
-    ``backend`` chooses the search of an SQLite gallery: ``"numpy"`` or ``"faiss"`` (same
-    results); a PostgreSQL gallery searches in the server. ``timeout`` is how long (seconds)
-    a write waits for another process's write, or a PostgreSQL connection for the server.
+    Opening a gallery that does not exist creates it (with a ``verifier``). A gallery is
+    bound to one model; it is a context manager that closes it.
+
+    Parameters
+    ----------
+    location : str or path-like
+        An SQLite file path, or a ``postgresql://`` URL (user, password, host, port,
+        database; ``?schema=NAME`` picks the schema, default ``bioverify``; needs the
+        ``postgres`` extra).
+    verifier : Verifier, optional
+        The gallery's model: needed to create a gallery and to enroll, verify or identify.
+        Without it the gallery can be managed (:meth:`list`, :meth:`show`, :meth:`remove`,
+        :meth:`export_json`, :meth:`check`, :meth:`reembed`).
+    bundle_path : str or path-like, optional
+        The bundle to remember in the gallery, so the CLI can find the model again
+        (default: the verifier's bundle folder).
+    backend : {"numpy", "faiss"}
+        The search of an SQLite gallery (same results; ``"faiss"`` needs the ``faiss``
+        extra). A PostgreSQL gallery searches in the server.
+    timeout : float
+        Seconds a write waits for another process's write, or a PostgreSQL connection for
+        the server.
+
+    Raises
+    ------
+    ModelMismatch
+        The gallery holds templates of another model than ``verifier``'s.
+    GalleryError
+        No gallery at ``location`` and no verifier to create one; a file that is not a
+        bioverify gallery or of an unsupported format version; the ``faiss`` backend for a
+        PostgreSQL gallery.
+    GalleryUnavailable
+        The PostgreSQL server cannot be reached.
+    MissingDependency
+        A ``postgresql://`` URL without psycopg, or ``backend="faiss"`` without faiss.
+
+    See Also
+    --------
+    bioverify.gallery.restore : a new gallery from a JSON backup.
+
+    Notes
+    -----
+    A :class:`Gallery` object belongs to the thread that opened it; any number of processes
+    may use one gallery at the same time. Each identity keeps its individual templates and
+    their L2-normalised mean; :meth:`verify` and :meth:`identify` score a probe against that
+    mean template, as the verifier scores a pair.
 
     Examples
     --------
-    >>> with Gallery("staff.db", verifier) as gallery:  # doctest: +SKIP
-    ...     gallery.enroll("alice", ["a1.jpg", "a2.jpg"])
-    ...     gallery.identify("probe.jpg").decision
-    'alice'
-    >>> Gallery("postgresql://app@db.example/bio", verifier)  # doctest: +SKIP
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from bioverify import Gallery, Verifier
+    >>> face = Verifier.load("face")
+    >>> with Gallery(Path(tempfile.mkdtemp()) / "staff.db", face) as gallery:
+    ...     _ = gallery.enroll("serena", ["examples/face_a1.jpg"])
+    ...     _ = gallery.enroll("hu", ["examples/face_b1.jpg"])
+    ...     found = gallery.identify("examples/face_a2.jpg")
+    ...     claim = gallery.verify("hu", "examples/face_a2.jpg")
+    >>> found.decision, claim.match
+    ('serena', False)
+
+    A PostgreSQL gallery is opened the same way:
+
+    >>> Gallery("postgresql://app@db.example/bio", face)  # doctest: +SKIP
     Gallery('postgresql://app@db.example/bio')
     """
 
@@ -155,6 +203,7 @@ class Gallery:
 
     @property
     def model_sha256(self) -> str:
+        """The sha256 of the model whose templates the gallery holds."""
         return self.meta["model_sha256"]
 
     @property
@@ -164,6 +213,7 @@ class Gallery:
 
     @property
     def embedding_dim(self) -> int:
+        """The size of the gallery's templates."""
         return int(self.meta["embedding_dim"])
 
     @property
@@ -174,6 +224,7 @@ class Gallery:
 
     @property
     def verifier(self) -> GalleryVerifier | None:
+        """The verifier the gallery was opened with (``None``: managing only)."""
         return self._verifier
 
     # ------------------------------------------------------------------- helpers
@@ -211,15 +262,51 @@ class Gallery:
 
     # --------------------------------------------------------------- operations
     def enroll(self, identity: str, inputs: Iterable[Any]) -> EnrollReport:
-        """Enroll samples (file paths, bytes or arrays) under ``identity``.
+        """Enroll samples under ``identity``.
 
         Every sample is acquired first; one that fails (no face, no speech, unreadable) is
-        reported in :attr:`EnrollReport.skipped` and the rest are stored in one transaction
-        with the identity's new mean template: all of them or, after a crash, none. When no
-        sample acquires, nothing is written. Enrolling into an existing identity adds
-        templates; a file it already holds (same sha256) is skipped as a duplicate before it
-        is embedded, so enrolling the same files again is cheap. Samples are embedded in
+        reported in ``skipped`` and the rest are stored in one transaction with the
+        identity's new mean template: all of them or, after a crash, none. When no sample
+        acquires, nothing is written. Enrolling into an existing identity adds templates; a
+        file it already holds (same sha256) is skipped as a duplicate before it is
+        embedded, so enrolling the same files again is cheap. Samples are embedded in
         batches.
+
+        Parameters
+        ----------
+        identity : str
+            The name: 1–200 printable characters without leading or trailing blanks.
+        inputs : iterable
+            Samples of the gallery's modality: file paths (their name, path and sha256 are
+            stored with the template, for :meth:`reembed`), bytes or arrays.
+
+        Returns
+        -------
+        EnrollReport
+            ``enrolled`` and ``skipped`` samples, the identity's template count ``n_templates``
+            afterwards, and ``ok`` (something was stored, or everything was already held).
+
+        Raises
+        ------
+        InvalidInput
+            An invalid identity name.
+        GalleryError
+            Opened without a verifier, or the write failed (nothing is stored).
+        ModelMismatch
+            Another process moved the gallery to another model meanwhile.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from bioverify import Verifier
+        >>> gallery = Gallery(Path(tempfile.mkdtemp()) / "staff.db", Verifier.load("face"))
+        >>> report = gallery.enroll("serena", ["examples/face_a1.jpg", "missing.jpg"])
+        >>> report.ok, report.n_templates, [(s.source, s.reason) for s in report.skipped]
+        (True, 1, [('missing.jpg', 'InvalidInput')])
+        >>> again = gallery.enroll("serena", ["examples/face_a1.jpg"])
+        >>> again.already_enrolled, again.n_templates
+        (True, 1)
         """
         identity = check_identity(identity)
         verifier = self._require_verifier("enroll")
@@ -257,8 +344,49 @@ class Gallery:
         return EnrollReport(identity, enrolled, skipped, summary.n_templates if summary else 0)
 
     def verify(self, identity: str, x: Any) -> Decision:
-        """1:1: is ``x`` the claimed ``identity``? Scores ``x`` against the identity's mean
-        template and decides at the verifier's calibrated threshold."""
+        """1:1: is ``x`` the claimed ``identity``?
+
+        Scores ``x`` against the identity's mean template as the verifier scores a pair,
+        and decides at the verifier's threshold.
+
+        Parameters
+        ----------
+        identity : str
+            The claimed identity.
+        x : str, path-like, bytes, numpy.ndarray, …
+            The probe sample.
+
+        Returns
+        -------
+        VerifyResult
+            The decision, with the calibration's rates at the threshold.
+
+        Raises
+        ------
+        UnknownIdentity
+            The gallery holds no such identity.
+        NoFaceFound, NoSpeechFound, InvalidInput
+            The probe cannot be acquired (or the identity name is invalid).
+        CalibrationError
+            The verifier has no threshold.
+        GalleryError
+            Opened without a verifier.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from bioverify import Verifier
+        >>> gallery = Gallery(Path(tempfile.mkdtemp()) / "staff.db", Verifier.load("face"))
+        >>> _ = gallery.enroll("serena", ["examples/face_a1.jpg"])
+        >>> result = gallery.verify("serena", "examples/face_a2.jpg")
+        >>> result.match, round(result.score, 3)
+        (True, 0.963)
+        >>> gallery.verify("nobody", "examples/face_a2.jpg")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        bioverify.errors.UnknownIdentity: ...: no identity 'nobody' in the gallery ...
+        """
         identity = check_identity(identity)
         verifier = self._require_verifier("verify")
         with self._db.read() as conn:
@@ -272,12 +400,47 @@ class Gallery:
         return verifier.result_for(score, notes=list(probe.notes))
 
     def identify(self, x: Any, top_k: int = 5) -> Identification:
-        """1:N open set: the identities whose mean template scores at or above the
-        threshold, best first, at most ``top_k``; none means "unknown".
+        """1:N open set: who is ``x``, if anyone the gallery knows?
 
         The store's search ranks the mean templates by cosine; the best
         ``max(top_k, RESCORED)`` are then scored as :meth:`verify` scores one (AS-Norm when
-        the verifier normalises) and re-ranked, so both decide on the same score."""
+        the verifier normalises) and re-ranked, so both decide on the same score.
+
+        Parameters
+        ----------
+        x : str, path-like, bytes, numpy.ndarray, …
+            The probe sample.
+        top_k : int
+            The most candidates to return.
+
+        Returns
+        -------
+        Identification
+            The identities whose mean template scores at or above the threshold, best
+            first; ``decision`` is the best one's name, or ``"unknown"`` when there is none.
+
+        Raises
+        ------
+        CalibrationError
+            The verifier has no threshold.
+        NoFaceFound, NoSpeechFound, InvalidInput
+            The probe cannot be acquired, or ``top_k`` is not a positive integer.
+        GalleryError
+            Opened without a verifier.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from bioverify import Verifier
+        >>> gallery = Gallery(Path(tempfile.mkdtemp()) / "staff.db", Verifier.load("face"))
+        >>> _ = gallery.enroll("serena", ["examples/face_a1.jpg"])
+        >>> found = gallery.identify("examples/face_a2.jpg")
+        >>> found.decision, [(c.identity, round(c.score, 3)) for c in found.candidates]
+        ('serena', [('serena', 0.963)])
+        >>> gallery.identify("examples/face_b1.jpg").decision
+        'unknown'
+        """
         verifier = self._require_verifier("identify")
         if not isinstance(top_k, int) or top_k < 1:
             raise InvalidInput(f"top_k must be a positive integer, got {top_k!r}")
@@ -312,7 +475,34 @@ class Gallery:
         return Identification(candidates, float(threshold), n_identities, notes)
 
     def show(self, identity: str) -> IdentityDetails:
-        """An identity's templates: source file, sha256, quality, enrollment time, model."""
+        """An identity and its templates.
+
+        Parameters
+        ----------
+        identity : str
+
+        Returns
+        -------
+        IdentityDetails
+            ``summary`` (name, creation time, template count) and ``templates`` (source
+            file, sha256, quality, enrollment time, model of each).
+
+        Raises
+        ------
+        UnknownIdentity
+            The gallery holds no such identity.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from bioverify import Verifier
+        >>> gallery = Gallery(Path(tempfile.mkdtemp()) / "staff.db", Verifier.load("face"))
+        >>> _ = gallery.enroll("serena", ["examples/face_a1.jpg"])
+        >>> details = gallery.show("serena")
+        >>> details.summary.n_templates, details.templates[0].source_name
+        (1, 'face_a1.jpg')
+        """
         with self._db.read() as conn:
             summary = records.identity_summary(conn, identity)
             if summary is None:
@@ -327,6 +517,34 @@ class Gallery:
         PostgreSQL: the rows are deleted and the tables vacuumed; the server's write-ahead
         log, replicas and backups are out of reach, so ``scrubbed`` is False there (see
         ``docs/privacy.md``).
+
+        Parameters
+        ----------
+        identity : str
+
+        Returns
+        -------
+        RemovalReport
+            The identity, how many templates were deleted, and ``scrubbed``.
+
+        Raises
+        ------
+        UnknownIdentity
+            The gallery holds no such identity.
+        GalleryError
+            The write failed.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from bioverify import Verifier
+        >>> gallery = Gallery(Path(tempfile.mkdtemp()) / "staff.db", Verifier.load("face"))
+        >>> _ = gallery.enroll("serena", ["examples/face_a1.jpg"])
+        >>> gallery.remove("serena")
+        RemovalReport(identity='serena', n_templates=1, scrubbed=True)
+        >>> gallery.list()
+        []
         """
         with self._db.write() as conn:
             if records.identity_summary(conn, identity) is None:
@@ -335,9 +553,24 @@ class Gallery:
         return RemovalReport(identity, removed, self._db.scrub())
 
     def check(self) -> builtins.list[str]:
-        """Problems found in the gallery (empty when sound): the store's integrity check
-        (SQLite's, or orphan rows in PostgreSQL), and every template, mean template and
-        count re-read and re-computed."""
+        """Look for damage: the store's integrity check (SQLite's, or orphan rows in
+        PostgreSQL), and every template, mean template and count re-read and re-computed.
+
+        Returns
+        -------
+        list of str
+            One line per problem; empty when the gallery is sound.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from bioverify import Verifier
+        >>> gallery = Gallery(Path(tempfile.mkdtemp()) / "staff.db", Verifier.load("face"))
+        >>> _ = gallery.enroll("serena", ["examples/face_a1.jpg"])
+        >>> gallery.check()
+        []
+        """
         problems = self._db.integrity_check()
         if problems:
             return problems
@@ -363,14 +596,81 @@ class Gallery:
         return problems
 
     def export_json(self, path: Path | str) -> Path:
-        """Write a JSON backup (templates included: biometric data, file mode 0600)."""
+        """Write a JSON backup of the whole gallery.
+
+        The backup holds the templates, which are biometric data: the file is created with
+        mode 0600.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file to write.
+
+        Returns
+        -------
+        pathlib.Path
+            The path written.
+
+        Raises
+        ------
+        GalleryError
+            The file cannot be written.
+
+        See Also
+        --------
+        import_json, bioverify.gallery.restore
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from bioverify import Verifier
+        >>> gallery = Gallery(Path(tempfile.mkdtemp()) / "staff.db", Verifier.load("face"))
+        >>> _ = gallery.enroll("serena", ["examples/face_a1.jpg"])
+        >>> backup = gallery.export_json(Path(tempfile.mkdtemp()) / "backup.json")
+        >>> oct(backup.stat().st_mode & 0o777)
+        '0o600'
+        """
         with self._db.read() as conn:
             return backup.export_json(conn, path)
 
     def import_json(self, path: Path | str) -> builtins.list[str]:
-        """Add the identities of a JSON backup of a gallery of the same model; return them.
+        """Add the identities of a JSON backup of a gallery of the same model.
 
-        An identity that already exists here is refused (nothing is imported)."""
+        Parameters
+        ----------
+        path : str or path-like
+            A backup written by :meth:`export_json`.
+
+        Returns
+        -------
+        list of str
+            The identities imported.
+
+        Raises
+        ------
+        GalleryError
+            The backup is unreadable or malformed, or holds an identity this gallery
+            already has (nothing is imported).
+        ModelMismatch
+            The backup holds templates of another model.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from bioverify import Verifier
+        >>> gallery = Gallery(Path(tempfile.mkdtemp()) / "staff.db", Verifier.load("face"))
+        >>> _ = gallery.enroll("serena", ["examples/face_a1.jpg"])
+        >>> backup = gallery.export_json(Path(tempfile.mkdtemp()) / "backup.json")
+        >>> other = Gallery(Path(tempfile.mkdtemp()) / "other.db", Verifier.load("face"))
+        >>> other.import_json(backup)
+        ['serena']
+        >>> other.import_json(backup)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        bioverify.errors.GalleryError: identities already in the gallery ...: 'serena'; ...
+        """
         document = backup.read_export(path)
         with self._db.write() as conn:
             return backup.import_identities(conn, document, read_meta(conn))
@@ -384,7 +684,49 @@ class Gallery:
         drop_unreachable: bool = False,
     ) -> ReembedReport:
         """Move the gallery to ``new_verifier``'s model by embedding every template's
-        original file again (see :func:`bioverify.gallery.reembed.reembed`)."""
+        original file again.
+
+        Each template's file is looked for at its stored path, then under ``from_dir``, and
+        must still have the sha256 it was enrolled with (a template enrolled from bytes or
+        an array has no file to find). The gallery switches to the new
+        model in one transaction only when every template was re-embedded (or, with
+        ``drop_unreachable``, the others were deleted); otherwise nothing changes.
+
+        Parameters
+        ----------
+        new_verifier : Verifier
+            The new model, of the same modality.
+        from_dir : str or path-like, optional
+            A folder to look for the original files in (by name, recursively).
+        bundle_path : str or path-like, optional
+            The bundle to remember (default: the new verifier's bundle folder).
+        drop_unreachable : bool
+            Delete the templates whose file cannot be found or acquired (and identities
+            left without templates) so that the switch can happen.
+
+        Returns
+        -------
+        ReembedReport
+            ``switched`` (the gallery now belongs to the new model), the number re-embedded,
+            the ``unreachable`` templates and ``dropped_identities``.
+
+        Raises
+        ------
+        GalleryError
+            A gallery of another modality, ``from_dir`` is not a folder, or the gallery
+            changed while re-embedding (run it again).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from bioverify import Verifier
+        >>> gallery = Gallery(Path(tempfile.mkdtemp()) / "staff.db", Verifier.load("face"))
+        >>> _ = gallery.enroll("serena", ["examples/face_a1.jpg"])
+        >>> report = gallery.reembed(Verifier.load("face", face_mode="detect"))
+        >>> report.switched, report.reembedded, report.unreachable
+        (True, 1, [])
+        """
         report = reembed(
             self._db,
             new_verifier,
@@ -397,11 +739,27 @@ class Gallery:
         return report
 
     def list(self) -> builtins.list[records.IdentitySummary]:
-        """Every identity with its enrollment time and number of templates, by name."""
+        """Every identity with its enrollment time and number of templates, by name.
+
+        Returns
+        -------
+        list of IdentitySummary
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from bioverify import Verifier
+        >>> gallery = Gallery(Path(tempfile.mkdtemp()) / "staff.db", Verifier.load("face"))
+        >>> _ = gallery.enroll("serena", ["examples/face_a1.jpg"])
+        >>> [(s.id, s.n_templates) for s in gallery.list()]
+        [('serena', 1)]
+        """
         with self._db.read() as conn:
             return records.identity_summaries(conn)
 
     def close(self) -> None:
+        """Close the gallery's connections (also done on leaving a ``with`` block)."""
         self._db.close()
 
     def __enter__(self) -> Gallery:

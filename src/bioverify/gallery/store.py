@@ -176,8 +176,14 @@ def open_store(
 
     Examples
     --------
-    >>> store = open_store(tmp / "g.db", {"model_sha256": "0" * 64, "modality": "face",
-    ...                                   "embedding_dim": "128"})  # doctest: +SKIP
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> store = open_store(Path(tempfile.mkdtemp()) / "g.db", {"model_sha256": "0" * 64,
+    ...                                   "modality": "face", "embedding_dim": "128"})
+    >>> with store.read() as conn:
+    ...     read_meta(conn)["modality"], store.engine
+    ('face', 'sqlite')
+    >>> store.close()
     """
     if is_url(location):
         if search_backend != "numpy":

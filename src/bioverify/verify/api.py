@@ -27,8 +27,38 @@ _cache: OrderedDict[tuple[Any, ...], Verifier] = OrderedDict()
 
 
 def default_bundle(modality: str) -> Path:
-    """The packaged default bundle folder for ``"face"`` or ``"voice"``; :class:`ModelError`
-    when none is installed."""
+    """The folder of the packaged default model bundle of a modality.
+
+    Parameters
+    ----------
+    modality : {"face", "voice"}
+        Which default model.
+
+    Returns
+    -------
+    pathlib.Path
+        ``bioverify/models/<modality>``, a bundle folder (``bundle.json``, ``model.onnx``,
+        ``calibration.json``).
+
+    Raises
+    ------
+    ModelError
+        No default bundle of that modality is installed (or ``modality`` is not one).
+
+    See Also
+    --------
+    resolve_model : the same for a ``model=`` argument that may also be a path.
+
+    Examples
+    --------
+    >>> folder = default_bundle("voice")
+    >>> folder.name, (folder / "bundle.json").is_file()
+    ('voice', True)
+    >>> default_bundle("iris")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    bioverify.errors.ModelError: no default iris model installed; pass model= ...
+    """
     folder = MODELS_DIR / modality
     if not (folder / "bundle.json").is_file():
         raise ModelError(
@@ -39,13 +69,32 @@ def default_bundle(modality: str) -> Path:
 
 
 def resolve_model(model: Path | str) -> Path | str:
-    """``"face"`` / ``"voice"`` → the packaged default bundle (unless a file or folder of that
-    name exists here); any other path is returned as is.
+    """The bundle a ``model=`` argument names.
+
+    Parameters
+    ----------
+    model : str or path-like
+        ``"face"`` / ``"voice"`` (the packaged default bundle, unless a file or folder of
+        that name exists in the current directory) or a bundle path.
+
+    Returns
+    -------
+    pathlib.Path or str
+        The default bundle's folder for ``"face"`` / ``"voice"``; any other ``model``
+        unchanged (it is not checked here: :meth:`Verifier.load
+        <bioverify.verify.Verifier.load>` opens it).
+
+    Raises
+    ------
+    ModelError
+        ``"face"`` or ``"voice"`` without an installed default model.
 
     Examples
     --------
     >>> resolve_model("face").name
     'face'
+    >>> resolve_model("runs/face/bundle")
+    'runs/face/bundle'
     """
     if str(model) in MODALITIES and not Path(model).exists():
         return default_bundle(str(model))
@@ -67,8 +116,41 @@ def _cache_key(model: Path | str | BundleInfo, options: dict[str, Any]) -> tuple
 
 
 def load_verifier(model: Verifier | BundleInfo | Path | str, **options: Any) -> Verifier:
-    """A :class:`Verifier` for ``model`` and ``Verifier.load`` options, reusing one made by
-    an earlier call with the same arguments (up to four are kept)."""
+    """A :class:`~bioverify.verify.Verifier` for ``model``, reused between calls.
+
+    The four most recently used verifiers are kept, keyed by the bundle's location, its
+    modification time (a re-export or a newly installed calibration makes a new one) and
+    the options.
+
+    Parameters
+    ----------
+    model : Verifier, BundleInfo, str or path-like
+        ``"face"`` / ``"voice"`` (the packaged default models), a bundle (folder,
+        ``bundle.json`` or ``.zip``), a :class:`~bioverify.bundle.BundleInfo`, or an already
+        loaded :class:`~bioverify.verify.Verifier` (returned as is).
+    **options
+        Keyword arguments of :meth:`Verifier.load <bioverify.verify.Verifier.load>`
+        (``calibration``, ``operating_point``, ``threshold``, ``device``…).
+
+    Returns
+    -------
+    Verifier
+        A loaded verifier; the same object for repeated calls with the same arguments.
+
+    Raises
+    ------
+    InvalidInput
+        ``options`` given with an already loaded :class:`~bioverify.verify.Verifier`, or an
+        invalid option value.
+    ModelError, ModelMismatch, CalibrationError, MissingDependency
+        As raised by :meth:`Verifier.load <bioverify.verify.Verifier.load>`.
+
+    Examples
+    --------
+    >>> face = load_verifier("face")
+    >>> face is load_verifier("face"), face is load_verifier("face", operating_point=0.001)
+    (True, False)
+    """
     from bioverify.bundle import BundleInfo
     from bioverify.verify.verifier import Verifier
 
@@ -93,15 +175,67 @@ def load_verifier(model: Verifier | BundleInfo | Path | str, **options: Any) -> 
 def verify(
     a: Any, b: Any, model: Verifier | BundleInfo | Path | str | None = None, **options: Any
 ) -> VerifyResult:
-    """Are ``a`` and ``b`` the same person? Two photos or two recordings: paths, bytes, numpy
-    arrays, PIL images, ``(waveform, sample_rate)`` pairs.
+    """Are ``a`` and ``b`` the same person?
 
-    ``model`` is ``"face"`` or ``"voice"`` (the packaged default models), a bundle (folder,
-    ``.zip`` or ``bundle.json``) or a loaded :class:`~bioverify.verify.Verifier`; ``None``
-    picks the packaged default model for the inputs' modality. ``options`` go to
-    :meth:`Verifier.load <bioverify.verify.Verifier.load>` (``calibration``,
-    ``operating_point``, ``threshold``, ``device``, ``face_mode``…). The loaded model is
-    kept for the next call.
+    The one-call form of :meth:`Verifier.verify <bioverify.verify.Verifier.verify>`: the
+    model is loaded on the first call and kept for the next ones (see
+    :func:`load_verifier`).
+
+    Parameters
+    ----------
+    a, b : str, path-like, bytes, numpy.ndarray, PIL image, (waveform, sample_rate) or Audio
+        Two photos or two recordings: file paths, encoded file bytes, numpy arrays (an
+        image ``[H, W]`` / ``[H, W, 3]`` RGB, or a 1-D waveform at the model's sample
+        rate), PIL images, ``(waveform, sample_rate)`` pairs or
+        :class:`~bioverify.verify.Audio`.
+    model : Verifier, BundleInfo, str or path-like, optional
+        ``"face"`` or ``"voice"`` (the packaged default models), a bundle (folder, ``.zip``
+        or ``bundle.json``) or a loaded :class:`~bioverify.verify.Verifier`. Default: the
+        packaged model for the inputs' modality.
+    **options
+        Keyword arguments of :meth:`Verifier.load <bioverify.verify.Verifier.load>`
+        (``calibration``, ``operating_point``, ``threshold``, ``device``, ``face_mode``…).
+
+    Returns
+    -------
+    VerifyResult
+        ``match`` (``score >= threshold``), the score and threshold, and what the
+        calibration measured at that threshold (FAR/FRR with intervals, LLR, probability,
+        where the rates were measured).
+
+    Raises
+    ------
+    InvalidInput
+        An input that cannot be read, an image compared with audio, an input of another
+        modality than the model's, or an invalid option.
+    NoFaceFound, NoSpeechFound
+        No face in a photo, or too little speech in a recording.
+    CalibrationError
+        The model has no calibration and no ``threshold=`` was given, or the calibration
+        lacks the requested ``operating_point``.
+    ModelError, ModelMismatch, MissingDependency
+        As raised by :meth:`Verifier.load <bioverify.verify.Verifier.load>`.
+
+    See Also
+    --------
+    bioverify.verify.Verifier : keeps a model loaded, embeds, verifies many pairs.
+    bioverify.gallery.Gallery : verify against enrolled identities, identify.
+
+    Examples
+    --------
+    >>> import bioverify
+    >>> result = bioverify.verify("examples/face_a1.jpg", "examples/face_a2.jpg")
+    >>> result.match, round(result.score, 3), result.operating_point
+    (True, 0.963, 'FAR=0.01')
+    >>> bioverify.verify("examples/voice_a1.ogg", "examples/voice_b1.ogg").match
+    False
+
+    A stricter operating point of the model's calibration:
+
+    >>> strict = bioverify.verify(
+    ...     "examples/face_a1.jpg", "examples/face_a2.jpg", operating_point="FAR=0.001")
+    >>> strict.match, round(strict.threshold, 3)
+    (True, 0.942)
     """
     if model is None:
         from bioverify.verify.inputs import input_modality

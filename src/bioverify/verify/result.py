@@ -28,9 +28,24 @@ class Embeddings:
     """What :meth:`Verifier.embed(..., on_error="skip") <bioverify.verify.Verifier.embed>`
     returns: the rows that could be embedded and why the others could not.
 
-    ``vectors`` is ``float32 [M, D]`` (unit-norm rows); ``index[k]`` is the position, in
-    the inputs, of row ``k``; ``failures`` maps the position of every input that failed to
-    its error (no face, no speech, unreadable…), in input order.
+    Attributes
+    ----------
+    vectors : numpy.ndarray
+        ``float32 [M, D]``, unit-norm rows.
+    index : list of int
+        ``index[k]`` is the position, in the inputs, of row ``k``.
+    failures : dict of int to BioverifyError
+        The position of every input that failed, in input order, and its error
+        (:class:`~bioverify.errors.NoFaceFound`, :class:`~bioverify.errors.NoSpeechFound`,
+        :class:`~bioverify.errors.InvalidInput`).
+
+    Examples
+    --------
+    >>> from bioverify import Verifier
+    >>> face = Verifier.load("face")
+    >>> batch = face.embed(["missing.jpg", "examples/face_b1.jpg"], on_error="skip")
+    >>> batch.vectors.shape, batch.index, type(batch.failures[0]).__name__
+    ((1, 128), [1], 'InvalidInput')
     """
 
     vectors: np.ndarray
@@ -40,15 +55,30 @@ class Embeddings:
 
 @dataclass
 class Acquired:
-    """One input turned into a template.
+    """One input turned into a template (what :meth:`Verifier.acquire
+    <bioverify.verify.Verifier.acquire>` returns).
 
-    ``embedding`` is ``float32 [D]`` with unit L2 norm. ``quality`` says what was found: for
-    faces ``face_box`` ``[x, y, w, h]`` in the input's pixels (``None`` in aligned mode),
-    ``face_size`` (px), ``faces_found``, ``mode``, ``detector``, ``detector_score`` and
-    ``sharpness`` (variance of the Laplacian of the model input: low when blurred); for voices
-    ``duration_seconds``, ``speech_seconds``, ``windows`` and ``snr_db`` (an estimate).
-    ``notes`` are remarks for the user (several faces, a fallback taken, a short clip…).
-    ``source`` names the input.
+    Attributes
+    ----------
+    embedding : numpy.ndarray
+        ``float32 [D]`` with unit L2 norm.
+    quality : dict
+        What was found. Faces: ``face_box`` ``[x, y, w, h]`` in the input's pixels
+        (``None`` in aligned mode), ``face_size`` (px), ``faces_found``, ``mode``,
+        ``detector``, ``detector_score`` and ``sharpness`` (variance of the Laplacian of the
+        model input: low when blurred). Voices: ``duration_seconds``, ``speech_seconds``,
+        ``windows`` and ``snr_db`` (an estimate).
+    notes : list of str
+        Remarks for the user (several faces, a fallback taken, a short clip…).
+    source : str
+        Names the input.
+
+    Examples
+    --------
+    >>> from bioverify import Verifier
+    >>> sample = Verifier.load("voice").acquire("examples/voice_a1.ogg")
+    >>> sample.embedding.dtype, sample.quality["duration_seconds"], sample.source
+    (dtype('float32'), 5.796, 'examples/voice_a1.ogg')
     """
 
     embedding: np.ndarray
@@ -68,24 +98,71 @@ def _number(value: float | None) -> float | str | None:
 class VerifyResult:
     """The decision on one pair and what it means.
 
-    ``match`` is ``score >= threshold`` (cosine similarity of the two embeddings). When the
-    threshold comes from a calibration, ``operating_point`` names it (``"FAR=0.001"``) and
-    ``far`` / ``frr`` are the false-accept / false-reject rates *measured* at that threshold
-    on the calibration trials, with confidence intervals ``far_ci`` / ``frr_ci``
-    (``supported`` is false when too few impostor trials stood behind the FAR target). With a
-    fitted score calibrator, ``llr`` is the natural-log likelihood ratio of the score and
-    ``probability`` the posterior probability of "same identity" at the prior ``prior``.
-    ``threshold_llr`` is the LLR at the threshold and ``threshold_prior`` the prior at
-    which the threshold is the Bayes decision (probability 0.5): ``match`` and
-    ``probability >= 0.5`` agree exactly when ``prior`` equals ``threshold_prior`` — a
-    threshold for FAR = 1 % asks for more evidence than "more likely than not" at prior 0.5.
-    ``measured_on`` says whose trials the FAR/FRR were measured on (counts and the
-    calibration's population); ``worst_condition`` is the condition of the calibration with
-    the highest FAR at this threshold (name, FAR and interval); ``quality`` holds each
-    side's :attr:`Acquired.quality` under ``"a"`` and ``"b"`` (face: size, detector score;
-    voice: duration, speech, SNR), and ``quality_warnings`` names the values that lie
-    outside the range the calibration was measured on, where its rates may not hold.
-    Fields the loaded calibration cannot fill are ``None``.
+    What :func:`bioverify.verify`, :meth:`Verifier.verify
+    <bioverify.verify.Verifier.verify>` and :meth:`Verifier.result_for
+    <bioverify.verify.Verifier.result_for>` return. Fields the loaded calibration cannot
+    fill are ``None``.
+
+    ``match`` and ``probability >= 0.5`` agree exactly when ``prior`` equals
+    ``threshold_prior``: a threshold for FAR = 1 % asks for more evidence than "more likely
+    than not" at prior 0.5.
+
+    Attributes
+    ----------
+    match : bool
+        ``score >= threshold``.
+    score : float
+        The cosine similarity of the two embeddings (AS-normalised when the verifier
+        normalises scores).
+    threshold : float
+        The decision threshold (``inf``: accept nothing).
+    modality : {"face", "voice"}
+        The model's modality.
+    operating_point : str or None
+        The calibration's operating point behind the threshold, such as ``"FAR=0.001"``.
+    far, frr : float or None
+        The false-accept and false-reject rates *measured* at the threshold on the
+        calibration trials.
+    far_ci, frr_ci : tuple of float or None
+        Their confidence intervals ``(low, high)``.
+    supported : bool or None
+        False when too few impostor trials stood behind the FAR target (rule of three).
+    llr : float or None
+        The natural-log likelihood ratio of the score (fitted score calibrator).
+    probability : float or None
+        The posterior probability of "same identity" at the prior ``prior``.
+    prior : float or None
+        The prior of same-identity pairs behind ``probability``.
+    threshold_llr : float or None
+        The LLR at the threshold.
+    threshold_prior : float or None
+        The prior at which the threshold is the Bayes decision (probability 0.5).
+    measured_on : str or None
+        Whose trials the FAR/FRR were measured on (counts and the calibration's
+        population).
+    worst_condition : dict or None
+        The calibration's condition with the highest FAR at this threshold (``name``,
+        ``far``, ``far_ci``, ``n_impostor``).
+    model_sha256 : str or None
+        The model that made the embeddings.
+    notes : list of str
+        Remarks on the inputs, prefixed ``a:`` / ``b:``.
+    quality_warnings : list of str
+        Quality values outside the range the calibration was measured on, where its rates
+        may not hold.
+    quality : dict
+        Each side's :attr:`Acquired.quality` under ``"a"`` and ``"b"``.
+
+    Examples
+    --------
+    >>> import bioverify
+    >>> result = bioverify.verify("examples/face_a1.jpg", "examples/face_a2.jpg")
+    >>> result.match, round(result.probability, 3), result.supported
+    (True, 0.998, True)
+    >>> [round(rate, 4) for rate in (result.far, *result.far_ci)]
+    [0.0036, 0.0027, 0.0049]
+    >>> result.worst_condition["name"], result.quality["a"]["face_size"]
+    ('blur', 98)
     """
 
     match: bool
@@ -111,7 +188,20 @@ class VerifyResult:
     quality: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict with every field (strict JSON: no NaN or infinity)."""
+        """A JSON-ready dict with every field.
+
+        Returns
+        -------
+        dict
+            Strict JSON: no NaN, and an infinite threshold is the string ``"inf"``.
+
+        Examples
+        --------
+        >>> import json
+        >>> result = VerifyResult(match=False, score=0.2, threshold=float("inf"), modality="face")
+        >>> json.dumps(result.to_dict()["threshold"])
+        '"inf"'
+        """
         return {
             "match": self.match,
             "score": float(self.score),

@@ -54,8 +54,11 @@ class ScoreNormalizer:
     >>> cohort = np.eye(4)[[0, 1, 2, 3, 0, 1]]
     >>> norm = ScoreNormalizer(cohort, top_k=3, cohort_sha256="0" * 64)
     >>> a, b = np.array([[1.0, 0, 0, 0]]), np.array([[0.6, 0.8, 0, 0]])
-    >>> bool(norm.score(a, b)[0] > 0)
-    True
+    >>> float(np.sum(a * b)), norm.score(a, b).round(2)  # raw cosine, AS-Norm score
+    (0.6, array([-0.78]))
+
+    Both ``a`` and ``b`` score higher against their closest cohort rows than against each
+    other, so the normalised score is negative.
     """
 
     cohort: np.ndarray
@@ -118,11 +121,21 @@ def load_normalizer(info: BundleInfo, choice: str = "bundle") -> ScoreNormalizer
 
     Examples
     --------
-    >>> from bioverify.bundle import open_bundle
+    The default voice bundle ships without a cohort (raw cosine scores); one with a cohort
+    installed gets its normaliser unless ``"none"`` is chosen:
+
+    >>> import shutil, tempfile
+    >>> from pathlib import Path
+    >>> from bioverify.bundle import load_bundle
     >>> from bioverify.verify.api import resolve_model
-    >>> load_normalizer(open_bundle(resolve_model("voice"))).top_k
-    200
-    >>> load_normalizer(open_bundle(resolve_model("voice")), "none") is None
+    >>> load_normalizer(load_bundle(resolve_model("voice"))) is None
+    True
+    >>> folder = Path(tempfile.mkdtemp()) / "voice"
+    >>> _ = shutil.copytree(resolve_model("voice"), folder)
+    >>> _ = install_cohort(load_bundle(folder), np.eye(256, dtype=np.float32)[:10], 5, "test")
+    >>> load_normalizer(load_bundle(folder)).top_k
+    5
+    >>> load_normalizer(load_bundle(folder), "none") is None
     True
     """
     if choice not in CHOICES:

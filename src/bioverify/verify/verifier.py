@@ -44,7 +44,28 @@ DEFAULT_BATCH_SIZE = 32
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
-    """Cosine similarity of two embeddings; :class:`InvalidInput` for bad shapes or zeros."""
+    """Cosine similarity of two embeddings.
+
+    Parameters
+    ----------
+    a, b : array-like
+        Two embeddings of the same size (any shape; flattened).
+
+    Returns
+    -------
+    float
+        ``a·b / (|a| |b|)``, clipped into [-1, 1].
+
+    Raises
+    ------
+    InvalidInput
+        The sizes differ, or an embedding is zero or not finite.
+
+    Examples
+    --------
+    >>> cosine(np.array([1.0, 0.0]), np.array([1.0, 1.0]))  # doctest: +ELLIPSIS
+    0.7071...
+    """
     a = np.asarray(a, dtype=np.float64).reshape(-1)
     b = np.asarray(b, dtype=np.float64).reshape(-1)
     if a.shape != b.shape:
@@ -58,12 +79,52 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
 class Verifier:
     """Embeds inputs with one model bundle and decides pairs at a calibrated threshold.
 
-    Build it with :meth:`load`. Attributes: ``info`` (the bundle), ``model_sha256``,
-    ``modality``, ``embedding_dim``, ``calibration`` (or ``None``), ``threshold`` and
-    ``operating_point`` (``None`` without a calibration or explicit threshold),
-    ``providers`` (the onnxruntime providers really in use), ``prior`` (for
-    ``VerifyResult.probability``) and ``normalizer`` (the bundle's AS-Norm, or ``None`` for
-    raw cosine scores).
+    Build it with :meth:`load`; the constructor takes an already opened bundle and
+    onnxruntime session.
+
+    Attributes
+    ----------
+    info : BundleInfo
+        The bundle (``info.folder``, ``info.name``, ``info.preprocessing``…).
+    model_sha256 : str
+        The sha256 of the model file, as checked against ``bundle.json``.
+    modality : {"face", "voice"}
+        What the model embeds.
+    embedding_dim : int
+        The size ``D`` of an embedding.
+    calibration : Calibration or None
+        The calibration in use (the bundle's ``calibration.json`` by default).
+    point : OperatingPoint or None
+        The calibration's operating point in use.
+    threshold : float or None
+        The decision threshold: the operating point's, or an explicit one; ``None``
+        without either (:meth:`verify` then raises :class:`CalibrationError`).
+    operating_point : str or None
+        The operating point's label, such as ``"FAR=0.01"``.
+    providers : list of str
+        The onnxruntime providers the session really runs on.
+    prior : float
+        The prior of same-identity pairs behind ``VerifyResult.probability``.
+    normalizer : ScoreNormalizer or None
+        The bundle's AS-Norm (:mod:`bioverify.verify.score_norm`), or ``None`` for raw
+        cosine scores.
+    batch_size : int
+        Model inputs per onnxruntime call.
+
+    See Also
+    --------
+    bioverify.verify : the one-call form.
+    bioverify.gallery.Gallery : enroll identities, verify claims, identify.
+
+    Examples
+    --------
+    >>> from bioverify import Verifier
+    >>> face = Verifier.load("face")
+    >>> face.modality, face.embedding_dim, face.operating_point
+    ('face', 128, 'FAR=0.01')
+    >>> result = face.verify("examples/face_a1.jpg", "examples/face_b1.jpg")
+    >>> result.match, round(result.score, 3), round(result.threshold, 3)
+    (False, 0.804, 0.929)
     """
 
     def __init__(
@@ -120,27 +181,92 @@ class Verifier:
         device: str | None = None,
         score_normalization: str = "bundle",
     ) -> Verifier:
-        """Open a bundle: ``"face"`` or ``"voice"`` (the packaged default models), a folder,
-        ``bundle.json``, ``.zip`` or :class:`BundleInfo`.
+        """Open a model bundle, check it, and start its onnxruntime session.
 
-        ``device``: ``"auto"`` (default: CUDA when it really runs, else the CPU), ``"cpu"``
-        or ``"cuda"`` (an error, naming what is missing, when CUDA cannot run); or
-        ``providers``, an explicit list of onnxruntime providers.
-        ``calibration``: a :class:`Calibration`, its path, ``None`` (the bundle's
-        ``calibration.json`` if it has one) or ``False`` (none). A calibration made for
-        another model raises :class:`ModelMismatch`. ``operating_point``: a label such as
-        ``"FAR=0.001"`` or a target FAR (default: the calibration's first FAR point).
-        ``threshold``: an explicit threshold instead of an operating point (its error rates
-        are then unknown). Without either, :meth:`verify` raises :class:`CalibrationError`.
-        Faces: ``face_mode`` (``"auto"``, ``"aligned"``, ``"detect"``), ``detector``
-        (``"yunet"``, the shipped model; ``"haar"``; a YuNet ``.onnx`` path or a detector
-        object; default: YuNet for models with a five-point template, else Haar),
-        ``face_index`` (which detected face: 0 = the largest), ``max_pixels``. Voices:
-        ``voice`` settings. ``prior`` is the prior of same-identity pairs behind
-        ``VerifyResult.probability``. ``score_normalization``: ``"bundle"`` (default: AS-Norm
-        when the bundle has a cohort, see :mod:`bioverify.verify.score_norm`) or ``"none"``
-        (raw cosines); the calibration must have been fitted on the same kind of score, else
-        :class:`ModelMismatch`.
+        Parameters
+        ----------
+        bundle : BundleInfo, str or path-like
+            ``"face"`` or ``"voice"`` (the packaged default models), a bundle folder, its
+            ``bundle.json``, a ``.zip`` of a bundle folder, or an opened
+            :class:`~bioverify.bundle.BundleInfo`.
+        providers : sequence of str, optional
+            An explicit list of onnxruntime providers (instead of ``device``).
+        calibration : Calibration, str, path-like or bool, optional
+            A :class:`~bioverify.calibration.Calibration` or the path of a calibration
+            file; ``None`` (default): the bundle's ``calibration.json`` if it has one;
+            ``True``: the bundle's, which must exist; ``False``: none.
+        operating_point : str or float, optional
+            A label of the calibration such as ``"FAR=0.001"`` or ``"FRR=0.05"``, or a
+            target FAR. Default: the calibration's first FAR point.
+        threshold : float, optional
+            An explicit decision threshold instead of an operating point (its error rates
+            are then unknown: the result's ``far`` / ``frr`` are ``None``).
+        face_mode : {"auto", "aligned", "detect"}
+            Faces: detect and align the face (``"detect"``), take the input as an aligned
+            crop (``"aligned"``), or decide per input (``"auto"``).
+        detector : str, path-like or object, optional
+            Faces: ``"yunet"`` (the shipped model), ``"haar"``, a YuNet ``.onnx`` path or a
+            detector object. Default: YuNet for models with a five-point template, else
+            Haar.
+        face_index : int
+            Faces: which detected face to use (0 = the largest).
+        voice : VoiceSettings, optional
+            Voices: VAD and window settings (:class:`~bioverify.verify.VoiceSettings`).
+        batch_size : int
+            Model inputs per onnxruntime call.
+        max_pixels : int
+            Faces: an image of more pixels is refused, from its header, before it is
+            decoded (default 50 megapixels).
+        prior : float
+            The prior of same-identity pairs behind ``VerifyResult.probability``, in (0, 1).
+        intra_op_threads : int
+            onnxruntime's intra-op threads (0: onnxruntime chooses).
+        device : {"auto", "cpu", "cuda"}, optional
+            Where to run (default ``"auto"``: CUDA when it really runs here, else the CPU).
+            Not together with ``providers``.
+        score_normalization : {"bundle", "none"}
+            ``"bundle"``: AS-Norm when the bundle has a cohort
+            (:mod:`bioverify.verify.score_norm`); ``"none"``: raw cosines. The calibration
+            must have been fitted on the same kind of score.
+
+        Returns
+        -------
+        Verifier
+            Ready to embed; ready to decide when it has a calibration or a threshold.
+
+        Raises
+        ------
+        ModelError
+            The bundle is missing, unreadable or malformed, or onnxruntime cannot load the
+            model or has none of the requested providers.
+        ModelMismatch
+            The model file (or the AS-Norm cohort) does not hash to what ``bundle.json``
+            says, or the calibration was made for another model or on other scores.
+        CalibrationError
+            The calibration file is missing or invalid, ``calibration=True`` and the bundle
+            has none, or ``operating_point`` is not in the calibration (or given without
+            one).
+        InvalidInput
+            Both ``threshold`` and ``operating_point``; a NaN threshold; an unknown
+            ``face_mode``, ``device`` or ``score_normalization``; both ``device`` and
+            ``providers``; ``batch_size < 1`` or ``prior`` outside (0, 1).
+        MissingDependency
+            ``device="cuda"`` where CUDA cannot run (the message names what is missing).
+
+        Examples
+        --------
+        >>> from bioverify import Verifier
+        >>> Verifier.load("voice")  # doctest: +ELLIPSIS
+        Verifier('voice-ge2e-resemblyzer', modality='voice', threshold=0.832..., \
+operating_point='FAR=0.01', providers=['CPUExecutionProvider'])
+        >>> Verifier.load("face", operating_point="FAR=0.001").operating_point
+        'FAR=0.001'
+        >>> Verifier.load("face", threshold=0.9, device="cpu").threshold
+        0.9
+        >>> Verifier.load("face", operating_point="FAR=0.5")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        bioverify.errors.CalibrationError: this calibration has no operating point FAR=0.5 ...
         """
         info = bundle if isinstance(bundle, BundleInfo) else open_bundle(resolve_model(bundle))
         try:
@@ -273,19 +399,99 @@ class Verifier:
         return results
 
     def acquire(self, x: Any) -> Acquired:
-        """One input → :class:`Acquired` (embedding, quality, notes). Raises
-        :class:`NoFaceFound`, :class:`NoSpeechFound` or :class:`InvalidInput`."""
+        """Turn one input into a template: its embedding and what was measured on it.
+
+        Parameters
+        ----------
+        x : str, path-like, bytes, numpy.ndarray, PIL image, (waveform, sample_rate) or Audio
+            A photo (face model) or a recording (voice model).
+
+        Returns
+        -------
+        Acquired
+            ``embedding`` (``float32 [D]``, unit norm), ``quality`` (face box and size,
+            detector score, sharpness; or duration, speech seconds, SNR), ``notes`` and
+            ``source``.
+
+        Raises
+        ------
+        NoFaceFound
+            No face in the photo.
+        NoSpeechFound
+            Too little speech in the recording.
+        InvalidInput
+            The input cannot be read or decoded, or is of the other modality.
+
+        See Also
+        --------
+        acquire_many, try_acquire_many, embed
+
+        Examples
+        --------
+        >>> face = Verifier.load("face")
+        >>> sample = face.acquire("examples/face_a1.jpg")
+        >>> sample.embedding.shape, sample.quality["faces_found"], sample.quality["face_size"]
+        ((128,), 1, 98)
+        """
         (result,) = self.acquire_many([x])
         return result
 
     def acquire_many(self, inputs: Iterable[Any]) -> list[Acquired]:
-        """:meth:`acquire` for many inputs, run through the model in batches."""
+        """:meth:`acquire` for many inputs, run through the model in batches.
+
+        Parameters
+        ----------
+        inputs : iterable
+            Photos or recordings of this model's modality.
+
+        Returns
+        -------
+        list of Acquired
+            One per input, in order.
+
+        Raises
+        ------
+        NoFaceFound, NoSpeechFound, InvalidInput
+            For the first input that cannot be acquired (see :meth:`try_acquire_many`).
+
+        Examples
+        --------
+        >>> face = Verifier.load("face")
+        >>> [a.source for a in face.acquire_many(["examples/face_a1.jpg", "examples/face_b1.jpg"])]
+        ['examples/face_a1.jpg', 'examples/face_b1.jpg']
+        """
         results = self._acquire(list(inputs), tolerant=False)
         return [r for r in results if isinstance(r, Acquired)]
 
     def try_acquire_many(self, inputs: Iterable[Any]) -> list[Acquired | BioverifyError]:
-        """Like :meth:`acquire_many`, but an input that cannot be acquired (no face, no
-        speech, unreadable) gives its error in its place instead of stopping the batch."""
+        """Like :meth:`acquire_many`, but an input that cannot be acquired gives its error
+        in its place instead of stopping the batch.
+
+        Parameters
+        ----------
+        inputs : iterable
+            Photos or recordings of this model's modality.
+
+        Returns
+        -------
+        list of Acquired or BioverifyError
+            One per input, in order: an :class:`Acquired`, or the :class:`NoFaceFound`,
+            :class:`NoSpeechFound` or :class:`InvalidInput` that input raised.
+
+        Raises
+        ------
+        ModelError
+            The model returned a malformed output (not a problem of one input).
+
+        Examples
+        --------
+        >>> face = Verifier.load("face")
+        >>> results = face.try_acquire_many(["examples/face_a1.jpg", "missing.jpg"])
+        >>> [type(r).__name__ for r in results]
+        ['Acquired', 'InvalidInput']
+        >>> print(results[1])
+        missing.jpg: cannot read image file (No such file or directory)
+        """
         return self._acquire(list(inputs), tolerant=True)
 
     @overload
@@ -343,8 +549,28 @@ class Verifier:
     # -- decisions ---------------------------------------------------------------------------
 
     def score(self, a_emb: np.ndarray, b_emb: np.ndarray) -> float:
-        """The score of two embeddings (higher = more similar): their cosine, AS-normalised
-        when the verifier has a :attr:`normalizer`.
+        """The score of two embeddings (higher = more similar).
+
+        Parameters
+        ----------
+        a_emb, b_emb : numpy.ndarray
+            Two embeddings of this model (``[D]``), for example rows of :meth:`embed`.
+
+        Returns
+        -------
+        float
+            Their cosine, AS-normalised when the verifier has a :attr:`normalizer`: the
+            score :meth:`verify` compares with :attr:`threshold`.
+
+        Raises
+        ------
+        InvalidInput
+            The embeddings differ in size, or one is zero or not finite.
+
+        See Also
+        --------
+        score_pairs : many pairs at once.
+        result_for : the decision on a score.
 
         Examples
         --------
@@ -360,7 +586,25 @@ class Verifier:
         return float(self.score_pairs(a / np.linalg.norm(a), b / np.linalg.norm(b))[0])
 
     def score_pairs(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """``float64 [N]`` scores of unit embedding pairs ``(a[i], b[i])`` as :meth:`score`."""
+        """Scores of unit embedding pairs ``(a[i], b[i])``, as :meth:`score` gives them.
+
+        Parameters
+        ----------
+        a, b : numpy.ndarray
+            ``[N, D]`` unit-norm embeddings (a single ``[D]`` row is one pair).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``float64 [N]``.
+
+        Examples
+        --------
+        >>> face = Verifier.load("face")
+        >>> e = face.embed(["examples/face_a1.jpg", "examples/face_a2.jpg", "examples/face_b1.jpg"])
+        >>> face.score_pairs(e[[0, 0]], e[[1, 2]]).round(3)
+        array([0.963, 0.804])
+        """
         a, b = np.atleast_2d(a), np.atleast_2d(b)
         if self.normalizer is not None:
             return self.normalizer.score(a, b)
@@ -368,7 +612,27 @@ class Verifier:
         return np.clip(raw, -1.0, 1.0)
 
     def score_templates(self, probe: np.ndarray, templates: np.ndarray) -> np.ndarray:
-        """Scores of a unit ``probe`` against each row of ``templates``, as :meth:`score`."""
+        """Scores of one unit ``probe`` against each row of ``templates``, as :meth:`score`.
+
+        Parameters
+        ----------
+        probe : numpy.ndarray
+            ``[D]``, unit norm.
+        templates : numpy.ndarray
+            ``[M, D]`` unit-norm rows (enrolled templates).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``float64 [M]``.
+
+        Examples
+        --------
+        >>> face = Verifier.load("face")
+        >>> e = face.embed(["examples/face_a1.jpg", "examples/face_a2.jpg", "examples/face_b1.jpg"])
+        >>> face.score_templates(e[0], e[1:]).round(3)
+        array([0.963, 0.804])
+        """
         templates = np.atleast_2d(templates)
         return self.score_pairs(np.broadcast_to(probe, templates.shape), templates)
 
@@ -382,8 +646,35 @@ class Verifier:
         return self.threshold
 
     def result_for(self, score: float, notes: Iterable[str] = ()) -> VerifyResult:
-        """The decision on a score at this verifier's threshold, with what the calibration
-        knows about it. Raises :class:`CalibrationError` when there is no threshold."""
+        """The decision on a score at this verifier's threshold.
+
+        Parameters
+        ----------
+        score : float
+            A score of this verifier (:meth:`score`).
+        notes : iterable of str
+            Remarks to carry into the result.
+
+        Returns
+        -------
+        VerifyResult
+            ``match = score >= threshold``, with what the calibration knows at that
+            threshold (FAR / FRR and intervals, LLR, probability, where it was measured).
+            ``quality`` is empty: no input was seen.
+
+        Raises
+        ------
+        CalibrationError
+            The verifier has no threshold (no calibration and no ``threshold=``).
+
+        Examples
+        --------
+        >>> face = Verifier.load("face")
+        >>> face.result_for(0.95).match, face.result_for(0.5).match
+        (True, False)
+        >>> round(face.result_for(0.95).far, 4)
+        0.0036
+        """
         threshold = self._require_threshold()
         score = float(score)
         result = VerifyResult(
@@ -417,11 +708,74 @@ class Verifier:
         return result
 
     def verify(self, a: Any, b: Any) -> VerifyResult:
-        """Are ``a`` and ``b`` the same identity? (Two inputs of this model's modality.)"""
+        """Are ``a`` and ``b`` the same identity?
+
+        Parameters
+        ----------
+        a, b : str, path-like, bytes, numpy.ndarray, PIL image, (waveform, sample_rate) or Audio
+            Two inputs of this model's modality.
+
+        Returns
+        -------
+        VerifyResult
+            The decision, the score and threshold, the calibration's rates at that
+            threshold, each side's quality and any quality warnings.
+
+        Raises
+        ------
+        CalibrationError
+            The verifier has no threshold (raised before any input is read).
+        NoFaceFound, NoSpeechFound, InvalidInput
+            An input cannot be acquired.
+
+        See Also
+        --------
+        verify_many : many pairs, embedded in batches.
+
+        Examples
+        --------
+        >>> voice = Verifier.load("voice")
+        >>> result = voice.verify("examples/voice_a1.ogg", "examples/voice_a2.ogg")
+        >>> result.match, result.operating_point, result.quality["a"]["speech_seconds"]
+        (True, 'FAR=0.01', 2.88)
+        >>> Verifier.load("voice", calibration=False).verify(
+        ...     "examples/voice_a1.ogg", "examples/voice_a2.ogg")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        bioverify.errors.CalibrationError: no threshold for voice-ge2e-resemblyzer: ...
+        """
         return self.verify_many([(a, b)])[0]
 
     def verify_many(self, pairs: Iterable[tuple[Any, Any]]) -> list[VerifyResult]:
-        """:meth:`verify` for many pairs, embedding all inputs in batches."""
+        """:meth:`verify` for many pairs, embedding all inputs in batches.
+
+        Parameters
+        ----------
+        pairs : iterable of (a, b)
+            Pairs of inputs of this model's modality.
+
+        Returns
+        -------
+        list of VerifyResult
+            One per pair, in order.
+
+        Raises
+        ------
+        CalibrationError
+            The verifier has no threshold (raised before any input is read).
+        NoFaceFound, NoSpeechFound, InvalidInput
+            For the first input that cannot be acquired.
+
+        Examples
+        --------
+        >>> face = Verifier.load("face")
+        >>> results = face.verify_many([
+        ...     ("examples/face_a1.jpg", "examples/face_a2.jpg"),
+        ...     ("examples/face_a1.jpg", "examples/face_b1.jpg"),
+        ... ])
+        >>> [(r.match, round(r.score, 3)) for r in results]
+        [(True, 0.963), (False, 0.804)]
+        """
         pairs = list(pairs)
         self._require_threshold()  # fail before any work
         acquired = self.acquire_many([x for pair in pairs for x in pair])
