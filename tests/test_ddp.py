@@ -15,10 +15,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 import torch
 
 from bioverify.training.data import scan_dataset
 from bioverify.training.splits import make_split, save_split
+
+pytestmark = pytest.mark.slow  # two torchrun processes
 
 WORKER = textwrap.dedent(
     """
