@@ -1,5 +1,7 @@
-"""Shared fixtures: tiny face and voice model bundles (see ``tiny_bundles.py``), and gallery
-locations on both engines (a real PostgreSQL with pgvector, started by ``pgserver``)."""
+"""Shared fixtures: tiny face and voice model bundles (see ``tiny_bundles.py``), gallery
+locations on both engines (a real PostgreSQL with pgvector, started by ``pgserver``), and
+torch on one thread. Plain helpers the test modules share (data paths, running the CLI,
+synthetic data) are in ``helpers.py``."""
 
 from __future__ import annotations
 
@@ -61,3 +63,16 @@ def locate(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[str], Pa
     url = request.getfixturevalue("postgres_url")
     tag = uuid.uuid4().hex[:10]
     return lambda name: f"{url}&schema={name}_{tag}"
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """torch on one thread for a module of tiny models: with several threads, OpenMP
+    synchronisation (and, on a busy machine, waiting for a core) costs more per op than the
+    arithmetic. Use it as ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -130,3 +130,11 @@ def write_samples(folder: Path, person: str, n: int, start: int = 0) -> list[Pat
         path.write_text(f"{person}:{i}")
         paths.append(path)
     return paths
+
+
+def enroll_people(gallery: Any, root: Path, people: dict[str, int]) -> None:
+    """Enrols ``n`` fresh sample files (under ``root/person``) for each ``person: n``; every
+    one must be enrolled."""
+    for person, n in people.items():
+        report = gallery.enroll(person, write_samples(root / person, person, n))
+        assert report.ok and len(report.enrolled) == n

@@ -27,20 +27,14 @@ from bioverify.calibration import (
 from bioverify.calibration.calibration_file import FORMAT_VERSION
 from bioverify.calibration.llr import actual_dcf
 from bioverify.errors import CalibrationError, InvalidInput, ModelMismatch
+from helpers import normal_trials
 
 SHA = "ab" * 32
 
 
-def _trials(n_gen: int = 400, n_imp: int = 4000, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    scores = np.round(np.concatenate([rng.normal(2, 1, n_gen), rng.normal(0, 1, n_imp)]), 3)
-    labels = np.concatenate([np.ones(n_gen, bool), np.zeros(n_imp, bool)])
-    return scores, labels
-
-
 @pytest.fixture(scope="module")
 def fitted() -> tuple[Calibration, np.ndarray, np.ndarray]:
-    scores, labels = _trials()
+    scores, labels = normal_trials(400, 4000, decimals=3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         calibration = fit_calibration(
@@ -85,7 +79,7 @@ def test_fit_calibration_agrees_with_the_core_functions(fitted) -> None:
 
 
 def test_fit_calibration_keeps_and_reemits_warnings() -> None:
-    scores, labels = _trials(50, 500)
+    scores, labels = normal_trials(50, 500, decimals=3)
     with pytest.warns(UserWarning, match="rule of three") as record:
         calibration = fit_calibration(scores, labels, target_fars=(1e-3,))
     assert len(calibration.warnings) == 1
@@ -96,7 +90,7 @@ def test_fit_calibration_keeps_and_reemits_warnings() -> None:
 
 def test_fit_calibration_bootstraps_by_identity_when_subjects_given() -> None:
     rng = np.random.default_rng(1)
-    scores, labels = _trials(300, 3000)
+    scores, labels = normal_trials(300, 3000, decimals=3)
     subject_a = rng.integers(0, 40, scores.size).astype(str)
     subject_b = np.where(labels, subject_a, rng.integers(40, 80, scores.size).astype(str))
     calibration = fit_calibration(
@@ -116,7 +110,7 @@ def test_fit_calibration_bootstraps_by_identity_when_subjects_given() -> None:
 
 
 def test_fit_calibration_rejects_bad_arguments() -> None:
-    scores, labels = _trials(20, 200)
+    scores, labels = normal_trials(20, 200, decimals=3)
     with pytest.raises(InvalidInput, match="at least one target"):
         fit_calibration(scores, labels, target_fars=())
     with pytest.raises(InvalidInput, match="model_sha256"):
@@ -305,7 +299,7 @@ def test_operating_point_lookup(fitted) -> None:
 
 
 def test_check_model(fitted, tmp_path: Path) -> None:
-    scores, labels = _trials(100, 1000)
+    scores, labels = normal_trials(100, 1000, decimals=3)
     calibration = fit_calibration(scores, labels, target_fars=(1e-2,), model_sha256=SHA)
     loaded = Calibration.load(calibration.save(tmp_path / "cal.json"))
     assert loaded.model_sha256 == SHA

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from bioverify.calibration import Calibration, RocCurve, eer, threshold_at_far
-from bioverify.cli import cli
+from helpers import normal_trials, one_line_error, run_bioverify, run_cli
 
 OP_FIELDS = {
     "target_far",
@@ -28,48 +25,29 @@ OP_FIELDS = {
 
 
 def _scores_csv(path: Path, n_gen: int = 200, n_imp: int = 2000, subjects: bool = False):
-    rng = np.random.default_rng(0)
-    scores = np.round(np.concatenate([rng.normal(2, 1, n_gen), rng.normal(0, 1, n_imp)]), 4)
-    labels = np.concatenate([np.ones(n_gen, int), np.zeros(n_imp, int)])
+    scores, labels = normal_trials(n_gen, n_imp, decimals=4)
     if subjects:
+        rng = np.random.default_rng(1)
         a = rng.integers(0, 30, scores.size)
-        b = np.where(labels == 1, a, rng.integers(30, 60, scores.size))
+        b = np.where(labels, a, rng.integers(30, 60, scores.size))
         rows = [
-            f"{s!r},{y},p{i},p{j}" for s, y, i, j in zip(scores.tolist(), labels, a, b, strict=True)
+            f"{s!r},{y:d},p{i},p{j}"
+            for s, y, i, j in zip(scores.tolist(), labels, a, b, strict=True)
         ]
         path.write_text("score,label,subject_a,subject_b\n" + "\n".join(rows) + "\n")
     else:
-        rows = [f"{s!r},{y}" for s, y in zip(scores.tolist(), labels, strict=True)]
+        rows = [f"{s!r},{y:d}" for s, y in zip(scores.tolist(), labels, strict=True)]
         path.write_text("score,label\n" + "\n".join(rows) + "\n")
     return scores, labels
 
 
-def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from bioverify.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
+@pytest.mark.slow  # a child process
 def test_happy_path_in_a_real_process(tmp_path: Path) -> None:
     scores, labels = _scores_csv(tmp_path / "scores.csv")
     out = tmp_path / "cal.json"
-    proc = _run(
-        [
-            "calibrate",
-            "--scores",
-            str(tmp_path / "scores.csv"),
-            "--target-far",
-            "0.01",
-            "--target-far",
-            "0.0001",
-            "--target-frr",
-            "0.05",
-            "--out",
-            str(out),
-        ]
+    proc = run_bioverify(
+        *("calibrate", "--scores", tmp_path / "scores.csv", "--out", out),
+        *("--target-far", "0.01", "--target-far", "0.0001", "--target-frr", "0.05"),
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""  # warnings go into the summary, not Python's warning printer
@@ -99,25 +77,12 @@ def test_happy_path_in_a_real_process(tmp_path: Path) -> None:
 
 def test_defaults_to_far_1e3_and_writes_a_report(tmp_path: Path) -> None:
     _scores_csv(tmp_path / "scores.csv", subjects=True)
-    result = CliRunner().invoke(
-        cli,
-        [
-            "calibrate",
-            "--scores",
-            str(tmp_path / "scores.csv"),
-            "--out",
-            str(tmp_path / "cal.json"),
-            "--report",
-            str(tmp_path / "report"),
-            "--method",
-            "isotonic",
-            "--bootstrap",
-            "50",
-            "--p-target",
-            "0.05",
-        ],
+    code, out, err = run_cli(
+        *("calibrate", "--scores", tmp_path / "scores.csv", "--out", tmp_path / "cal.json"),
+        *("--report", tmp_path / "report", "--method", "isotonic", "--bootstrap", "50"),
+        *("--p-target", "0.05"),
     )
-    assert result.exit_code == 0, result.output
+    assert code == 0, out + err
     calibration = Calibration.load(tmp_path / "cal.json")
     assert [op.label for op in calibration.operating_points] == ["FAR=0.001"]
     assert calibration.operating_points[0].supported is False  # 2000 < 3000
@@ -153,42 +118,31 @@ def _malformed_file(tmp_path: Path, content: str | None) -> Path:
 def test_malformed_input_is_one_line_error(tmp_path: Path, content: str | None, match: str):
     path = _malformed_file(tmp_path, content)
     out = tmp_path / "cal.json"
-    result = CliRunner().invoke(cli, ["calibrate", "--scores", str(path), "--out", str(out)])
-    assert result.exit_code == 2  # InvalidInput.exit_code
-    assert isinstance(result.exception, SystemExit)  # not an escaped exception
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: scores file"), result.stderr
-    assert match in lines[0]
+    code, stdout, stderr = run_cli("calibrate", "--scores", path, "--out", out)
+    assert code == 2  # InvalidInput.exit_code, not an escaped exception (run_cli checks)
+    assert stdout == ""
+    line = one_line_error(code, stderr)
+    assert line.startswith("error: scores file") and match in line
     assert not out.exists()
 
 
+@pytest.mark.slow  # a child process each
 @pytest.mark.parametrize(("content", "match"), [MALFORMED[1], MALFORMED[-1]])
 def test_malformed_input_in_a_real_process(tmp_path: Path, content: str | None, match: str):
     path = _malformed_file(tmp_path, content)
-    proc = _run(["calibrate", "--scores", str(path), "--out", str(tmp_path / "cal.json")])
+    proc = run_bioverify("calibrate", "--scores", path, "--out", tmp_path / "cal.json")
     assert proc.returncode == 2
-    assert "Traceback" not in proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:") and match in lines[0], proc.stderr
+    assert match in one_line_error(proc.returncode, proc.stderr)
 
 
 def test_option_ranges_are_checked(tmp_path: Path) -> None:
     _scores_csv(tmp_path / "scores.csv", 20, 200)
     for option, value in (("--target-far", "0"), ("--target-frr", "1.5"), ("--bootstrap", "0")):
-        result = CliRunner().invoke(
-            cli,
-            [
-                "calibrate",
-                "--scores",
-                str(tmp_path / "scores.csv"),
-                "--out",
-                str(tmp_path / "c.json"),
-                option,
-                value,
-            ],
-        )
-        assert result.exit_code == 2 and option in result.output
+        code, out, err = run_cli(
+            "calibrate", "--scores", tmp_path / "scores.csv", "--out", tmp_path / "c.json",
+            option, value,
+        )  # fmt: skip
+        assert code == 2 and option in out + err
 
 
 @pytest.mark.parametrize(
@@ -207,12 +161,9 @@ def test_scores_that_cannot_separate_are_refused_unless_forced(
     path = tmp_path / "scores.csv"
     path.write_text("score,label\n" + "\n".join(rows) + "\n")
     out = tmp_path / "cal.json"
-    result = CliRunner().invoke(cli, ["calibrate", "--scores", str(path), "--out", str(out)])
-    lines = result.stderr.strip().splitlines()
-    assert result.exit_code != 0 and len(lines) == 1 and match in lines[0], result.stderr
+    code, _, err = run_cli("calibrate", "--scores", path, "--out", out)
+    assert match in one_line_error(code, err)
     assert not out.exists()
-    forced = CliRunner().invoke(
-        cli, ["calibrate", "--scores", str(path), "--out", str(out), "--force"]
-    )
-    assert forced.exit_code == 0, forced.stderr
+    code, _, err = run_cli("calibrate", "--scores", path, "--out", out, "--force")
+    assert code == 0, err
     assert out.exists()

@@ -5,21 +5,14 @@ from __future__ import annotations
 import json
 import shutil
 
-from click.testing import CliRunner
-
 from bioverify.bundle import CALIBRATION_FILE
-from bioverify.cli import cli
 from bioverify.verify import api
+from helpers import one_line_error, run_cli
 from tiny_bundles import synthetic_calibration
 
 
-def _run(*args: object) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, ["info", *(str(a) for a in args)])
-    return result.exit_code, result.stdout, result.stderr
-
-
 def test_info_describes_a_calibrated_bundle(calibrated_face_bundle) -> None:
-    code, out, _ = _run(calibrated_face_bundle.folder)
+    code, out, _ = run_cli("info", calibrated_face_bundle.folder)
     assert code == 0, out
     info = calibrated_face_bundle
     assert out.startswith(f"{info.name}  (face, {info.embedding_dim}-d, fp32)")
@@ -30,7 +23,7 @@ def test_info_describes_a_calibrated_bundle(calibrated_face_bundle) -> None:
 
 
 def test_info_json_and_an_uncalibrated_voice_bundle(voice_bundle) -> None:
-    code, out, _ = _run(voice_bundle.folder, "--json")
+    code, out, _ = run_cli("info", voice_bundle.folder, "--json")
     document = json.loads(out)
     assert code == 0 and "CPUExecutionProvider" in document["providers"]
     (model,) = document["models"]
@@ -41,7 +34,7 @@ def test_info_json_and_an_uncalibrated_voice_bundle(voice_bundle) -> None:
 def test_info_flags_a_calibration_made_for_another_model(face_bundle, tmp_path) -> None:
     folder = shutil.copytree(face_bundle.folder, tmp_path / "bundle")
     synthetic_calibration("ab" * 32).save(folder / CALIBRATION_FILE)
-    code, out, _ = _run(folder)
+    code, out, _ = run_cli("info", folder)
     assert code == 0 and "calibration  calibration.json: NOT for this model" in out
 
 
@@ -51,16 +44,16 @@ def test_info_without_argument_shows_the_default_models(
     shutil.copytree(calibrated_face_bundle.folder, tmp_path / "face")
     shutil.copytree(voice_bundle.folder, tmp_path / "voice")
     monkeypatch.setattr(api, "MODELS_DIR", tmp_path)
-    code, out, _ = _run()
+    code, out, _ = run_cli("info")
     assert code == 0
     assert f"{tmp_path / 'face'}  (" in out and f"{tmp_path / 'voice'}  (" in out
-    code, out, _ = _run("voice", "--json")
+    code, out, _ = run_cli("info", "voice", "--json")
     assert code == 0 and json.loads(out)["models"][0]["modality"] == "voice"
 
 
 def test_info_on_a_bad_path_is_a_one_line_error(tmp_path) -> None:
-    code, _, err = _run(tmp_path / "missing")
-    assert code != 0 and len(err.strip().splitlines()) == 1 and err.startswith("error: ")
+    code, _, err = run_cli("info", tmp_path / "missing")
+    assert one_line_error(code, err).startswith("error: ")
 
 
 def test_info_names_a_converted_models_source_and_licence(voice_bundle, tmp_path) -> None:
@@ -76,7 +69,7 @@ def test_info_names_a_converted_models_source_and_licence(voice_bundle, tmp_path
         },
     }
     (folder / "bundle.json").write_text(json.dumps(document))
-    code, out, _ = _run(folder)
+    code, out, _ = run_cli("info", folder)
     assert code == 0, out
     assert "16000 Hz mono; mean of 1.6 s partial windows" in out
     assert "ge2e_lstm converted from resemblyzer 0.1.4 (sha256 393939393939…)" in out

@@ -8,52 +8,27 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from bioverify.bundle import CALIBRATION_FILE, BundleInfo
 from bioverify.calibration import Calibration, fit_calibration
-from bioverify.cli import cli
 from bioverify.verify import api
-from test_evaluation import PAIRS, make_fake_lfw
-
-FACES = Path(__file__).parent / "data" / "faces"
-POWELL_1 = str(FACES / "Colin_Powell_0001.jpg")
-SERENA = str(FACES / "Serena_Williams_0001.jpg")
-
-
-def _run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    return result.exit_code, result.stdout, result.stderr
-
-
-def _one_line_error(code: int, stderr: str) -> str:
-    assert code != 0
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:"), stderr
-    return lines[0]
-
-
-def _split(path: Path, test: list[str], train: list[str]) -> Path:
-    document = {
-        "format_version": 1,
-        "seed": 0,
-        "params": {"modality": "face"},
-        "train": train,
-        "val": [],
-        "test": test,
-        "counts": {},
-        "data": [],
-    }
-    path.write_text(json.dumps(document))
-    return path
+from helpers import (
+    PAIRS,
+    POWELL_1,
+    SERENA,
+    make_fake_lfw,
+    one_line_error,
+    run_cli,
+    write_split,
+)
 
 
 def test_verify_prints_the_decision(calibrated_face_bundle: BundleInfo) -> None:
     model = calibrated_face_bundle.folder
-    code, out, _ = _run("verify", POWELL_1, POWELL_1, "--model", model, "--face-mode", "aligned")
+    code, out, _ = run_cli("verify", POWELL_1, POWELL_1, "--model", model, "--face-mode", "aligned")
     assert code == 0
     assert "match        yes" in out and "FAR=0.001" in out and "probability" in out
-    code, out, _ = _run(
+    code, out, _ = run_cli(
         "verify",
         POWELL_1,
         SERENA,
@@ -76,19 +51,19 @@ def test_verify_errors_are_one_line(
 ) -> None:
     monkeypatch.setattr(api, "MODELS_DIR", tmp_path / "no_models")
     model = face_bundle.folder
-    code, _, err = _run("verify", POWELL_1, POWELL_1, "--model", model)
-    assert "bioverify calibrate" in _one_line_error(code, err) and code == 5
-    code, _, err = _run(
+    code, _, err = run_cli("verify", POWELL_1, POWELL_1, "--model", model)
+    assert "bioverify calibrate" in one_line_error(code, err) and code == 5
+    code, _, err = run_cli(
         "verify", POWELL_1, tmp_path / "missing.jpg", "--model", model, "--threshold", "0.3"
     )
-    assert "cannot read image file" in _one_line_error(code, err) and code == 2
-    code, _, err = _run("verify", POWELL_1, "--model", model)
-    assert "two inputs" in _one_line_error(code, err)
-    code, _, err = _run("verify", POWELL_1, SERENA)
-    assert "no default face model" in _one_line_error(code, err)
-    code, _, err = _run("verify", POWELL_1, SERENA, "--model", tmp_path)
-    assert "not a model bundle" in _one_line_error(code, err)
-    code, out, _ = _run(
+    assert "cannot read image file" in one_line_error(code, err) and code == 2
+    code, _, err = run_cli("verify", POWELL_1, "--model", model)
+    assert "two inputs" in one_line_error(code, err)
+    code, _, err = run_cli("verify", POWELL_1, SERENA)
+    assert "no default face model" in one_line_error(code, err)
+    code, _, err = run_cli("verify", POWELL_1, SERENA, "--model", tmp_path)
+    assert "not a model bundle" in one_line_error(code, err)
+    code, out, _ = run_cli(
         "verify",
         POWELL_1,
         POWELL_1,
@@ -105,15 +80,15 @@ def test_verify_errors_are_one_line(
 def test_device_and_default_model_names_on_the_command_line(tmp_path: Path) -> None:
     import onnxruntime
 
-    code, out, _ = _run("verify", POWELL_1, SERENA, "--model", "face", "--device", "cpu")
+    code, out, _ = run_cli("verify", POWELL_1, SERENA, "--model", "face", "--device", "cpu")
     assert code == 0 and "decision     match when LLR >= " in out
     if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
-        code, _, err = _run("verify", POWELL_1, SERENA, "--device", "cuda")
-        assert "--device cuda: this onnxruntime is the CPU build" in _one_line_error(code, err)
-    code, _, err = _run(
+        code, _, err = run_cli("verify", POWELL_1, SERENA, "--device", "cuda")
+        assert "--device cuda: this onnxruntime is the CPU build" in one_line_error(code, err)
+    code, _, err = run_cli(
         "calibrate", "--model", "face", "--data", tmp_path, "--install", "--device", "cpu"
     )
-    assert "--install does not change the packaged face model" in _one_line_error(code, err)
+    assert "--install does not change the packaged face model" in one_line_error(code, err)
 
 
 def test_evaluate_with_pairs(face_bundle: BundleInfo, tmp_path: Path) -> None:
@@ -122,7 +97,7 @@ def test_evaluate_with_pairs(face_bundle: BundleInfo, tmp_path: Path) -> None:
         path.rename(path.with_suffix(".jpg"))
     (tmp_path / "pairs.txt").write_text(PAIRS)
     args = ["evaluate", "--model", face_bundle.folder, "--data", root, "--face-mode", "aligned"]
-    code, out, err = _run(*args, "--pairs", tmp_path / "pairs.txt", "--json")
+    code, out, err = run_cli(*args, "--pairs", tmp_path / "pairs.txt", "--json")
     assert code == 0, err
     report = json.loads(out)
     assert report["trials"] == {"genuine": 4, "impostor": 4, "pairs": 8, "trials_dropped": 0}
@@ -131,8 +106,8 @@ def test_evaluate_with_pairs(face_bundle: BundleInfo, tmp_path: Path) -> None:
     # 4 + 4 trials: too few for an accuracy that means anything
     assert "fold_accuracy" not in report
     assert "no fold accuracy: only 4 genuine trials" in report["notes"][-1]
-    split = _split(tmp_path / "split.json", ["Person_0", "Person_1"], ["Person_2", "Person_3"])
-    code, out, err = _run(*args, "--pairs", tmp_path / "pairs.txt", "--split", split)
+    split = write_split(tmp_path / "split.json", ["Person_0", "Person_1"], ["Person_2", "Person_3"])
+    code, out, err = run_cli(*args, "--pairs", tmp_path / "pairs.txt", "--split", split)
     assert code == 0, err
     headline = out.splitlines()[0]
     assert headline.startswith("EER ") and "(2 genuine, 1 impostor trials)" in headline
@@ -143,8 +118,8 @@ def test_evaluate_with_pairs(face_bundle: BundleInfo, tmp_path: Path) -> None:
 def test_evaluate_all_trials_of_a_split(face_bundle: BundleInfo, tmp_path: Path) -> None:
     root = make_fake_lfw(tmp_path / "data", people=5, per_person=3)
     (root / "Person_4" / "Person_4_0002.png").write_bytes(b"broken image")
-    split = _split(tmp_path / "split.json", ["Person_2", "Person_3", "Person_4"], ["Person_0"])
-    code, out, err = _run(
+    split = write_split(tmp_path / "split.json", ["Person_2", "Person_3", "Person_4"], ["Person_0"])
+    code, out, err = run_cli(
         "evaluate",
         "--model",
         face_bundle.folder,
@@ -162,16 +137,16 @@ def test_evaluate_all_trials_of_a_split(face_bundle: BundleInfo, tmp_path: Path)
     assert report["failures_to_acquire"]["count"] == 1
     assert "Person_4_0002" in report["failures_to_acquire"]["examples"][0]["input"]
     assert "3 test identities" in report["data"]
-    code, _, err = _run("evaluate", "--model", face_bundle.folder, "--data", tmp_path / "none")
-    assert "dataset not found" in _one_line_error(code, err)
+    code, _, err = run_cli("evaluate", "--model", face_bundle.folder, "--data", tmp_path / "none")
+    assert "dataset not found" in one_line_error(code, err)
 
 
 def test_calibrate_from_a_model_and_install(face_bundle: BundleInfo, tmp_path: Path) -> None:
     bundle = tmp_path / "bundle"
     shutil.copytree(face_bundle.folder, bundle)
     root = make_fake_lfw(tmp_path / "data", people=6, per_person=3)
-    split = _split(tmp_path / "split.json", [f"Person_{k}" for k in range(1, 6)], ["Person_0"])
-    code, out, err = _run(
+    split = write_split(tmp_path / "split.json", [f"Person_{k}" for k in range(1, 6)], ["Person_0"])
+    code, out, err = run_cli(
         "calibrate",
         "--model",
         bundle,
@@ -193,7 +168,9 @@ def test_calibrate_from_a_model_and_install(face_bundle: BundleInfo, tmp_path: P
     calibration = Calibration.load(bundle / CALIBRATION_FILE)
     assert calibration.model_sha256 == face_bundle.model_sha256
     assert calibration.n_genuine == 15 and calibration.ci_method == "identity-bootstrap"
-    code, out, err = _run("verify", POWELL_1, POWELL_1, "--model", bundle, "--face-mode", "aligned")
+    code, out, err = run_cli(
+        "verify", POWELL_1, POWELL_1, "--model", bundle, "--face-mode", "aligned"
+    )
     assert code == 0 and "FAR=0.01" in out, err
 
 
@@ -210,17 +187,17 @@ def test_calibrate_argument_errors(
     face_bundle: BundleInfo, tmp_path: Path, extra: list[str], message: str
 ) -> None:
     args = [a.format(bundle=face_bundle.folder, data=tmp_path) for a in extra]
-    code, _, err = _run("calibrate", *args)
-    assert message in _one_line_error(code, err)
+    code, _, err = run_cli("calibrate", *args)
+    assert message in one_line_error(code, err)
 
 
 def test_install_refuses_a_zip(face_bundle: BundleInfo, tmp_path: Path) -> None:
     archive = shutil.make_archive(str(tmp_path / "bundle"), "zip", face_bundle.folder)
     root = make_fake_lfw(tmp_path / "data", people=3, per_person=2)
-    code, _, err = _run(
+    code, _, err = run_cli(
         "calibrate", "--model", archive, "--data", root, "--install", "--face-mode", "aligned"
     )
-    assert "zipped bundle" in _one_line_error(code, err)
+    assert "zipped bundle" in one_line_error(code, err)
 
 
 def test_calibrate_by_dataset_then_check_on_other_people(
@@ -231,7 +208,7 @@ def test_calibrate_by_dataset_then_check_on_other_people(
     studio = make_fake_lfw(tmp_path / "studio", people=5, per_person=3)
     street = make_fake_lfw(tmp_path / "street", people=4, per_person=3)
     common = ["--model", bundle, "--face-mode", "aligned", "--bootstrap", "50"]
-    code, out, err = _run(
+    code, out, err = run_cli(
         "calibrate",
         *common,
         "--data",
@@ -251,14 +228,14 @@ def test_calibrate_by_dataset_then_check_on_other_people(
     assert calibration.population is not None and "studio" in calibration.population
     assert set(calibration.quality_ranges) <= {"face_size", "detector_score", "sharpness"}
     others = make_fake_lfw(tmp_path / "others", people=4, per_person=3)
-    code, out, err = _run("calibrate", *common, "--data", others, "--check")
+    code, out, err = run_cli("calibrate", *common, "--data", others, "--check")
     assert code == 0, err
     assert f"claims of {bundle / CALIBRATION_FILE}" in out
     assert "FAR=0.05 (threshold" in out and "measured" in out and "impostor trials:" in out
-    code, _, err = _run("calibrate", *common, "--data", others, "--check", "--out", "x.json")
-    assert "--check goes with --model and --data" in _one_line_error(code, err)
-    code, _, err = _run("calibrate", *common, "--data", others, "--by-dataset", "--out", "x")
-    assert "--by-dataset needs two or more --data" in _one_line_error(code, err)
+    code, _, err = run_cli("calibrate", *common, "--data", others, "--check", "--out", "x.json")
+    assert "--check goes with --model and --data" in one_line_error(code, err)
+    code, _, err = run_cli("calibrate", *common, "--data", others, "--by-dataset", "--out", "x")
+    assert "--by-dataset needs two or more --data" in one_line_error(code, err)
 
 
 def test_calibrate_scores_with_conditions_and_population(tmp_path: Path) -> None:
@@ -268,7 +245,7 @@ def test_calibrate_scores_with_conditions_and_population(tmp_path: Path) -> None
         rows += [f"{s},1,{condition}" for s in rng.normal(2.5, 1, 200)]
         rows += [f"{s},0,{condition}" for s in rng.normal(impostor_mean, 1, 2000)]
     (tmp_path / "scores.csv").write_text("\n".join(rows) + "\n")
-    code, out, err = _run(
+    code, out, err = run_cli(
         "calibrate",
         "--scores",
         tmp_path / "scores.csv",
@@ -294,19 +271,21 @@ def test_drift_of_production_scores(tmp_path: Path) -> None:
     calibration.save(tmp_path / "cal.json")
     production = tmp_path / "production.csv"
     production.write_text("score\n" + "\n".join(map(str, rng.normal(0.1, 0.1, 400))) + "\n")
-    code, out, err = _run("drift", "--scores", production, "--calibration", tmp_path / "cal.json")
+    code, out, err = run_cli(
+        "drift", "--scores", production, "--calibration", tmp_path / "cal.json"
+    )
     assert code == 0, err
     assert out.startswith("NO DRIFT: 400 production scores") and "PSI" in out
     production.write_text("score\n" + "\n".join(map(str, rng.normal(0.4, 0.05, 400))) + "\n")
-    code, out, _ = _run("drift", "--scores", production, "--calibration", tmp_path / "cal.json")
+    code, out, _ = run_cli("drift", "--scores", production, "--calibration", tmp_path / "cal.json")
     assert code == 0 and out.startswith("DRIFT:") and "calibrate --check" in out
     production.write_text("score\n0.1\n0.2\n")
-    code, _, err = _run("drift", "--scores", production, "--calibration", tmp_path / "cal.json")
-    assert "2 production scores are not enough" in _one_line_error(code, err)
+    code, _, err = run_cli("drift", "--scores", production, "--calibration", tmp_path / "cal.json")
+    assert "2 production scores are not enough" in one_line_error(code, err)
     old = json.loads((tmp_path / "cal.json").read_text())
     for key in ("population", "conditions", "score_quantiles", "quality_ranges"):
         del old[key]
     (tmp_path / "v1.json").write_text(json.dumps({**old, "format_version": 1}))
     production.write_text("score\n" + "\n".join(map(str, rng.normal(0.1, 0.1, 400))) + "\n")
-    code, _, err = _run("drift", "--scores", production, "--calibration", tmp_path / "v1.json")
-    assert "written before format 2" in _one_line_error(code, err)
+    code, _, err = run_cli("drift", "--scores", production, "--calibration", tmp_path / "v1.json")
+    assert "written before format 2" in one_line_error(code, err)

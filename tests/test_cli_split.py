@@ -8,11 +8,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import soundfile
-from click.testing import CliRunner
 
-from bioverify.cli import cli
 from bioverify.datasets.inventory import scan_dataset, scan_datasets
 from bioverify.datasets.splits import load_split
+from helpers import one_line_error, run_cli
 
 
 def _faces(root: Path) -> Path:
@@ -27,16 +26,14 @@ def _faces(root: Path) -> Path:
     return root
 
 
-def _run(*args: str):
-    return CliRunner().invoke(cli, ["split", *args])
-
-
 def test_split_face_folder(tmp_path: Path) -> None:
     data = _faces(tmp_path / "faces")
     out = tmp_path / "split.json"
-    result = _run(str(data), "--out", str(out), "--val-fraction", "0.25", "--test-fraction", "0.25")
-    assert result.exit_code == 0, result.output
-    lines = result.stdout.splitlines()
+    code, stdout, stderr = run_cli(
+        "split", data, "--out", out, "--val-fraction", "0.25", "--test-fraction", "0.25"
+    )
+    assert code == 0, stderr
+    lines = stdout.splitlines()
     assert lines[0] == "data: faces: 39 face files, 15 identities"
     assert "identical content: 1 groups of byte-identical files span 2 identities" in lines[1]
     # 12 eligible identities: round(0.25 * 12) = 3 in val and 3 in test
@@ -54,8 +51,8 @@ def test_split_face_folder(tmp_path: Path) -> None:
 def test_split_is_reproducible(tmp_path: Path) -> None:
     data = _faces(tmp_path / "faces")
     first, second = tmp_path / "a.json", tmp_path / "b.json"
-    assert _run(str(data), "--out", str(first), "--seed", "5").exit_code == 0
-    assert _run(str(data), "--out", str(second), "--seed", "5").exit_code == 0
+    assert run_cli("split", data, "--out", first, "--seed", "5")[0] == 0
+    assert run_cli("split", data, "--out", second, "--seed", "5")[0] == 0
     assert first.read_bytes() == second.read_bytes()
 
 
@@ -74,24 +71,14 @@ def test_split_several_voice_corpora_with_fixed_split(tmp_path: Path) -> None:
     (splits / "val_speakers.txt").write_text("a3\n")
     (splits / "test_speakers.txt").write_text("a4\n")
     out = tmp_path / "voice.json"
-    result = _run(
-        str(tmp_path / "arabic"),
-        str(tmp_path / "urdu"),
-        "--fixed-split",
-        str(splits),
-        "--modality",
-        "voice",
-        "--val-fraction",
-        "0",
-        "--test-fraction",
-        "0.5",
-        "--out",
-        str(out),
+    code, stdout, stderr = run_cli(
+        *("split", tmp_path / "arabic", tmp_path / "urdu", "--fixed-split", splits),
+        *("--modality", "voice", "--val-fraction", "0", "--test-fraction", "0.5", "--out", out),
     )
-    assert result.exit_code == 0, result.output
-    assert "fixed by --fixed-split: 4 identities" in result.stdout
-    assert "  arabic: identities train 2, val 1, test 1" in result.stdout
-    assert "  urdu: identities train 1, val 0, test 1" in result.stdout
+    assert code == 0, stderr
+    assert "fixed by --fixed-split: 4 identities" in stdout
+    assert "  arabic: identities train 2, val 1, test 1" in stdout
+    assert "  urdu: identities train 1, val 0, test 1" in stdout
     document = json.loads(out.read_text())
     assert document["val"] == ["a3"] and "a4" in document["test"]
     assert document["params"]["modality"] == "voice"
@@ -100,30 +87,29 @@ def test_split_several_voice_corpora_with_fixed_split(tmp_path: Path) -> None:
 
 
 def test_missing_dataset_is_a_one_line_error(tmp_path: Path) -> None:
-    result = _run(str(tmp_path / "nowhere"), "--out", str(tmp_path / "s.json"))
-    assert result.exit_code == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:") and "nowhere" in lines[0]
+    code, _, stderr = run_cli("split", tmp_path / "nowhere", "--out", tmp_path / "s.json")
+    assert code == 2
+    assert "nowhere" in one_line_error(code, stderr)
     assert not (tmp_path / "s.json").exists()
 
 
 def test_bad_fractions_are_a_one_line_error(tmp_path: Path) -> None:
     data = _faces(tmp_path / "faces")
-    result = _run(
-        str(data),
+    code, _, stderr = run_cli(
+        "split",
+        data,
         "--out",
-        str(tmp_path / "s.json"),
+        tmp_path / "s.json",
         "--val-fraction",
         "0.6",
         "--test-fraction",
         "0.5",
     )
-    assert result.exit_code == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "sum to less than 1" in lines[0]
+    assert code == 2
+    assert "sum to less than 1" in one_line_error(code, stderr)
 
 
 def test_missing_out_is_a_usage_error(tmp_path: Path) -> None:
-    result = _run(str(_faces(tmp_path / "faces")))
-    assert result.exit_code == 2
-    assert "Missing option '--out'" in result.stderr
+    code, _, stderr = run_cli("split", _faces(tmp_path / "faces"))
+    assert code == 2
+    assert "Missing option '--out'" in stderr

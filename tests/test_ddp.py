@@ -15,10 +15,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 import torch
 
 from bioverify.datasets.inventory import scan_dataset
 from bioverify.datasets.splits import make_split, save_split
+
+pytestmark = pytest.mark.slow  # two torchrun processes
 
 WORKER = textwrap.dedent(
     """

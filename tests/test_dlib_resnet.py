@@ -21,9 +21,8 @@ from bioverify.media import read_image
 from bioverify.training.dlib_weights import DLIB_RESNET_SHA256, expected_layers, read_dlib_resnet
 from bioverify.training.models import build_encoder
 from bioverify.training.models.dlib_resnet import DLIB_MEAN, DLIB_STD, padded_add
+from helpers import DEFAULT_FACE, LFW
 
-LFW = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "lfw"
-DEFAULT_FACE = Path(__file__).resolve().parents[1] / "src" / "bioverify" / "models" / "face"
 needs_models = pytest.mark.skipif(
     importlib.util.find_spec("face_recognition_models") is None,
     reason="face_recognition_models (dev-only) is not installed",
@@ -98,6 +97,7 @@ def _lfw_chips(count: int) -> np.ndarray:
     return np.stack([crop_aligned(read_image(p), geometry) for p in chosen])
 
 
+@pytest.mark.slow  # the full dlib ResNet on LFW photos
 @needs_models
 @pytest.mark.shared_data
 def test_torch_and_onnx_descriptors_match_dlibs_own() -> None:

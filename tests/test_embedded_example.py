@@ -44,6 +44,7 @@ def test_embeddings_equal_the_verifier(modality: str) -> None:
     np.testing.assert_allclose(embedded, verifier.embed(files), atol=2e-5)
 
 
+@pytest.mark.slow  # a fresh interpreter (the embeddings are checked in this one)
 def test_command_line_decision_matches_the_verifier() -> None:
     bundle = MODELS_DIR / "voice"
     if not (bundle / "model.onnx").is_file():

@@ -19,37 +19,7 @@ from bioverify.verify.evaluation import (
     score_pairs,
     score_samples,
 )
-
-
-def _image(seed: int, person: int) -> np.ndarray:
-    """A 250 × 250 image: a person's fixed pattern plus a little per-image noise."""
-    base = np.random.default_rng(1000 + person).integers(0, 256, (250, 250, 3))
-    noise = np.random.default_rng(seed).integers(-20, 21, (250, 250, 3))
-    return np.clip(base + noise, 0, 255).astype(np.uint8)
-
-
-def make_fake_lfw(root: Path, people: int = 4, per_person: int = 3) -> Path:
-    """Identity folders in LFW's naming (name/name_0001.png…), one unreadable file."""
-    import cv2
-
-    for p in range(people):
-        name = f"Person_{p}"
-        (root / name).mkdir(parents=True)
-        for n in range(1, per_person + 1):
-            cv2.imwrite(str(root / name / f"{name}_{n:04d}.png"), _image(10 * p + n, p))
-    return root
-
-
-PAIRS = """2\t2
-Person_0\t1\t2
-Person_1\t1\t3
-Person_0\t1\tPerson_1\t1
-Person_2\t2\tPerson_3\t1
-Person_2\t1\t3
-Person_3\t2\t3
-Person_0\t3\tPerson_3\t3
-Person_1\t2\tPerson_2\t2
-"""
+from helpers import PAIRS, make_fake_lfw
 
 
 def test_reads_lfw_pairs(tmp_path: Path) -> None:

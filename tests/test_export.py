@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,6 +35,7 @@ from bioverify.export.source import load_trained_encoder
 from bioverify.face_geometry import FaceGeometry
 from bioverify.training.checkpoint import save_checkpoint
 from bioverify.training.models import build_encoder
+from helpers import run_bioverify
 
 FACE_SIZE = 64
 FACE = {"width": 0.125, "input_size": FACE_SIZE}
@@ -47,13 +46,10 @@ SECRET_IDENTITY = "alice_example_person"
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread_short_timing(one_torch_thread: None) -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(pipeline, "TIMING_SECONDS", 0.05)
         yield
-    torch.set_num_threads(threads)
 
 
 def write_checkpoint(path: Path, modality: str, seed: int = 0) -> Path:
@@ -152,6 +148,7 @@ def _session(bundle: Path) -> ort.InferenceSession:
     )
 
 
+@pytest.mark.slow  # the face export fixture (fp32, fp16, int8)
 def test_face_bundles_are_complete_and_hash_checked(face) -> None:
     _, report = face
     assert [v.precision for v in report.variants] == ["fp32", "fp16", "int8"]
@@ -170,6 +167,7 @@ def test_face_bundles_are_complete_and_hash_checked(face) -> None:
     assert len({v.model_sha256 for v in report.variants}) == 3
 
 
+@pytest.mark.slow  # the face export fixture (fp32, fp16, int8)
 def test_prelu_is_expanded_into_the_same_function(face) -> None:
     _, report = face
     model = onnx.load(str(report.variants[0].bundle / MODEL_FILE))
@@ -196,6 +194,7 @@ def test_prelu_is_expanded_into_the_same_function(face) -> None:
     np.testing.assert_array_equal(run[0], run[1])
 
 
+@pytest.mark.slow  # the face export fixture (fp32, fp16, int8)
 def test_face_batch_axis_is_dynamic_and_matches_torch(face) -> None:
     checkpoint, report = face
     session = _session(report.variants[0].bundle)
@@ -222,6 +221,7 @@ def _mirror_cosines(bundle: Path) -> np.ndarray:
     return np.sum(plain * mirrored, axis=1)
 
 
+@pytest.mark.slow  # exports again, with flip fusion
 def test_face_export_fuses_the_mirror_image_by_default(face, tmp_path) -> None:
     checkpoint, report = face
     for variant in report.variants[:2]:  # fp32 and fp16: the embedding is mirror-invariant
@@ -245,6 +245,7 @@ def test_face_export_fuses_the_mirror_image_by_default(face, tmp_path) -> None:
     assert agreement(expected, fused).min_cosine > 0.9999
 
 
+@pytest.mark.slow  # the voice export (int8, via the CLI)
 def test_flip_fusion_is_refused_for_voice(voice, tmp_path) -> None:
     checkpoint, _, _ = voice
     with pytest.raises(InvalidInput, match="flip fusion is for face models"):
@@ -252,6 +253,7 @@ def test_flip_fusion_is_refused_for_voice(voice, tmp_path) -> None:
     assert not (tmp_path / "v").exists()
 
 
+@pytest.mark.slow  # the face export fixture (fp32, fp16, int8)
 def test_metadata_props_repeat_the_bundle_facts(face) -> None:
     _, report = face
     for variant in report.variants:
@@ -263,6 +265,7 @@ def test_metadata_props_repeat_the_bundle_facts(face) -> None:
         assert json.loads(metadata["bioverify.preprocessing"]) == info.preprocessing
 
 
+@pytest.mark.slow  # the face export fixture (fp32, fp16, int8)
 def test_training_summary_has_counts_not_identity_names(face) -> None:
     checkpoint, report = face
     info = load_bundle(report.variants[0].bundle)
@@ -284,6 +287,7 @@ def test_training_summary_has_counts_not_identity_names(face) -> None:
     assert training["data"] == {"paths": ["set"], "split": "split.json", "split_sha256": "0" * 64}
 
 
+@pytest.mark.slow  # exports twice (once refused)
 def test_a_collapsed_model_is_refused_unless_forced(tmp_path) -> None:
     """Every input embedded to one vector: the export says so in one line and writes
     nothing; --force exports it anyway (issue 14: it used to export, calibrate to threshold
@@ -305,6 +309,7 @@ def test_a_collapsed_model_is_refused_unless_forced(tmp_path) -> None:
     assert (tmp_path / "b" / "bundle.json").is_file()
 
 
+@pytest.mark.slow  # two more exports
 def test_the_same_checkpoint_exports_to_the_same_bytes(face, tmp_path) -> None:
     """No timestamp in the graph: a re-export keeps the sha256, so the calibration and the
     galleries bound to the model stay valid."""
@@ -316,6 +321,7 @@ def test_the_same_checkpoint_exports_to_the_same_bytes(face, tmp_path) -> None:
     assert first.model_path.read_bytes() == second.model_path.read_bytes()
 
 
+@pytest.mark.slow  # the face export fixture (fp32, fp16, int8)
 def test_variants_quantise_the_backbone_only_and_report_agreement(face) -> None:
     _, report = face
     fp32, fp16, int8 = report.variants
@@ -333,6 +339,7 @@ def test_variants_quantise_the_backbone_only_and_report_agreement(face) -> None:
     assert fp16_model.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
 
 
+@pytest.mark.slow  # the voice export (int8, via the CLI)
 def test_voice_cli_prints_a_summary_and_axes_are_dynamic(voice) -> None:
     checkpoint, out, output = voice
     assert "parity onnxruntime vs torch: min cosine" in output
@@ -355,6 +362,7 @@ def test_voice_cli_prints_a_summary_and_axes_are_dynamic(voice) -> None:
         assert agreement(expected, got).min_cosine > 0.9999
 
 
+@pytest.mark.slow  # the voice export (int8, via the CLI)
 def test_voice_int8_keeps_the_front_end_in_float(voice) -> None:
     _, out, _ = voice
     model = onnx.load(str(out.with_name("voice-int8") / MODEL_FILE))
@@ -371,6 +379,7 @@ def test_voice_int8_keeps_the_front_end_in_float(voice) -> None:
     )
 
 
+@pytest.mark.slow  # the face export fixture (fp32, fp16, int8)
 def test_failed_parity_raises_and_leaves_the_old_bundle(face, tmp_path, monkeypatch) -> None:
     _, report = face
     out = tmp_path / "face"
@@ -388,6 +397,7 @@ def test_failed_parity_raises_and_leaves_the_old_bundle(face, tmp_path, monkeypa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["face", "other.pt"]
 
 
+@pytest.mark.slow  # a full re-export each
 @pytest.mark.parametrize(("failing_call", "code"), [(1, "ENOSPC"), (2, "EIO")])
 def test_an_os_error_while_installing_keeps_the_old_bundle(
     face, tmp_path, monkeypatch, failing_call, code
@@ -420,6 +430,7 @@ def test_an_os_error_while_installing_keeps_the_old_bundle(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["face"]
 
 
+@pytest.mark.slow  # two more exports
 def test_a_re_export_swaps_the_bundle_in_one_step(face, tmp_path, monkeypatch) -> None:
     # on Linux the new bundle and the old one change places in one rename: no moment
     # without a bundle at the target; a failed swap leaves the old one
@@ -454,6 +465,7 @@ def test_a_re_export_swaps_the_bundle_in_one_step(face, tmp_path, monkeypatch) -
     assert (out / "mine.txt").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["face"]
 
 
+@pytest.mark.slow  # the face export fixture (fp32, fp16, int8)
 def test_refuses_to_overwrite_without_permission(face, tmp_path) -> None:
     checkpoint, report = face
     with pytest.raises(InvalidInput, match="--overwrite"):
@@ -532,20 +544,8 @@ def test_eer_warning_beyond_one_point() -> None:
     assert not pipeline._variant_warnings("int8", agree, 0.105, 0.10)
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_export_without_torch_is_a_one_line_error(tmp_path) -> None:
-    block_torch = (
-        "import sys, importlib.abc\n"
-        "class _NoTorch(importlib.abc.MetaPathFinder):\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] == 'torch':\n"
-        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
-        "sys.meta_path.insert(0, _NoTorch())\n"
-        "from bioverify.cli import main\n"
-        f"sys.argv = ['bioverify', 'export', {str(tmp_path / 'x.pt')!r}, '--out', 'b']\n"
-        "main()\n"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", block_torch], capture_output=True, text=True, timeout=120
-    )
+    proc = run_bioverify("export", tmp_path / "x.pt", "--out", "b", hide=("torch",))
     assert proc.returncode == MissingDependency.exit_code
     assert proc.stderr.strip().count("\n") == 0 and "bioverify[train]" in proc.stderr

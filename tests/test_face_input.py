@@ -20,11 +20,8 @@ from bioverify.verify.face_input import (
     box_to_frame,
     looks_aligned,
 )
+from helpers import DEFAULT_FACE, FACES, LFW, POWELL_1, SERENA
 
-FACES = Path(__file__).parent / "data" / "faces"
-POWELL = FACES / "Colin_Powell_0001.jpg"
-SERENA = FACES / "Serena_Williams_0001.jpg"
-LFW = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "lfw"
 needs_haar = pytest.mark.skipif(
     not hasattr(cv2, "CascadeClassifier"),
     reason="this OpenCV has no Haar cascades (OpenCV 5); bioverify pins opencv<5",
@@ -49,8 +46,8 @@ class _FixedDetector:
 
 def test_aligned_mode_is_the_training_crop() -> None:
     geometry = FaceGeometry()
-    prepared = FacePreprocessor(geometry, mode="aligned")(POWELL)
-    np.testing.assert_array_equal(prepared.arrays[0], crop_aligned(read_image(POWELL), geometry))
+    prepared = FacePreprocessor(geometry, mode="aligned")(POWELL_1)
+    np.testing.assert_array_equal(prepared.arrays[0], crop_aligned(read_image(POWELL_1), geometry))
     assert prepared.quality["mode"] == "aligned" and prepared.quality["face_box"] is None
     with pytest.raises(InvalidInput, match="face_mode='detect'"):
         FacePreprocessor(geometry, mode="aligned")(np.zeros((100, 300, 3), np.uint8))
@@ -78,7 +75,7 @@ def test_eye_landmarks_map_onto_the_lfw_eyes_and_undo_rotation() -> None:
 
 def test_a_detector_with_landmarks_recovers_the_aligned_crop() -> None:
     geometry = FaceGeometry()
-    frame = read_image(POWELL)
+    frame = read_image(POWELL_1)
     # the aligned frame rotated by 30° and shrunk into a bigger photo: the eyes go with it
     rotation = cv2.getRotationMatrix2D((125, 125), 30, 0.8)
     rotation[:, 2] += (200, 150)
@@ -92,7 +89,7 @@ def test_a_detector_with_landmarks_recovers_the_aligned_crop() -> None:
 
 def test_several_faces_use_the_largest_and_say_so() -> None:
     boxes = [FaceBox(60, 60, 120, 120), FaceBox(0, 0, 30, 30)]
-    prepared = FacePreprocessor(FaceGeometry(), "detect", _FixedDetector(boxes))(POWELL)
+    prepared = FacePreprocessor(FaceGeometry(), "detect", _FixedDetector(boxes))(POWELL_1)
     assert prepared.quality["faces_found"] == 2
     assert prepared.quality["face_box"] == [60, 60, 120, 120]
     assert any("2 faces found; used the largest" in note for note in prepared.notes)
@@ -153,7 +150,7 @@ def test_haar_in_a_wild_photo_gives_the_aligned_crop() -> None:
     """An LFW frame pasted, enlarged, into a bigger photo is found and cropped close to its
     aligned crop."""
     geometry = FaceGeometry()
-    frame = read_image(POWELL)
+    frame = read_image(POWELL_1)
     ramp = np.linspace(60, 160, 1200, dtype=np.float32)
     photo = np.repeat(np.broadcast_to(ramp, (900, 1200))[:, :, None], 3, axis=2).astype(np.uint8)
     photo[300:700, 450:850] = cv2.resize(frame, (400, 400), interpolation=cv2.INTER_CUBIC)
@@ -169,7 +166,7 @@ def test_haar_in_a_wild_photo_gives_the_aligned_crop() -> None:
 def test_haar_with_two_people_uses_the_larger() -> None:
     photo = np.full((400, 800, 3), 100, np.uint8)
     photo[50:350, 20:320] = cv2.resize(read_image(SERENA), (300, 300))
-    photo[150:300, 500:650] = cv2.resize(read_image(POWELL), (150, 150))
+    photo[150:300, 500:650] = cv2.resize(read_image(POWELL_1), (150, 150))
     prepared = FacePreprocessor(FaceGeometry(), mode="detect", detector="haar")(photo)
     assert prepared.quality["faces_found"] == 2
     assert prepared.quality["face_box"][0] < 320  # Serena's, the larger
@@ -182,6 +179,7 @@ def test_no_face_raises() -> None:
         FacePreprocessor(FaceGeometry(), mode="auto")(cv2.GaussianBlur(texture, (9, 9), 3))
 
 
+@pytest.mark.slow  # Haar detection on many LFW photos
 @needs_haar
 @pytest.mark.shared_data
 def test_haar_crops_on_lfw_match_the_aligned_crops() -> None:
@@ -214,7 +212,7 @@ def test_without_a_detector_auto_still_takes_aligned_frames(
         raise MissingDependency("this OpenCV has no Haar cascades")
 
     monkeypatch.setattr(face_input, "make_detector", no_detector)
-    prepared = FacePreprocessor(FaceGeometry(), mode="auto")(POWELL)
+    prepared = FacePreprocessor(FaceGeometry(), mode="auto")(POWELL_1)
     assert prepared.quality["mode"] == "aligned"
     assert "no face detector available" in prepared.notes[0]
     with pytest.raises(MissingDependency):
@@ -222,8 +220,6 @@ def test_without_a_detector_auto_still_takes_aligned_frames(
 
 
 # -- YuNet (the default detector) and the five-point template --------------------------------
-
-DEFAULT_FACE = Path(__file__).resolve().parents[1] / "src" / "bioverify" / "models" / "face"
 
 
 def _default_geometry() -> FaceGeometry:
@@ -267,7 +263,7 @@ def test_geometry_landmarks_round_trip_and_old_geometries_still_load() -> None:
 
 def test_a_small_head_shot_is_found_after_upscaling() -> None:
     """A 92 x 112 head shot (the size of the classic ORL / AT&T faces) is detected."""
-    frame = read_image(POWELL)
+    frame = read_image(POWELL_1)
     head = cv2.resize(frame[40:210, 55:195], (92, 112), interpolation=cv2.INTER_AREA)
     prepared = FacePreprocessor(_default_geometry(), mode="detect")(head)
     assert prepared.quality["faces_found"] == 1 and prepared.quality["detector"] == "yunet"
@@ -278,7 +274,7 @@ def test_a_small_head_shot_is_found_after_upscaling() -> None:
 def test_several_faces_are_counted_and_face_index_picks_another() -> None:
     photo = np.full((400, 800, 3), 100, np.uint8)
     photo[50:350, 20:320] = cv2.resize(read_image(SERENA), (300, 300))
-    photo[150:300, 500:650] = cv2.resize(read_image(POWELL), (150, 150))
+    photo[150:300, 500:650] = cv2.resize(read_image(POWELL_1), (150, 150))
     geometry = _default_geometry()
     largest = FacePreprocessor(geometry, mode="detect")(photo)
     assert largest.quality["faces_found"] == 2 and largest.quality["face_box"][0] < 320
@@ -299,11 +295,11 @@ def test_yunet_crop_of_an_lfw_frame_embeds_like_its_aligned_crop() -> None:
 
     detect = Verifier.load(DEFAULT_FACE, calibration=False, face_mode="detect")
     aligned = Verifier.load(DEFAULT_FACE, calibration=False, face_mode="aligned")
-    for path in (POWELL, SERENA):
+    for path in (POWELL_1, SERENA):
         a, b = detect.acquire(path).embedding, aligned.acquire(path).embedding
         assert float(np.dot(a, b)) > 0.97
     other = detect.acquire(SERENA).embedding
-    assert float(np.dot(detect.acquire(POWELL).embedding, other)) < 0.9
+    assert float(np.dot(detect.acquire(POWELL_1).embedding, other)) < 0.9
 
 
 def test_in_plane_rotation_is_undone_by_the_five_point_alignment() -> None:
@@ -322,7 +318,7 @@ def test_a_very_large_face_is_found_by_searching_a_smaller_copy() -> None:
     were lost); the detector then searches a copy shrunk to ``retry_side``."""
     from bioverify.verify.face_detect import YuNetDetector
 
-    image = read_image(Path(__file__).parent / "data" / "faces" / "Ali_Khamenei_0001.jpg")
+    image = read_image(FACES / "Ali_Khamenei_0001.jpg")
     image = np.repeat(image[:, :, None], 3, axis=2) if image.ndim == 2 else image
     large = cv2.resize(image, (1000, 1000), interpolation=cv2.INTER_CUBIC)
     assert YuNetDetector(retry_side=10**6).detect(large) == []  # the miss, without a retry

@@ -23,14 +23,7 @@ from bioverify.training.frontends import (
 WINDOW_FUNCTIONS = {"hann": torch.hann_window, "hamming": torch.hamming_window}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The models here are tiny: with several threads, OpenMP synchronisation (and, on a
-    busy machine, waiting for a core) costs more per op than the arithmetic."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py
 
 
 def _speechlike(batch: int, samples: int, seed: int = 0) -> torch.Tensor:

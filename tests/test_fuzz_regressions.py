@@ -4,8 +4,6 @@ gives a typed error at once, without the memory, time or untyped exception it us
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,9 +15,10 @@ from bioverify.gallery import Gallery
 from bioverify.verify import Verifier
 from bioverify.verify.image_header import PNG_MAX_CHUNK, png_chunk_problem
 from bioverify.verify.image_input import load_image
+from helpers import POWELL_1 as FACE
+from helpers import run_python
 
 HOSTILE = Path(__file__).parent / "data" / "hostile"
-FACE = Path(__file__).parent / "data" / "faces" / "Colin_Powell_0001.jpg"
 BIG_IDAT = ["png_idat_length_2_2gb.png", "png_idat_length_3_7gb.png"]
 
 
@@ -50,13 +49,9 @@ def test_png_chunk_refusal_keeps_memory_small() -> None:
         # VmHWM, not ru_maxrss: that one carries the forking process's peak across exec
         "print(open('/proc/self/status').read().split('VmHWM:')[1].split()[0])\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code, *(str(HOSTILE / n) for n in BIG_IDAT)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout
+    done = run_python(code, *(HOSTILE / n for n in BIG_IDAT), timeout=60)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
     assert int(out.split()[-1]) < 400 * 1024  # kB
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import stat
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,7 +21,7 @@ from bioverify.errors import (
 )
 from bioverify.gallery import Gallery, restore
 from bioverify.gallery.store import store_exists
-from gallery_fakes import FakeVerifier, write_samples
+from gallery_fakes import FakeVerifier, enroll_people, write_samples
 
 
 @pytest.fixture
@@ -34,12 +33,6 @@ def verifier() -> FakeVerifier:
 def gallery(locate, verifier: FakeVerifier):
     with Gallery(locate("g"), verifier) as g:
         yield g
-
-
-def _enroll(gallery: Gallery, root: Path, people: dict[str, int]) -> None:
-    for person, n in people.items():
-        report = gallery.enroll(person, write_samples(root / person, person, n))
-        assert report.ok and len(report.enrolled) == n
 
 
 def test_enroll_stores_templates_with_their_facts(gallery, tmp_path) -> None:
@@ -89,7 +82,7 @@ def test_an_error_inside_the_transaction_leaves_no_partial_identity(
 ) -> None:
     from bioverify.gallery import records
 
-    _enroll(gallery, tmp_path / "e", {"alice": 2})
+    enroll_people(gallery, tmp_path / "e", {"alice": 2})
 
     def fail(*args):
         raise RuntimeError("disk on fire")
@@ -140,7 +133,7 @@ def test_enrolling_a_file_twice_is_a_duplicate(gallery, tmp_path, verifier) -> N
 
 
 def test_verify_accepts_genuine_and_rejects_impostor(gallery, tmp_path) -> None:
-    _enroll(gallery, tmp_path / "enroll", {"alice": 3, "bob": 3})
+    enroll_people(gallery, tmp_path / "enroll", {"alice": 3, "bob": 3})
     probe = write_samples(tmp_path / "probe", "alice", 1, start=10)[0]
     genuine = gallery.verify("alice", probe)
     impostor = gallery.verify("bob", probe)
@@ -155,7 +148,7 @@ def test_verify_accepts_genuine_and_rejects_impostor(gallery, tmp_path) -> None:
 
 
 def test_identify_open_set(gallery, tmp_path) -> None:
-    _enroll(gallery, tmp_path / "enroll", {f"p{i}": 2 for i in range(8)})
+    enroll_people(gallery, tmp_path / "enroll", {f"p{i}": 2 for i in range(8)})
     probe = write_samples(tmp_path / "probe", "p3", 1, start=10)[0]
     result = gallery.identify(probe, top_k=5)
     assert result.decision == "p3" and not result.unknown
@@ -170,7 +163,7 @@ def test_identify_open_set(gallery, tmp_path) -> None:
 def test_identify_ranks_candidates_best_first(locate, tmp_path) -> None:
     low = FakeVerifier(threshold=-1.0)  # everyone is a candidate
     with Gallery(locate("g"), low) as gallery:
-        _enroll(gallery, tmp_path / "enroll", {f"p{i}": 1 for i in range(6)})
+        enroll_people(gallery, tmp_path / "enroll", {f"p{i}": 1 for i in range(6)})
         probe = write_samples(tmp_path / "probe", "p2", 1, start=5)[0]
         result = gallery.identify(probe, top_k=4)
         scores = [c.score for c in result.candidates]
@@ -201,7 +194,7 @@ def test_identify_needs_a_threshold(locate) -> None:
 def test_other_model_is_refused_with_reembed_hint(locate, tmp_path, verifier) -> None:
     path = locate("g")
     with Gallery(path, verifier) as gallery:
-        _enroll(gallery, tmp_path / "e", {"alice": 1})
+        enroll_people(gallery, tmp_path / "e", {"alice": 1})
     with pytest.raises(ModelMismatch, match="reembed"):
         Gallery(path, FakeVerifier(seed="model-b"))
 
@@ -212,7 +205,7 @@ def test_management_without_a_model(locate, tmp_path, verifier) -> None:
         Gallery(path)
     assert not store_exists(path)
     with Gallery(path, verifier) as gallery:
-        _enroll(gallery, tmp_path / "e", {"alice": 2})
+        enroll_people(gallery, tmp_path / "e", {"alice": 2})
     with Gallery(path) as gallery:
         assert [s.n_templates for s in gallery.list()] == [2]
         with pytest.raises(GalleryError, match="open the gallery with its model"):
@@ -226,7 +219,7 @@ def test_invalid_identity_names(gallery, name) -> None:
 
 
 def test_remove_deletes_and_unknown_removal_fails(gallery, tmp_path) -> None:
-    _enroll(gallery, tmp_path / "e", {"alice": 2, "bob": 1})
+    enroll_people(gallery, tmp_path / "e", {"alice": 2, "bob": 1})
     report = gallery.remove("alice")
     # PostgreSQL's WAL, replicas and backups keep copies: it never claims a scrub
     assert report.n_templates == 2 and report.scrubbed == (gallery.engine == "sqlite")
@@ -238,7 +231,7 @@ def test_remove_deletes_and_unknown_removal_fails(gallery, tmp_path) -> None:
 
 
 def test_export_import_round_trip(gallery, locate, tmp_path, verifier) -> None:
-    _enroll(gallery, tmp_path / "e", {"alice": 2, "bob": 3})
+    enroll_people(gallery, tmp_path / "e", {"alice": 2, "bob": 3})
     backup = gallery.export_json(tmp_path / "backup.json")
     assert stat.S_IMODE(backup.stat().st_mode) == 0o600
     document = json.loads(backup.read_text())
@@ -262,7 +255,7 @@ def test_export_import_round_trip(gallery, locate, tmp_path, verifier) -> None:
 
 
 def test_import_refuses_another_models_backup(locate, tmp_path, gallery) -> None:
-    _enroll(gallery, tmp_path / "e", {"alice": 1})
+    enroll_people(gallery, tmp_path / "e", {"alice": 1})
     backup = gallery.export_json(tmp_path / "b.json")
     with (
         Gallery(locate("other"), FakeVerifier(seed="model-b")) as other,
@@ -282,7 +275,7 @@ def test_import_refuses_another_models_backup(locate, tmp_path, gallery) -> None
     ],
 )
 def test_import_refuses_damaged_backups(locate, tmp_path, gallery, mutate) -> None:
-    _enroll(gallery, tmp_path / "e", {"alice": 1})
+    enroll_people(gallery, tmp_path / "e", {"alice": 1})
     backup = gallery.export_json(tmp_path / "b.json")
     document = json.loads(backup.read_text())
     mutate(document)
@@ -295,7 +288,7 @@ def test_import_refuses_damaged_backups(locate, tmp_path, gallery, mutate) -> No
 def test_reembed_from_stored_paths(locate, tmp_path, verifier) -> None:
     path = locate("g")
     with Gallery(path, verifier) as gallery:
-        _enroll(gallery, tmp_path / "e", {"alice": 2, "bob": 2})
+        enroll_people(gallery, tmp_path / "e", {"alice": 2, "bob": 2})
     new = FakeVerifier(seed="model-b", dim=32)
     with Gallery(path) as gallery:
         report = gallery.reembed(new)
@@ -313,7 +306,7 @@ def test_reembed_from_stored_paths(locate, tmp_path, verifier) -> None:
 def test_reembed_finds_moved_files_and_reports_unreachable(locate, tmp_path, verifier) -> None:
     path = locate("g")
     with Gallery(path, verifier) as gallery:
-        _enroll(gallery, tmp_path / "e", {"alice": 2, "bob": 1})
+        enroll_people(gallery, tmp_path / "e", {"alice": 2, "bob": 1})
     moved = tmp_path / "moved"
     (tmp_path / "e").rename(moved)
     (moved / "bob" / "bob_0.txt").write_text("bob:changed")  # sha256 no longer matches

@@ -21,7 +21,7 @@ from bioverify.errors import GalleryError, GalleryUnavailable, InvalidInput
 from bioverify.gallery import Gallery
 from bioverify.gallery.records import to_blob
 from bioverify.gallery.store import redact, store_exists
-from gallery_fakes import FakeVerifier, write_samples
+from gallery_fakes import FakeVerifier, enroll_people, write_samples
 from pg_server import start_postgres
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg (postgres extra) is not installed")
@@ -42,11 +42,6 @@ def _url(base: str, user: str = "postgres", database: str = "postgres", **query:
 
 def _admin(base: str) -> psycopg.Connection:
     return psycopg.connect(base, autocommit=True)
-
-
-def _enroll(gallery: Gallery, root: Path, people: dict[str, int]) -> None:
-    for person, n in people.items():
-        assert gallery.enroll(person, write_samples(root / person, person, n)).ok
 
 
 def test_urls_are_shown_without_their_password() -> None:
@@ -89,14 +84,14 @@ def test_least_privilege_roles_and_the_audit_log(postgres_url, tmp_path) -> None
     owner = _url(postgres_url, schema=schema)
     verifier = FakeVerifier()
     with Gallery(owner, verifier) as gallery:
-        _enroll(gallery, tmp_path / "e", {"alice": 2})
+        enroll_people(gallery, tmp_path / "e", {"alice": 2})
     with _admin(postgres_url) as admin:
         admin.execute(roles_sql(schema))
         admin.execute(f"CREATE ROLE enroller_{tag} LOGIN IN ROLE bioverify_enroll")
         admin.execute(f"CREATE ROLE searcher_{tag} LOGIN IN ROLE bioverify_search")
     probe = write_samples(tmp_path / "p", "bob", 1, start=9)[0]
     with Gallery(_url(postgres_url, f"enroller_{tag}", schema=schema), verifier) as gallery:
-        _enroll(gallery, tmp_path / "e", {"bob": 3})
+        enroll_people(gallery, tmp_path / "e", {"bob": 3})
         assert gallery.identify(probe).decision == "bob"
         with pytest.raises(GalleryError, match="permission denied"):
             gallery.remove("alice")
@@ -146,6 +141,7 @@ def test_hnsw_search_is_rescored_exactly_and_finds_what_exact_finds(
         assert gallery.identify(probes[0]).n_identities == 60
 
 
+@pytest.mark.slow  # stops and restarts a server
 def test_a_server_that_goes_away_and_comes_back(tmp_path) -> None:
     server = start_postgres(Path(tempfile.mkdtemp(prefix="bioverify-pg-restart-")))
     from pgserver._commands import pg_ctl
@@ -153,7 +149,7 @@ def test_a_server_that_goes_away_and_comes_back(tmp_path) -> None:
     try:
         url = f"{server.get_uri()}&schema=g"
         with Gallery(url, FakeVerifier(), timeout=1.5) as gallery:
-            _enroll(gallery, tmp_path / "e", {"alice": 2})
+            enroll_people(gallery, tmp_path / "e", {"alice": 2})
             pg_ctl(["-w", "-m", "fast", "restart"], pgdata=server.pgdata, user=server.system_user)
             assert [s.id for s in gallery.list()] == ["alice"]  # stale connections replaced
             pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
@@ -161,7 +157,7 @@ def test_a_server_that_goes_away_and_comes_back(tmp_path) -> None:
                 gallery.list()
             # started again as pgserver starts it (postmaster.opts keeps the options)
             pg_ctl(["-w", "restart"], pgdata=server.pgdata, user=server.system_user)
-            _enroll(gallery, tmp_path / "e", {"bob": 1})
+            enroll_people(gallery, tmp_path / "e", {"bob": 1})
             assert [s.n_templates for s in gallery.list()] == [2, 1]
     finally:  # pgserver's cleanup only stops the postmaster it started, not a restarted one
         with suppress(subprocess.CalledProcessError):
@@ -174,7 +170,7 @@ def test_migrate_to_postgresql_and_back(postgres_url, tmp_path) -> None:
     source, back = tmp_path / "g.db", tmp_path / "back.db"
     url = _url(postgres_url, schema=f"migrated_{uuid.uuid4().hex[:8]}")
     with Gallery(source, verifier) as gallery:
-        _enroll(gallery, tmp_path / "e", {"alice": 3, "bob": 2, "Zoë": 1})
+        enroll_people(gallery, tmp_path / "e", {"alice": 3, "bob": 2, "Zoë": 1})
     there = migrate(source, url)
     assert (there.identities, there.templates) == (3, 6)
     code = CliRunner().invoke(cli, ["gallery", "migrate", url, str(back)])
@@ -196,7 +192,7 @@ def test_migrate_refuses_a_copy_that_differs(tmp_path, postgres_url) -> None:
 
     source = tmp_path / "g.db"
     with Gallery(source, FakeVerifier()) as gallery:
-        _enroll(gallery, tmp_path / "e", {"alice": 2})
+        enroll_people(gallery, tmp_path / "e", {"alice": 2})
     with sqlite3.connect(source) as conn:  # a stray template of another model
         conn.execute("UPDATE templates SET model_sha256 = 'f00' WHERE id = 2")
     conn.close()

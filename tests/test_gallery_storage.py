@@ -217,6 +217,7 @@ with Gallery(path, FakeVerifier(), timeout=30) as gallery:
 """
 
 
+@pytest.mark.slow  # many processes
 def test_many_processes_creating_one_gallery_at_once_all_open_it(locate, tmp_path) -> None:
     """Switching a new file to WAL makes racing openers get BUSY at once; they must retry.
     PostgreSQL creators queue on a lock and all but one find the gallery made."""
@@ -242,6 +243,7 @@ def test_many_processes_creating_one_gallery_at_once_all_open_it(locate, tmp_pat
             assert gallery.check() == []
 
 
+@pytest.mark.slow  # two enrolling processes
 def test_two_processes_enrolling_at_once_lose_nothing(locate, tmp_path) -> None:
     path, n = locate("g"), 15  # both processes also race to create the gallery
     script = _ENROLLER.format(tests=str(TESTS))
@@ -290,6 +292,7 @@ with Gallery(path, FakeVerifier()) as gallery:
 """
 
 
+@pytest.mark.slow  # kills an enrolling process
 def test_sigkill_during_enrollment_keeps_earlier_enrollments(locate, tmp_path) -> None:
     path, verifier = locate("g"), FakeVerifier()
     with Gallery(path, verifier) as gallery:  # keep a connection: the WAL stays in use

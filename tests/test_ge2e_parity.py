@@ -25,6 +25,7 @@ from bioverify.verify.voice_input import PartialWindows, VoicePreprocessor, Voic
 pytest.importorskip("resemblyzer")
 pytestmark = [
     pytest.mark.shared_data,
+    pytest.mark.slow,  # Resemblyzer's own encoder on real clips, the conversion recipe
     pytest.mark.filterwarnings("ignore::UserWarning"),  # webrtcvad imports pkg_resources
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
 ]

@@ -12,8 +12,6 @@ import io
 import json
 import os
 import struct
-import subprocess
-import sys
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -23,12 +21,10 @@ import cv2
 import numpy as np
 import pytest
 import soundfile
-from click.testing import CliRunner
 
 from bioverify.bundle import BundleInfo
 from bioverify.calibration import Calibration
 from bioverify.calibration.scores_csv import read_scores_csv
-from bioverify.cli import cli
 from bioverify.errors import (
     BioverifyError,
     CalibrationError,
@@ -44,10 +40,10 @@ from bioverify.gallery.backup import read_export
 from bioverify.verify import Verifier
 from bioverify.verify.image_input import MAX_PIXELS
 from bioverify.verify.voice_input import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
+from helpers import POWELL_1 as FACE
+from helpers import one_line_error, run_bioverify, run_cli, run_python
 
 RATE = 16000
-FACES = Path(__file__).parent / "data" / "faces"
-FACE = FACES / "Colin_Powell_0001.jpg"
 
 
 # ------------------------------------------------------------------ builders
@@ -159,64 +155,106 @@ def voice_verifier(voice_bundle: BundleInfo) -> Verifier:
     return Verifier.load(voice_bundle, threshold=0.5, intra_op_threads=1)
 
 
-# ------------------------------------------------------------------ face inputs
-FACE_FILE_CASES = [
-    ("empty.jpg", InvalidInput, "empty image"),
-    ("text.jpg", InvalidInput, "not a readable image"),
-    ("truncated.jpg", InvalidInput, "not a readable image"),
-    ("truncated.png", InvalidInput, "not a readable image"),
-    ("header-only.jpg", InvalidInput, "not a readable image"),
-    ("bomb.png", InvalidInput, "10,000,000,000 pixels, more than the limit of 50,000,000"),
-    ("bomb.jpg", InvalidInput, "more than the limit"),
-    ("zero-size.png", InvalidInput, "empty"),
-    ("unknown-format.jpg", InvalidInput, "not a readable image"),
-    ("wav-named.jpg", InvalidInput, "not a readable image"),
-    ("folder.jpg", InvalidInput, "cannot read image file"),
-    ("missing.jpg", InvalidInput, "cannot read image file"),
-    ("long-name.jpg", InvalidInput, "cannot read image file"),
-    ("non-utf8.jpg", InvalidInput, "not a readable image"),
+# ------------------------------------------------------------------ face and voice inputs
+FILE_CASES = [
+    ("face", "empty.jpg", InvalidInput, "empty image"),
+    ("face", "text.jpg", InvalidInput, "not a readable image"),
+    ("face", "truncated.jpg", InvalidInput, "not a readable image"),
+    ("face", "truncated.png", InvalidInput, "not a readable image"),
+    ("face", "header-only.jpg", InvalidInput, "not a readable image"),
+    ("face", "bomb.png", InvalidInput, "10,000,000,000 pixels, more than the limit of 50,000,000"),
+    ("face", "bomb.jpg", InvalidInput, "more than the limit"),
+    ("face", "zero-size.png", InvalidInput, "empty"),
+    ("face", "unknown-format.jpg", InvalidInput, "not a readable image"),
+    ("face", "wav-named.jpg", InvalidInput, "not a readable image"),
+    ("face", "folder.jpg", InvalidInput, "cannot read image file"),
+    ("face", "missing.jpg", InvalidInput, "cannot read image file"),
+    ("face", "long-name.jpg", InvalidInput, "cannot read image file"),
+    ("face", "non-utf8.jpg", InvalidInput, "not a readable image"),
+    ("voice", "empty.wav", InvalidInput, "not a readable audio file"),
+    ("voice", "text.wav", InvalidInput, "not a readable audio file"),
+    ("voice", "truncated.wav", InvalidInput, "not a readable audio file"),
+    ("voice", "header-only.wav", InvalidInput, "holds no samples"),
+    ("voice", "zero-samples.wav", InvalidInput, "holds no samples"),
+    ("voice", "one-sample.wav", NoSpeechFound, "0.00 s of speech"),
+    ("voice", "jpg-named.wav", InvalidInput, "not a readable audio file"),
+    ("voice", "rate-1000.wav", InvalidInput, "1000 Hz is not supported"),
+    ("voice", "rate-384000.wav", InvalidInput, "384000 Hz is not supported"),
+    ("voice", "hours.wav", InvalidInput, "lasts 10800 s, more than the limit of 600 s"),
+    ("voice", "folder.wav", InvalidInput, "is a folder"),
+    ("voice", "missing.wav", InvalidInput, "does not exist"),
 ]
 
-FACE_VALUE_CASES: list[tuple[str, Any, type[BioverifyError], str]] = [
-    ("bomb bytes", png_header(100_000, 100_000), InvalidInput, "more than the limit"),
-    ("empty bytes", b"", InvalidInput, "empty image"),
-    ("random bytes", bytes(range(256)) * 4, InvalidInput, "not a readable image"),
-    ("1-pixel image", np.zeros((1, 1, 3), np.uint8), NoFaceFound, "no face"),
-    ("1-pixel file", encoded_image(".png", (1, 1, 3)), NoFaceFound, "no face"),
-    ("all-black 640x480", np.zeros((480, 640, 3), np.uint8), NoFaceFound, "no face"),
-    ("all-white 640x480", np.full((480, 640, 3), 255, np.uint8), NoFaceFound, "no face"),
-    ("NaN floats", np.full((112, 112, 3), np.nan, np.float32), InvalidInput, "uint8"),
-    ("inf floats", np.full((112, 112, 3), np.inf, np.float64), InvalidInput, "uint8"),
-    ("int64 pixels", np.zeros((112, 112, 3), np.int64), InvalidInput, "uint8"),
-    ("bool pixels", np.zeros((112, 112), bool), InvalidInput, "uint8"),
-    ("object array", np.array([[None, 1]], dtype=object), InvalidInput, "uint8"),
-    ("0-d array", np.array(7, np.uint8), InvalidInput, r"shape \(\)"),
-    ("4-D array", np.zeros((2, 112, 112, 3), np.uint8), InvalidInput, "shape"),
-    ("5 channels", np.zeros((112, 112, 5), np.uint8), InvalidInput, r"\[H, W, 3\]"),
-    ("empty array", np.zeros((0, 112, 3), np.uint8), InvalidInput, "empty"),
-    ("huge array", np.broadcast_to(np.uint8(0), (10_000, 10_000)), InvalidInput, "limit"),
-    ("audio array", np.zeros(RATE, np.float32), InvalidInput, "is audio"),
-    ("None", None, InvalidInput, "cannot read an image from <NoneType>"),
-    ("a number", 3.5, InvalidInput, "cannot read an image from <float>"),
+VALUE_CASES: list[tuple[str, str, Any, type[BioverifyError], str]] = [
+    ("face", "bomb bytes", png_header(100_000, 100_000), InvalidInput, "more than the limit"),
+    ("face", "empty bytes", b"", InvalidInput, "empty image"),
+    ("face", "random bytes", bytes(range(256)) * 4, InvalidInput, "not a readable image"),
+    ("face", "1-pixel image", np.zeros((1, 1, 3), np.uint8), NoFaceFound, "no face"),
+    ("face", "1-pixel file", encoded_image(".png", (1, 1, 3)), NoFaceFound, "no face"),
+    ("face", "all-black 640x480", np.zeros((480, 640, 3), np.uint8), NoFaceFound, "no face"),
+    ("face", "all-white 640x480", np.full((480, 640, 3), 255, np.uint8), NoFaceFound, "no face"),
+    ("face", "NaN floats", np.full((112, 112, 3), np.nan, np.float32), InvalidInput, "uint8"),
+    ("face", "inf floats", np.full((112, 112, 3), np.inf, np.float64), InvalidInput, "uint8"),
+    ("face", "int64 pixels", np.zeros((112, 112, 3), np.int64), InvalidInput, "uint8"),
+    ("face", "bool pixels", np.zeros((112, 112), bool), InvalidInput, "uint8"),
+    ("face", "object array", np.array([[None, 1]], dtype=object), InvalidInput, "uint8"),
+    ("face", "0-d array", np.array(7, np.uint8), InvalidInput, r"shape \(\)"),
+    ("face", "4-D array", np.zeros((2, 112, 112, 3), np.uint8), InvalidInput, "shape"),
+    ("face", "5 channels", np.zeros((112, 112, 5), np.uint8), InvalidInput, r"\[H, W, 3\]"),
+    ("face", "empty array", np.zeros((0, 112, 3), np.uint8), InvalidInput, "empty"),
+    ("face", "huge array", np.broadcast_to(np.uint8(0), (10_000, 10_000)), InvalidInput, "limit"),
+    ("face", "audio array", np.zeros(RATE, np.float32), InvalidInput, "is audio"),
+    ("face", "None", None, InvalidInput, "cannot read an image from <NoneType>"),
+    ("face", "a number", 3.5, InvalidInput, "cannot read an image from <float>"),
+    ("voice", "empty bytes", b"", InvalidInput, "not a readable audio file|empty"),
+    ("voice", "0 samples", np.zeros(0, np.float32), InvalidInput, "empty"),
+    ("voice", "1 sample", np.zeros(1, np.float32), NoSpeechFound, "speech"),
+    ("voice", "1 sample with rate", (np.ones(1, np.float32), RATE), NoSpeechFound, "speech"),
+    ("voice", "NaN", np.full(RATE, np.nan, np.float32), InvalidInput, "NaN"),
+    ("voice", "inf", np.full(RATE, -np.inf, np.float64), InvalidInput, "NaN/inf"),
+    ("voice", "beyond float32", np.full(RATE, 1e300), InvalidInput, "NaN/inf"),
+    ("voice", "int32 samples", np.zeros(RATE, np.int32), InvalidInput, "float or int16"),
+    ("voice", "complex samples", np.zeros(RATE, np.complex64), InvalidInput, "float or int16"),
+    ("voice", "stereo array", np.zeros((2, RATE), np.float32), InvalidInput, "is an image"),
+    ("voice", "image array", np.zeros((112, 112, 3), np.uint8), InvalidInput, "is an image"),
+    ("voice", "rate 0", (np.ones(100, np.float32), 0), InvalidInput, "0 Hz is not supported"),
+    ("voice", "rate -8000", (np.ones(100, np.float32), -8000), InvalidInput, "not supported"),
+    ("voice", "rate 1", (np.ones(100, np.float32), 1), InvalidInput, "1 Hz is not supported"),
+    ("voice", "rate 10 MHz", (np.ones(100, np.float32), 10**7), InvalidInput, "not supported"),
+    ("voice", "rate NaN", (np.ones(100, np.float32), float("nan")), InvalidInput, "integer"),
+    ("voice", "rate 16000.5", (np.ones(100, np.float32), 16000.5), InvalidInput, "integer"),
+    ("voice", "rate as text", (np.ones(100, np.float32), "16000"), InvalidInput, "integer"),
+    (
+        "voice",
+        "3 hours array",
+        np.broadcast_to(np.float32(0), (3 * 3600 * RATE,)),
+        InvalidInput,
+        "limit",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("name", "error", "match"), FACE_FILE_CASES)
+@pytest.mark.parametrize(("modality", "name", "error", "match"), FILE_CASES)
 @pytest.mark.parametrize("method", ["acquire", "embed"])
-def test_hostile_face_files(face_verifier, files, method, name, error, match) -> None:
-    call = face_verifier.acquire if method == "acquire" else lambda x: face_verifier.embed([x])
+def test_hostile_files(request, files, method, modality, name, error, match) -> None:
+    verifier = request.getfixturevalue(f"{modality}_verifier")
+    call = verifier.acquire if method == "acquire" else lambda x: verifier.embed([x])
     with pytest.raises(error, match=match):
         call(files[name])
 
 
 @pytest.mark.parametrize(
-    ("name", "value", "error", "match"), FACE_VALUE_CASES, ids=[c[0] for c in FACE_VALUE_CASES]
+    ("modality", "name", "value", "error", "match"),
+    VALUE_CASES,
+    ids=[f"{c[0]}: {c[1]}" for c in VALUE_CASES],
 )
-def test_hostile_face_values(face_verifier, name, value, error, match) -> None:
+def test_hostile_values(request, modality, name, value, error, match) -> None:
+    verifier = request.getfixturevalue(f"{modality}_verifier")
     with pytest.raises(error, match=match):
-        face_verifier.acquire(value)
+        verifier.acquire(value)
 
 
+# ------------------------------------------------------------------ face only
 def test_black_aligned_crop_is_a_typed_error_or_an_embedding(face_verifier) -> None:
     # An all-black 112x112 crop taken as already aligned: the tiny model maps a constant image
     # to a zero vector, which must come out as a ModelError, never a NaN score.
@@ -230,61 +268,7 @@ def test_verify_with_one_hostile_side_is_typed(face_verifier, files) -> None:
         face_verifier.verify(FACE, files["bomb.png"])
 
 
-# ------------------------------------------------------------------ voice inputs
-VOICE_FILE_CASES = [
-    ("empty.wav", InvalidInput, "not a readable audio file"),
-    ("text.wav", InvalidInput, "not a readable audio file"),
-    ("truncated.wav", InvalidInput, "not a readable audio file"),
-    ("header-only.wav", InvalidInput, "holds no samples"),
-    ("zero-samples.wav", InvalidInput, "holds no samples"),
-    ("one-sample.wav", NoSpeechFound, "0.00 s of speech"),
-    ("jpg-named.wav", InvalidInput, "not a readable audio file"),
-    ("rate-1000.wav", InvalidInput, "1000 Hz is not supported"),
-    ("rate-384000.wav", InvalidInput, "384000 Hz is not supported"),
-    ("hours.wav", InvalidInput, "lasts 10800 s, more than the limit of 600 s"),
-    ("folder.wav", InvalidInput, "is a folder"),
-    ("missing.wav", InvalidInput, "does not exist"),
-]
-
-VOICE_VALUE_CASES: list[tuple[str, Any, type[BioverifyError], str]] = [
-    ("empty bytes", b"", InvalidInput, "not a readable audio file|empty"),
-    ("0 samples", np.zeros(0, np.float32), InvalidInput, "empty"),
-    ("1 sample", np.zeros(1, np.float32), NoSpeechFound, "speech"),
-    ("1 sample with rate", (np.ones(1, np.float32), RATE), NoSpeechFound, "speech"),
-    ("NaN", np.full(RATE, np.nan, np.float32), InvalidInput, "NaN"),
-    ("inf", np.full(RATE, -np.inf, np.float64), InvalidInput, "NaN/inf"),
-    ("beyond float32", np.full(RATE, 1e300), InvalidInput, "NaN/inf"),
-    ("int32 samples", np.zeros(RATE, np.int32), InvalidInput, "float or int16"),
-    ("complex samples", np.zeros(RATE, np.complex64), InvalidInput, "float or int16"),
-    ("stereo array", np.zeros((2, RATE), np.float32), InvalidInput, "is an image"),
-    ("image array", np.zeros((112, 112, 3), np.uint8), InvalidInput, "is an image"),
-    ("rate 0", (np.ones(100, np.float32), 0), InvalidInput, "0 Hz is not supported"),
-    ("rate -8000", (np.ones(100, np.float32), -8000), InvalidInput, "not supported"),
-    ("rate 1", (np.ones(100, np.float32), 1), InvalidInput, "1 Hz is not supported"),
-    ("rate 10 MHz", (np.ones(100, np.float32), 10**7), InvalidInput, "not supported"),
-    ("rate NaN", (np.ones(100, np.float32), float("nan")), InvalidInput, "integer"),
-    ("rate 16000.5", (np.ones(100, np.float32), 16000.5), InvalidInput, "integer"),
-    ("rate as text", (np.ones(100, np.float32), "16000"), InvalidInput, "integer"),
-    ("3 hours array", np.broadcast_to(np.float32(0), (3 * 3600 * RATE,)), InvalidInput, "limit"),
-]
-
-
-@pytest.mark.parametrize(("name", "error", "match"), VOICE_FILE_CASES)
-@pytest.mark.parametrize("method", ["acquire", "embed"])
-def test_hostile_voice_files(voice_verifier, files, method, name, error, match) -> None:
-    call = voice_verifier.acquire if method == "acquire" else lambda x: voice_verifier.embed([x])
-    with pytest.raises(error, match=match):
-        call(files[name])
-
-
-@pytest.mark.parametrize(
-    ("name", "value", "error", "match"), VOICE_VALUE_CASES, ids=[c[0] for c in VOICE_VALUE_CASES]
-)
-def test_hostile_voice_values(voice_verifier, name, value, error, match) -> None:
-    with pytest.raises(error, match=match):
-        voice_verifier.acquire(value)
-
-
+# ------------------------------------------------------------------ voice only
 def test_supported_rates_at_the_limits_are_accepted(voice_verifier) -> None:
     for rate in (MIN_SAMPLE_RATE, 8000, 44100, MAX_SAMPLE_RATE):
         tone = 0.5 * np.sin(2 * np.pi * 440 * np.arange(rate) / rate).astype(np.float32)
@@ -322,9 +306,8 @@ print("growth_kib", after - before)
 def test_hours_long_audio_uses_bounded_memory(files) -> None:
     # 3 hours of 16 kHz audio decode to 690 MB of float32; refused, RSS must barely move
     script = _RSS_SCRIPT.format(tests=str(Path(__file__).parent), path=str(files["hours.wav"]))
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
-    )
+    done = run_python(script)
+    assert done.returncode == 0, done.stderr
     assert "refused:" in done.stdout and "capped:" in done.stdout, done.stdout + done.stderr
     growth_kib = int(done.stdout.split("growth_kib")[1])
     assert growth_kib < 64 * 1024, f"peak RSS grew by {growth_kib} KiB"
@@ -408,62 +391,45 @@ def test_hostile_calibration_files(tmp_path, data) -> None:
 
 
 # ------------------------------------------------------------------ CLI
-def _cli(*args: Any) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    assert not isinstance(result.exception, Exception) or isinstance(
-        result.exception, SystemExit
-    ), repr(result.exception)
-    return result.exit_code, result.stderr
-
-
-def _assert_one_line_error(code: int, stderr: str) -> None:
-    assert code != 0
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:"), stderr
-    assert "Traceback" not in stderr
-
-
 CLI_FACE_FILES = ["empty.jpg", "text.jpg", "bomb.png", "folder.jpg", "missing.jpg", "non-utf8.jpg"]
 
 
 @pytest.mark.parametrize("name", CLI_FACE_FILES)
 def test_cli_verify_hostile_faces(face_bundle, files, name) -> None:
-    code, stderr = _cli(
+    code, _, stderr = run_cli(
         "verify", FACE, files[name], "--model", face_bundle.folder, "--threshold", 0.5
     )
-    _assert_one_line_error(code, stderr)
+    one_line_error(code, stderr)
 
 
 @pytest.mark.parametrize("name", ["empty.wav", "text.wav", "hours.wav", "rate-1000.wav"])
 def test_cli_verify_hostile_voices(voice_bundle, files, name) -> None:
-    code, stderr = _cli(
+    code, _, stderr = run_cli(
         "verify", files[name], files[name], "--model", voice_bundle.folder, "--threshold", 0.5
     )
-    _assert_one_line_error(code, stderr)
+    one_line_error(code, stderr)
 
 
 @pytest.mark.parametrize("name", ["empty.jpg", "bomb.png", "folder.jpg", "missing.jpg"])
 def test_cli_enroll_hostile_faces(face_bundle, files, tmp_path, name) -> None:
-    result = CliRunner().invoke(
-        cli,
-        [
-            *("enroll", "--gallery", str(tmp_path / "g.db"), "--model", str(face_bundle.folder)),
-            *("--id", "alice", str(files[name])),
-        ],
+    code, out, err = run_cli(
+        *("enroll", "--gallery", tmp_path / "g.db", "--model", face_bundle.folder),
+        *("--id", "alice", files[name]),
     )
-    assert result.exit_code == NoFaceFound.exit_code, result.output
-    assert "Traceback" not in result.output and f"skipped {files[name]}" in result.stdout
-    assert result.stderr.strip().splitlines() == ["error: no sample of 'alice' could be enrolled"]
+    assert code == NoFaceFound.exit_code, out + err
+    assert "Traceback" not in out + err and f"skipped {files[name]}" in out
+    assert err.strip().splitlines() == ["error: no sample of 'alice' could be enrolled"]
 
 
 @pytest.mark.parametrize("data", [b"", b"hello\n", b"score,label\nnan,1\n", bytes(range(256))])
 def test_cli_calibrate_hostile_scores(tmp_path, data) -> None:
     path = tmp_path / "scores.csv"
     path.write_bytes(data)
-    code, stderr = _cli("calibrate", "--scores", path, "--out", tmp_path / "cal.json")
-    _assert_one_line_error(code, stderr)
+    code, _, stderr = run_cli("calibrate", "--scores", path, "--out", tmp_path / "cal.json")
+    one_line_error(code, stderr)
 
 
+@pytest.mark.slow  # a child process each
 @pytest.mark.parametrize(
     "make",
     [
@@ -481,10 +447,8 @@ def test_real_process_prints_one_line_and_no_traceback(
     if args[0] == "verify":
         bundle = voice_bundle if args[1].endswith(".wav") else face_bundle
         args += ["--model", str(bundle.folder)]
-    done = subprocess.run(
-        [sys.executable, "-m", "bioverify", *args], capture_output=True, text=True, timeout=120
-    )
-    _assert_one_line_error(done.returncode, done.stderr)
+    done = run_bioverify(*args)
+    one_line_error(done.returncode, done.stderr)
     assert done.returncode == InvalidInput.exit_code
 
 

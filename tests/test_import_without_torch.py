@@ -2,109 +2,76 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-# A finder that makes torch look uninstalled. (Setting sys.modules["torch"] = None would not:
-# scipy and scikit-learn look torch up in sys.modules and trip over the None.)
-BLOCK_TORCH = (
-    "import sys, importlib.abc\n"
-    "class _NoTorch(importlib.abc.MetaPathFinder):\n"
-    "    def find_spec(self, name, path=None, target=None):\n"
-    "        if name.split('.')[0] in ('torch', 'torchvision', 'torchaudio',\n"
-    "                                  'pytorch_metric_learning'):\n"
-    "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
-    "sys.meta_path.insert(0, _NoTorch())\n"
-)
+import pytest
+
+from helpers import POWELL_1, TORCH, one_line_error, run_bioverify, run_python
 
 
-def _run(code: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", BLOCK_TORCH + code], capture_output=True, text=True, timeout=120
-    )
+def _runs_without_torch(code: str) -> None:
+    """``code`` runs to its end in a child process where torch looks uninstalled."""
+    proc = run_python(code + "print('ok')\n", hide=TORCH)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
 
 
 def test_runtime_imports_without_torch() -> None:
-    proc = _run(
+    _runs_without_torch(
         "import bioverify, bioverify.errors, bioverify.calibration, bioverify.cli\n"
         "import bioverify.datasets, bioverify.datasets.splits\n"
         "import bioverify.verify, bioverify.verify.verifier, bioverify.verify.evaluation\n"
         "import bioverify.cli.verify, bioverify.cli.evaluate\n"
         "from bioverify import Verifier, VerifyResult, verify\n"
         "assert 'torch' not in sys.modules\n"
-        "print('ok')\n"
     )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "ok"
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_cli_help_without_torch() -> None:
-    proc = _run("from bioverify.cli import main\nsys.argv = ['bioverify', '--help']\nmain()\n")
+    proc = run_bioverify("--help", hide=TORCH)
     assert proc.returncode == 0, proc.stderr
     for command in ("calibrate", "split", "train", "verify", "evaluate"):
         assert command in proc.stdout
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_train_without_torch_is_one_line_error(tmp_path) -> None:
     split = tmp_path / "split.json"
     split.write_text("{}")
-    proc = _run(
-        "from bioverify.cli import main\n"
-        f"sys.argv = ['bioverify', 'train', '--data', {str(tmp_path)!r}, '--split', {str(split)!r},"
-        f" '--modality', 'face', '--model', 'mobilefacenet', '--loss', 'arcface',"
-        f" '--out', {str(tmp_path / 'run')!r}]\n"
-        "main()\n"
+    proc = run_bioverify(
+        *("train", "--data", tmp_path, "--split", split, "--modality", "face"),
+        *("--model", "mobilefacenet", "--loss", "arcface", "--out", tmp_path / "run"),
+        hide=TORCH,
     )
-    assert proc.returncode != 0
-    assert "Traceback" not in proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:") and "train" in lines[0]
+    assert "train" in one_line_error(proc.returncode, proc.stderr)
 
 
 def test_verify_runs_without_torch(calibrated_face_bundle) -> None:
-    image = Path(__file__).parent / "data" / "faces" / "Colin_Powell_0001.jpg"
-    proc = _run(
+    image = str(POWELL_1)
+    _runs_without_torch(
         "import bioverify\n"
-        f"r = bioverify.verify({str(image)!r}, {str(image)!r}, "
+        f"r = bioverify.verify({image!r}, {image!r}, "
         f"model={str(calibrated_face_bundle.folder)!r}, face_mode='aligned')\n"
         "assert r.match and 'torch' not in sys.modules, r\n"
-        "print('ok')\n"
     )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "ok"
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_calibrate_report_without_matplotlib_is_one_line_error(tmp_path) -> None:
     """matplotlib is the `report` extra: the runtime install works without it, and asking
     for a report says what to install before any work is done."""
     scores = tmp_path / "scores.csv"
     scores.write_text("score,label\n" + "".join(f"{k / 10},{k % 2}\n" for k in range(10)))
-    block = BLOCK_TORCH.replace(
-        "'pytorch_metric_learning'", "'pytorch_metric_learning', 'matplotlib'"
-    )
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            block + "from bioverify.cli import main\nmain()\n",
-            "calibrate",
-            "--scores",
-            str(scores),
-            "--out",
-            str(tmp_path / "cal.json"),
-            "--report",
-            str(tmp_path / "report"),
-            "--force",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    proc = run_bioverify(
+        *("calibrate", "--scores", scores, "--out", tmp_path / "cal.json"),
+        *("--report", tmp_path / "report", "--force"),
+        hide=(*TORCH, "matplotlib"),
     )
     assert proc.returncode == 8, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: the calibration report draws")
-    assert 'pip install "bioverify[report]"' in lines[0]
+    line = one_line_error(proc.returncode, proc.stderr)
+    assert line.startswith("error: the calibration report draws")
+    assert 'pip install "bioverify[report]"' in line
     assert not (tmp_path / "cal.json").exists()
 
 
@@ -150,14 +117,15 @@ def test_every_runtime_module_imports_with_torch_blocked() -> None:
         ".".join(path.relative_to(package).with_suffix("").parts).removesuffix(".__init__")
         for path in _runtime_modules()
     ]
-    proc = _run(
+    proc = run_python(
         "import importlib\n"
         f"for name in {modules!r}:\n"
         "    importlib.import_module(name)\n"
         "assert not any(m.split('.')[0] == 'torch' for m in sys.modules)\n"
         "assert not any(m.startswith(('bioverify.training', 'bioverify.export')) "
         "for m in sys.modules)\n"
-        "print(len(sys.modules))\n"
+        "print(len(sys.modules))\n",
+        hide=TORCH,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert len(modules) > 60

@@ -82,6 +82,7 @@ def _correlated_trials(
     return scores, labels, np.concatenate([a, g]), np.concatenate([b, g]), true_far, true_frr
 
 
+@pytest.mark.slow  # a coverage simulation
 def test_identity_bootstrap_coverage_under_subject_correlation() -> None:
     rng = np.random.default_rng(0)
     replicates = 200

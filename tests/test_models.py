@@ -41,14 +41,7 @@ TINY: dict[tuple[str, str], dict[str, Any]] = {
 SECONDS = 16000
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The models here are tiny: with several threads, OpenMP synchronisation (and, on a
-    busy machine, waiting for a core) costs more per op than the arithmetic."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest.py
 
 
 def _tiny(modality: str, name: str, embedding_dim: int = 24) -> Encoder:
@@ -279,7 +272,7 @@ def _export(encoder: Encoder, path, dynamo: bool) -> list[int]:
     [
         ("face", "mobilefacenet", False),
         ("voice", "ecapa_tdnn", False),
-        ("voice", "ecapa_tdnn", True),
+        pytest.param("voice", "ecapa_tdnn", True, marks=pytest.mark.slow),  # dynamo: slow
         ("voice", "ge2e_lstm", False),
     ],
 )

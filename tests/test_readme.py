@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import re
 import shlex
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).parents[1]
+from helpers import ROOT, run_bioverify, run_cli
+
 README = ROOT / "README.md"
 _BLOCK = re.compile(r"```bash\n(.*?)```", re.S)
 
@@ -52,21 +50,11 @@ def _commands() -> list[str]:
     return commands
 
 
-def _bioverify(args: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bioverify", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=300,
-    )
-
-
 @pytest.mark.parametrize(("command", "expected"), _sessions(), ids=lambda v: str(v)[:60])
 def test_shown_sessions_print_what_the_readme_shows(command: str, expected: list[str]) -> None:
     args = shlex.split(command)
     assert args[0] == ".venv/bin/bioverify", "README sessions run the bioverify command"
-    proc = _bioverify(args[1:])
+    proc = run_bioverify(*args[1:], cwd=ROOT, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == expected
 
@@ -83,9 +71,9 @@ def test_every_command_uses_options_that_exist() -> None:
         if path[0] != "gallery":
             path = path[:1]
         if path not in helps:
-            proc = _bioverify([*path, "--help"])
-            assert proc.returncode == 0, f"bioverify {' '.join(path)} --help: {proc.stderr}"
-            helps[path] = proc.stdout
+            code, out, err = run_cli(*path, "--help")  # in this process: the same help
+            assert code == 0, f"bioverify {' '.join(path)} --help: {err}"
+            helps[path] = out
         for option in (w.split("=")[0] for w in words if w.startswith("--")):
             assert option in helps[path], f"README: `{command}` uses {option}, unknown to the CLI"
 

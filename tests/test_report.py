@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -16,18 +14,12 @@ from scipy.stats import norm
 from bioverify.calibration import RocCurve, fit_calibration, write_report
 from bioverify.calibration.report import _det_figure, _roc_figure, _thin
 from bioverify.errors import InvalidInput
-
-
-def _trials(n_gen: int = 300, n_imp: int = 3000, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    scores = np.concatenate([rng.normal(2, 1, n_gen), rng.normal(0, 1, n_imp)])
-    labels = np.concatenate([np.ones(n_gen, bool), np.zeros(n_imp, bool)])
-    return scores, labels
+from helpers import normal_trials, run_python
 
 
 @pytest.fixture(scope="module")
 def calibrated():
-    scores, labels = _trials()
+    scores, labels = normal_trials(300, 3000)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         calibration = fit_calibration(scores, labels, target_fars=(1e-2, 1e-4), target_frrs=(0.05,))
@@ -103,6 +95,7 @@ def test_rejects_scores_of_other_trials(calibrated, tmp_path: Path) -> None:
         write_report(calibration, scores[:-1], labels[:-1], tmp_path)
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_importing_calibration_does_not_import_matplotlib_or_sklearn() -> None:
     code = (
         "import sys, bioverify.calibration as c\n"
@@ -112,13 +105,13 @@ def test_importing_calibration_does_not_import_matplotlib_or_sklearn() -> None:
         "assert 'matplotlib' in sys.modules\n"
         "print('ok')\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    proc = run_python(code, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ok"
 
 
 def test_roc_names_close_operating_points_in_a_legend_not_overlapping_text() -> None:
-    scores, labels = _trials()
+    scores, labels = normal_trials(300, 3000)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # FAR=0.001 and FAR=0.0005 sit a few pixels apart near the plot's floor
@@ -136,7 +129,7 @@ def test_roc_names_close_operating_points_in_a_legend_not_overlapping_text() -> 
 
 
 def test_the_report_says_where_the_rates_hold_per_condition(tmp_path: Path) -> None:
-    scores, labels = _trials()
+    scores, labels = normal_trials(300, 3000)
     conditions = np.where(np.arange(scores.size) % 2 == 0, "studio", "street")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

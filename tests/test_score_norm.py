@@ -10,16 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from bioverify.bundle import BUNDLE_FILE, BundleInfo, load_bundle
-from bioverify.cli import cli
 from bioverify.errors import InvalidInput, ModelError, ModelMismatch
 from bioverify.gallery import Gallery
 from bioverify.verify import Verifier
 from bioverify.verify.api import default_bundle
 from bioverify.verify.evaluation import Pair, score_pairs, score_samples
 from bioverify.verify.score_norm import ScoreNormalizer, bundle_key, install_cohort
+from helpers import make_fake_lfw, one_line_error, run_cli, write_split
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 A1, A2, B1 = (str(EXAMPLES / f"voice_{n}.ogg") for n in ("a1", "a2", "b1"))
@@ -208,36 +207,31 @@ def test_install_cohort_keeps_the_model_and_its_sha256(
 
 
 def test_cli_score_norm_and_info(normed_voice: Path) -> None:
-    runner = CliRunner()
-    model = str(normed_voice)
-    result = runner.invoke(cli, ["verify", A1, A2, "--model", model, "--score-norm", "none"])
-    lines = result.stderr.strip().splitlines()
-    assert result.exit_code != 0 and len(lines) == 1 and "fitted on as-norm" in lines[0]
-    result = runner.invoke(
-        cli, ["verify", A1, A2, "--model", model, "--score-norm", "none", "--threshold", "0.5"]
+    model = normed_voice
+    code, _, err = run_cli("verify", A1, A2, "--model", model, "--score-norm", "none")
+    assert "fitted on as-norm" in one_line_error(code, err)
+    code, out, err = run_cli(
+        "verify", A1, A2, "--model", model, "--score-norm", "none", "--threshold", "0.5"
     )
-    assert result.exit_code == 0, result.stderr
-    score = float(result.stdout.split("score")[1].split()[0])
+    assert code == 0, err
+    score = float(out.split("score")[1].split()[0])
     assert -1.0 <= score <= 1.0
-    result = runner.invoke(cli, ["info", model])
-    assert f"scores       AS-Norm (top {TOP_K} cohort scores)" in result.stdout
-    assert "(bound to this model)" in result.stdout
+    _, out, _ = run_cli("info", model)
+    assert f"scores       AS-Norm (top {TOP_K} cohort scores)" in out
+    assert "(bound to this model)" in out
 
 
 def test_cli_cohort_from_train_identities_then_calibrate(
     face_bundle: BundleInfo, tmp_path: Path
 ) -> None:
-    from test_cli_runtime import _split
-    from test_evaluation import make_fake_lfw
-
     bundle = Path(shutil.copytree(face_bundle.folder, tmp_path / "bundle"))
     root = make_fake_lfw(tmp_path / "data", people=8, per_person=3)
     train, test = [f"Person_{k}" for k in range(4)], [f"Person_{k}" for k in range(4, 8)]
-    split = _split(tmp_path / "split.json", test, train)
+    split = write_split(tmp_path / "split.json", test, train)
     aligned = ["--face-mode", "aligned"]
-    common = ["--model", str(bundle), "--data", str(root), "--split", str(split), *aligned]
-    result = CliRunner().invoke(cli, ["cohort", *common, "--size", "10", "--top-k", "4"])
-    assert result.exit_code == 0, result.stderr
+    common = ["--model", bundle, "--data", root, "--split", split, *aligned]
+    code, _, err = run_cli("cohort", *common, "--size", "10", "--top-k", "4")
+    assert code == 0, err
     info = load_bundle(bundle)
     section = info.score_normalization
     assert section["top_k"] == 4 and section["cohort_source"].startswith(
@@ -246,11 +240,10 @@ def test_cli_cohort_from_train_identities_then_calibrate(
     assert not any(name in section["cohort_source"] for name in train + test)
     assert np.load(bundle / "cohort.npy", allow_pickle=False).shape == (10, info.embedding_dim)
     assert info.model_sha256 == face_bundle.model_sha256
-    result = CliRunner().invoke(
-        cli,
-        ["calibrate", *common, "--install", "--target-far", "0.1", "--bootstrap", "20"],
+    code, _, err = run_cli(
+        "calibrate", *common, "--install", "--target-far", "0.1", "--bootstrap", "20"
     )
-    assert result.exit_code == 0, result.stderr
+    assert code == 0, err
     verifier = Verifier.load(bundle, face_mode="aligned")
     assert verifier.normalizer is not None and verifier.calibration is not None
     assert verifier.calibration.score_normalization == verifier.normalizer.key

@@ -120,6 +120,7 @@ def test_missing_file_folder_and_non_utf8(tmp_path: Path) -> None:
         read_scores_csv(_write(tmp_path, latin1.encode("latin-1")))
 
 
+@pytest.mark.slow  # a timing test on a million rows
 def test_one_million_rows_in_seconds(tmp_path: Path) -> None:
     n = 1_000_000
     rng = np.random.default_rng(0)

@@ -22,8 +22,7 @@ from bioverify.datasets.splits import (
     shared_content,
 )
 from bioverify.errors import DataError
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+from helpers import LFW
 
 
 def _inventory(sizes: dict[str, int], source: str = "set", modality: str = "face") -> Inventory:
@@ -295,9 +294,9 @@ def test_shared_content_keeps_identities_together(tmp_path: Path) -> None:
 
 
 @pytest.mark.shared_data
-@pytest.mark.skipif(not (SHARED / "faces" / "lfw").exists(), reason="shared LFW data absent")
+@pytest.mark.skipif(not LFW.exists(), reason="shared LFW data absent")
 def test_real_lfw_split() -> None:
-    inventory = scan_dataset(SHARED / "faces" / "lfw", progress=False)
+    inventory = scan_dataset(LFW, progress=False)
     split = make_split(inventory, min_samples=2, seed=0)
     sizes = {identity: len(samples) for identity, samples in inventory.by_identity().items()}
     singles = {identity for identity, n in sizes.items() if n == 1}

@@ -298,6 +298,7 @@ def test_triplet_run_with_a_projection_head(faces: tuple[Path, Path], tmp_path: 
     assert read_metrics(run)[0]["step"] == 2
 
 
+@pytest.mark.slow  # trains ECAPA-TDNN
 def test_voice_run(tmp_path: Path) -> None:
     data = write_voices(tmp_path / "voices")
     split = write_split(data, tmp_path / "split.json")
@@ -339,6 +340,7 @@ def test_config_round_trips_and_refuses_unknown_keys(tmp_path: Path) -> None:
     assert adamw.lr == 1e-3
 
 
+@pytest.mark.slow  # trains twice through the CLI
 def test_cli_trains_and_resumes_from_the_run_config(
     faces: tuple[Path, Path], tmp_path: Path
 ) -> None:

@@ -23,11 +23,8 @@ from bioverify.errors import (
 )
 from bioverify.verify import Verifier, VerifyResult, api
 from bioverify.verify.api import default_bundle
+from helpers import POWELL_1, POWELL_6, SERENA
 
-FACES = Path(__file__).parent / "data" / "faces"
-POWELL_1 = FACES / "Colin_Powell_0001.jpg"
-POWELL_6 = FACES / "Colin_Powell_0006.jpg"
-SERENA = FACES / "Serena_Williams_0001.jpg"
 RESULT_FIELDS = {
     "match",
     "score",

@@ -34,8 +34,40 @@ def _save(model: object, folder: Path) -> Path:
     return path
 
 
-def face_model(folder: Path, seed: int = 0, dim: int = FACE_DIM) -> Path:
+def _embedding_model(
+    folder: Path,
+    name: str,
+    signal: object,
+    nodes: list,
+    features: str,
+    weights: np.ndarray,
+    constants: list,
+) -> Path:
+    """``nodes`` (``signal`` → ``features``), then the tail both models share: ``features``
+    centred, projected by ``weights`` and L2-normalised into ``embedding``; saved in
+    ``folder``."""
     from onnx import TensorProto, helper, numpy_helper
+
+    dim = weights.shape[1]
+    tail = [
+        helper.make_node("ReduceMean", [features], ["mean"], axes=[1], keepdims=1),
+        helper.make_node("Sub", [features, "mean"], ["centred"]),
+        helper.make_node("MatMul", ["centred", "W"], ["projected"]),
+        helper.make_node("LpNormalization", ["projected"], ["embedding"], axis=1, p=2),
+    ]
+    graph = helper.make_graph(
+        [*nodes, *tail],
+        name,
+        [signal],
+        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["N", dim])],
+        [*constants, numpy_helper.from_array(weights, "W")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return _save(model, folder)
+
+
+def face_model(folder: Path, seed: int = 0, dim: int = FACE_DIM) -> Path:
+    from onnx import TensorProto, helper
 
     weights = np.random.default_rng(seed).standard_normal((196, dim)).astype(np.float32)
     nodes = [
@@ -44,20 +76,9 @@ def face_model(folder: Path, seed: int = 0, dim: int = FACE_DIM) -> Path:
         helper.make_node("Transpose", ["gray"], ["nchw"], perm=[0, 3, 1, 2]),
         helper.make_node("AveragePool", ["nchw"], ["pooled"], kernel_shape=[8, 8], strides=[8, 8]),
         helper.make_node("Flatten", ["pooled"], ["features"], axis=1),
-        helper.make_node("ReduceMean", ["features"], ["mean"], axes=[1], keepdims=1),
-        helper.make_node("Sub", ["features", "mean"], ["centred"]),
-        helper.make_node("MatMul", ["centred", "W"], ["projected"]),
-        helper.make_node("LpNormalization", ["projected"], ["embedding"], axis=1, p=2),
     ]
-    graph = helper.make_graph(
-        nodes,
-        "tiny_face",
-        [helper.make_tensor_value_info("image", TensorProto.UINT8, ["N", 112, 112, 3])],
-        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["N", dim])],
-        [numpy_helper.from_array(weights, "W")],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    return _save(model, folder)
+    image = helper.make_tensor_value_info("image", TensorProto.UINT8, ["N", 112, 112, 3])
+    return _embedding_model(folder, "tiny_face", image, nodes, "features", weights, [])
 
 
 def voice_model(folder: Path, seed: int = 0, dim: int = VOICE_DIM) -> Path:
@@ -73,25 +94,14 @@ def voice_model(folder: Path, seed: int = 0, dim: int = VOICE_DIM) -> Path:
         helper.make_node("ReduceMean", ["magnitude"], ["energy"], axes=[2], keepdims=0),
         helper.make_node("Add", ["energy", "eps"], ["safe"]),
         helper.make_node("Log", ["safe"], ["log_energy"]),
-        helper.make_node("ReduceMean", ["log_energy"], ["mean"], axes=[1], keepdims=1),
-        helper.make_node("Sub", ["log_energy", "mean"], ["centred"]),
-        helper.make_node("MatMul", ["centred", "W"], ["projected"]),
-        helper.make_node("LpNormalization", ["projected"], ["embedding"], axis=1, p=2),
     ]
-    graph = helper.make_graph(
-        nodes,
-        "tiny_voice",
-        [helper.make_tensor_value_info("waveform", TensorProto.FLOAT, ["N", "T"])],
-        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["N", dim])],
-        [
-            numpy_helper.from_array(filters, "filters"),
-            numpy_helper.from_array(weights, "W"),
-            numpy_helper.from_array(np.array([1], np.int64), "axis1"),
-            numpy_helper.from_array(np.array(1e-6, np.float32), "eps"),
-        ],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    return _save(model, folder)
+    constants = [
+        numpy_helper.from_array(filters, "filters"),
+        numpy_helper.from_array(np.array([1], np.int64), "axis1"),
+        numpy_helper.from_array(np.array(1e-6, np.float32), "eps"),
+    ]
+    waveform = helper.make_tensor_value_info("waveform", TensorProto.FLOAT, ["N", "T"])
+    return _embedding_model(folder, "tiny_voice", waveform, nodes, "log_energy", weights, constants)
 
 
 def write_bundle(folder: Path, modality: str, seed: int = 0) -> BundleInfo:
