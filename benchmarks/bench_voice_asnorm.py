@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.protocol import PROTOCOL
-from bioverify.calibration.llr import min_dcf
+from bioverify.calibration.costs import min_dcf
 from bioverify.calibration.roc import RocCurve, eer, threshold_at_far
 from bioverify.calibration.scoring import score_trials
 from bioverify.datasets.inventory import Sample, scan_datasets

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bioverify.calibration.llr import min_dcf
-from bioverify.calibration.roc import summarize
+from bioverify.calibration.costs import min_dcf
 from bioverify.calibration.scoring import score_trials
+from bioverify.calibration.summary import summarize
 from bioverify.datasets.inventory import Sample
 from bioverify.datasets.trials import TrialProtocol
 

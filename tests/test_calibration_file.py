@@ -25,7 +25,7 @@ from bioverify.calibration import (
     threshold_at_frr,
 )
 from bioverify.calibration.calibration_file import FORMAT_VERSION
-from bioverify.calibration.llr import actual_dcf
+from bioverify.calibration.costs import actual_dcf
 from bioverify.errors import CalibrationError, InvalidInput, ModelMismatch
 from helpers import normal_trials
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bioverify.calibration.roc import VerificationSummary
+from bioverify.calibration.summary import VerificationSummary
 from bioverify.cli.render import evaluation_lines, identification_lines, verification_lines
 from bioverify.gallery import Candidate, Identification
 from bioverify.verify.evaluation_report import EvaluationReport

@@ -12,9 +12,7 @@ import pytest
 from scipy.optimize import minimize
 from scipy.special import expit, logit
 
-from bioverify.calibration.llr import (
-    ISOTONIC_EPSILON,
-    ScoreCalibrator,
+from bioverify.calibration.costs import (
     actual_dcf,
     bayes_threshold,
     cllr,
@@ -22,6 +20,7 @@ from bioverify.calibration.llr import (
     min_cllr,
     min_dcf,
 )
+from bioverify.calibration.llr import ISOTONIC_EPSILON, ScoreCalibrator
 from bioverify.errors import CalibrationError, InvalidInput
 
 

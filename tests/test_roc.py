@@ -13,11 +13,11 @@ from bioverify.calibration.roc import (
     RocCurve,
     eer,
     rule_of_three_count,
-    summarize,
     threshold_at_far,
     threshold_at_frr,
     validate_scores,
 )
+from bioverify.calibration.summary import summarize
 from bioverify.errors import InvalidInput
 
 INF = np.inf

@@ -10,28 +10,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bioverify.calibration.calibration_file import FORMAT_VERSION, Calibration, fit_calibration
+from bioverify.calibration.calibration_file import FORMAT_VERSION, Calibration
 from bioverify.calibration.check import PointCheck, check_calibration
 from bioverify.calibration.conditions import ConditionReport, RatesAt, measure_conditions
+from bioverify.calibration.costs import actual_dcf, cllr, detection_cost, min_cllr, min_dcf
 from bioverify.calibration.drift import DriftReport, ScoreQuantiles, check_drift
-from bioverify.calibration.llr import (
-    ScoreCalibrator,
-    actual_dcf,
-    cllr,
-    detection_cost,
-    min_cllr,
-    min_dcf,
-)
+from bioverify.calibration.fitting import fit_calibration
+from bioverify.calibration.llr import ScoreCalibrator
 from bioverify.calibration.operating_points import OperatingPoint, operating_points
-from bioverify.calibration.roc import (
-    RocCurve,
-    eer,
-    summarize,
-    threshold_at_far,
-    threshold_at_frr,
-)
+from bioverify.calibration.roc import RocCurve, eer, threshold_at_far, threshold_at_frr
 from bioverify.calibration.scores_csv import ScoreTable, read_scores_csv
 from bioverify.calibration.scoring import score_trials
+from bioverify.calibration.summary import summarize
 
 if TYPE_CHECKING:
     from bioverify.calibration.report import write_report

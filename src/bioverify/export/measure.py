@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from bioverify.calibration.roc import NEAR_CHANCE_EER, VerificationSummary, summarize
+from bioverify.calibration.roc import NEAR_CHANCE_EER
 from bioverify.calibration.scoring import score_trials
+from bioverify.calibration.summary import VerificationSummary, summarize
 from bioverify.datasets.trials import TrialProtocol
 from bioverify.errors import ExportError, InvalidInput
 

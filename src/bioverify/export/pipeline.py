@@ -30,7 +30,7 @@ from bioverify.bundle import (
     load_bundle,
     write_bundle_json,
 )
-from bioverify.calibration.roc import VerificationSummary
+from bioverify.calibration.summary import VerificationSummary
 from bioverify.errors import InvalidInput, ModelError
 from bioverify.export.measure import (
     check_discriminates,

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from bioverify.calibration.roc import VerificationSummary, summarize
 from bioverify.calibration.scoring import score_trials
+from bioverify.calibration.summary import VerificationSummary, summarize
 from bioverify.datasets.trials import TrialProtocol, Trials
 from bioverify.progress import progress_iter
 from bioverify.training.run_data import RunData, make_loader

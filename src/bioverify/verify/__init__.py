@@ -8,7 +8,8 @@ bioverify.verify import …``.
 Modules: ``session`` (onnxruntime + provider check), ``image_input`` / ``image_header``
 (decoding any image input), ``face_detect`` / ``face_input`` (detection and the aligned
 crop), ``voice_input`` (decoding, VAD, windows), ``inputs`` (modality of an input),
-``result`` (:class:`Acquired`, :class:`VerifyResult`), ``verifier`` (:class:`Verifier`),
+``result`` (:class:`Acquired`, :class:`VerifyResult`), ``verifier`` (:class:`Verifier`,
+built from ``embedding``: acquire and embed, and ``decisions``: score and decide),
 ``evaluation`` (scoring a labelled dataset or LFW ``pairs.txt``), ``api`` (one-call form,
 default models). The heavy ones load on first use.
 """

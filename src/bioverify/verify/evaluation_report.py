@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from bioverify.calibration import summarize
-from bioverify.calibration.llr import min_dcf
-from bioverify.calibration.roc import VerificationSummary
+from bioverify.calibration.costs import min_dcf
+from bioverify.calibration.summary import VerificationSummary
 from bioverify.verify.evaluation import (
     SHOW_FAILURES,
     TrialScores,
