@@ -111,6 +111,7 @@ def test_the_runtime_never_imports_training_or_export() -> None:
     assert offenders == []
 
 
+@pytest.mark.slow  # a fresh interpreter importing all 60+ runtime modules
 def test_every_runtime_module_imports_with_torch_blocked() -> None:
     package = Path(__file__).resolve().parents[1] / "src"
     modules = [
