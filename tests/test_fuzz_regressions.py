@@ -87,6 +87,14 @@ def test_a_gallery_with_a_null_template_is_a_gallery_error(face: Verifier, tmp_p
         gallery.identify(FACE)
 
 
+def test_a_gallery_whose_schema_text_is_not_utf8_is_a_gallery_error(tmp_path: Path) -> None:
+    path = tmp_path / "g.db"
+    shutil.copy(HOSTILE / "gallery_table_name_not_utf8.db", path)
+    path.chmod(0o600)
+    with pytest.raises(GalleryError, match=r"corrupt or not a gallery \(text that is not UTF-8"):
+        Gallery(path)
+
+
 @pytest.mark.parametrize("name", ["bundle_model_file_nul.json", "bundle_model_file_too_long.json"])
 def test_a_bundle_whose_model_file_cannot_be_a_file_name_is_a_model_error(
     name: str, tmp_path: Path

@@ -89,11 +89,19 @@ def _describe(path: Path, exc: sqlite3.Error) -> str:
 
 @contextmanager
 def guard(path: Path) -> Iterator[None]:
-    """Turn any :class:`sqlite3.Error` raised inside into a :class:`GalleryError`."""
+    """Turn any :class:`sqlite3.Error` raised inside into a :class:`GalleryError`, and text
+    that does not decode (a damaged page under a table name, an identity or a meta value)
+    into the corrupt-file one."""
     try:
         yield
     except sqlite3.Error as exc:
         raise GalleryError(_describe(path, exc)) from exc
+    except UnicodeDecodeError as exc:
+        raise GalleryError(
+            f"{path}: the gallery file is corrupt or not a gallery (text that is not UTF-8: "
+            f"{exc.reason} at byte {exc.start}); restore it from a backup (bioverify gallery "
+            "import)"
+        ) from exc
 
 
 def _create_private(path: Path) -> None:
