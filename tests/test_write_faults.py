@@ -17,6 +17,7 @@ from benchmarks.fuzz.faults import (
     identify_during_reembed,
     inject,
     kill_once,
+    kills_during_reembed,
     run,
 )
 from benchmarks.fuzz.write_paths import WRITE_PATHS
@@ -99,3 +100,16 @@ def test_a_kill_during_export_leaves_a_whole_bundle(tmp_path: Path) -> None:
     WRITE_PATHS["export"].setup(tmp_path)
     result = kill_once("export", tmp_path, 1, random.Random(3))
     assert not result["lost"] and not result["half_written_accepted"], result
+
+
+@pytest.mark.slow
+def test_a_kill_during_gallery_remove_keeps_the_gallery_whole(tmp_path: Path) -> None:
+    WRITE_PATHS["gallery_remove"].setup(tmp_path)
+    result = kill_once("gallery_remove", tmp_path, 1, random.Random(1))
+    assert not result["lost"] and not result["half_written_accepted"], result
+
+
+@pytest.mark.slow
+def test_kills_during_reembed_leave_the_gallery_on_one_model() -> None:
+    result = kills_during_reembed(2, random.Random(0))
+    assert result["failures"] == [] and result["row"]["kills"] == 2, result

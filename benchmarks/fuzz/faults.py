@@ -49,6 +49,8 @@ INJECTABLE = ("calibration", "bundle_json", "split", "checkpoint", "gallery_back
 #: why the other paths get no injected errors here
 NOT_INJECTED = {
     "gallery_enroll": "n/a (SQLite I/O)",
+    "gallery_remove": "n/a (SQLite I/O)",
+    "gallery_reembed": "n/a (SQLite I/O)",
     "export": "in tests/test_export.py (its renames and swap)",
 }
 
@@ -117,10 +119,11 @@ def _child(path: str, folder: Path, start: int) -> None:
         version += 1
 
 
-def kill_once(path: str, folder: Path, start: int, rng: random.Random) -> dict[str, Any]:
-    """Start a writing child at version ``start``, SIGKILL it at a random moment, check."""
+def _start_and_kill(args: list[str], within_s: float, rng: random.Random) -> str:
+    """Start ``python -m benchmarks.fuzz.faults ARGS``, wait for its ``ready`` line, SIGKILL
+    it after a random ``0..within_s`` seconds; its output after ``ready``."""
     child = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.fuzz.faults", "--child", path, str(folder), str(start)],
+        [sys.executable, "-m", "benchmarks.fuzz.faults", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -130,10 +133,16 @@ def kill_once(path: str, folder: Path, start: int, rng: random.Random) -> dict[s
     assert child.stdout is not None
     if child.stdout.readline().strip() != "ready":
         child.kill()
-        raise RuntimeError(f"{path} writer did not start: {child.communicate()[1][-2000:]}")
-    time.sleep(rng.uniform(0.0, WRITE_PATHS[path].kill_within_s))
+        raise RuntimeError(f"{args} did not start: {child.communicate()[1][-2000:]}")
+    time.sleep(rng.uniform(0.0, within_s))
     child.send_signal(signal.SIGKILL)
-    out, _ = child.communicate()
+    return child.communicate()[0]
+
+
+def kill_once(path: str, folder: Path, start: int, rng: random.Random) -> dict[str, Any]:
+    """Start a writing child at version ``start``, SIGKILL it at a random moment, check."""
+    args = ["--child", path, str(folder), str(start)]
+    out = _start_and_kill(args, WRITE_PATHS[path].kill_within_s, rng)
     finished = [int(line) for line in out.split()]
     last = finished[-1] if finished else start - 1
     try:
@@ -269,18 +278,78 @@ def _other_face_model(folder: Path) -> Path:
     return folder
 
 
-def _reembed_back_and_forth(folder: Path, rounds: int) -> None:
-    """Re-embed the gallery to model B, then back to A, ``rounds`` times."""
-    from bioverify.gallery import Gallery
+def _reembed_models(folder: Path) -> tuple[Any, Any]:
+    """The default face model (A) and its copy with other bytes (B, made on first use)."""
     from bioverify.verify.api import load_verifier
 
     a = _face_verifier()
-    b = load_verifier(folder / "model-b", threshold=a.threshold)
-    for _ in range(rounds):
-        for new in (b, a):
-            with Gallery(folder / "gallery.db") as gallery:
-                if not gallery.reembed(new).switched:
-                    raise RuntimeError("reembed did not switch the gallery")
+    if not (folder / "model-b").exists():
+        _other_face_model(folder / "model-b")
+    return a, load_verifier(folder / "model-b", threshold=a.threshold)
+
+
+def _reembed_setup(folder: Path) -> tuple[Any, Any]:
+    """A gallery of ``p0`` and ``p1`` on model A; models A and B."""
+    from bioverify.gallery import Gallery
+
+    a, b = _reembed_models(folder)
+    with Gallery(folder / "gallery.db", a) as gallery:
+        for k, face in enumerate(FACES[:2]):
+            gallery.enroll(f"p{k}", [face])
+    return a, b
+
+
+def _reembed_back_and_forth(folder: Path, rounds: int) -> None:
+    """Re-embed the gallery to the other model, ``2 * rounds`` times; print ``ready``, then
+    the number of each re-embedding finished."""
+    from bioverify.gallery import Gallery
+
+    a, b = _reembed_models(folder)
+    other = {a.model_sha256: b, b.model_sha256: a}
+    print("ready", flush=True)
+    for k in range(2 * rounds):
+        with Gallery(folder / "gallery.db") as gallery:
+            if not gallery.reembed(other[gallery.model_sha256]).switched:
+                raise RuntimeError("reembed did not switch the gallery")
+        print(k, flush=True)
+
+
+def _reembed_state(folder: Path, models: tuple[Any, Any]) -> str | None:
+    """None when the gallery passes its check, is on model A or B and finds ``p0`` with
+    that model; else what is wrong."""
+    from bioverify.gallery import Gallery
+
+    try:
+        with Gallery(folder / "gallery.db") as gallery:
+            problems, sha = gallery.check(), gallery.model_sha256
+        verifier = {m.model_sha256: m for m in models}[sha]
+        with Gallery(folder / "gallery.db", verifier) as gallery:
+            decision = gallery.identify(FACES[0]).decision
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None if not problems and decision == "p0" else f"{problems} {decision!r}"
+
+
+def kills_during_reembed(kills: int, rng: random.Random) -> dict[str, Any]:
+    """SIGKILL a process re-embedding a gallery back and forth between two models at a
+    random moment, ``kills`` times; after each, the gallery must pass its check, be wholly
+    on one of the two models and identify its enrolled person."""
+    row = {"kills": 0, "writes_completed": 0, "states_lost": 0, "half_written_accepted": 0}
+    row |= {"faults": 0, "fault_failures": 0}
+    failures = []
+    with tempfile.TemporaryDirectory(prefix="faults-reembed-kill-") as tmp:
+        folder = Path(tmp)
+        models = _reembed_setup(folder)
+        for _ in range(kills):
+            out = _start_and_kill(["--reembed", str(folder), "1000"], 2.0, rng)
+            row["kills"] += 1
+            row["writes_completed"] += len(out.split())
+            problem = _reembed_state(folder, models)
+            if problem is not None:
+                row["states_lost"] += 1
+                failures.append({"path": "gallery_reembed", "state": problem})
+                break
+    return {"row": row, "failures": failures}
 
 
 def identify_during_reembed(rounds: int) -> dict[str, Any]:
@@ -290,15 +359,10 @@ def identify_during_reembed(rounds: int) -> dict[str, Any]:
     on the other) — never another answer, a corrupt-gallery error or a mixed state."""
     from bioverify.errors import ModelMismatch
     from bioverify.gallery import Gallery
-    from bioverify.verify.api import load_verifier
 
     with tempfile.TemporaryDirectory(prefix="faults-reembed-") as tmp:
         folder = Path(tmp)
-        a = _face_verifier()
-        b = load_verifier(_other_face_model(folder / "model-b"), threshold=a.threshold)
-        with Gallery(folder / "gallery.db", a) as gallery:
-            for k, face in enumerate(FACES[:2]):
-                gallery.enroll(f"p{k}", [face])
+        a, b = _reembed_setup(folder)
         writer = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.fuzz.faults", "--reembed", str(folder), str(rounds)],
             stdout=subprocess.DEVNULL,
@@ -341,6 +405,11 @@ def run(paths: list[str], kills: int, seed: int = 0) -> dict[str, Any]:
     rows: dict[str, dict[str, Any]] = {}
     failures: list[dict[str, Any]] = []
     for path in paths:
+        if path == "gallery_reembed":
+            result = kills_during_reembed(kills, rng)
+            rows[path] = result["row"]
+            failures += result["failures"]
+            continue
         row = rows.setdefault(
             path,
             {
@@ -397,7 +466,7 @@ def markdown(summary: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--paths", default=",".join(WRITE_PATHS))
+    parser.add_argument("--paths", default=",".join([*WRITE_PATHS, "gallery_reembed"]))
     parser.add_argument("--kills", type=int, default=50, help="SIGKILLs per write path")
     parser.add_argument("--out", type=Path, default=None, help="write the summary JSON here")
     parser.add_argument(

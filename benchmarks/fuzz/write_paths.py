@@ -146,6 +146,51 @@ def _backup_read(folder: Path) -> int:
     return len(read_export(folder / "backup.json")["identities"]) - 1
 
 
+#: identities a remove-path gallery starts with (more than the kills can remove)
+_REMOVABLE = 3000
+
+
+def _remove_setup(folder: Path) -> None:
+    """A gallery of ``p0`` … ``p<_REMOVABLE>``: ``p0`` enrolled from a photo, the others
+    imported as copies of its templates (no embedding needed)."""
+    import json
+
+    from bioverify.gallery import Gallery
+
+    with Gallery(folder / "gallery.db", _verifier()) as gallery:
+        gallery.enroll("p0", [FACES[0]])
+        gallery.export_json(folder / "p0.json")
+        document = json.loads((folder / "p0.json").read_text())
+        (entry,) = document["identities"]
+        document["identities"] = [{**entry, "id": f"p{k}"} for k in range(1, _REMOVABLE + 1)]
+        (folder / "copies.json").write_text(json.dumps(document))
+        gallery.import_json(folder / "copies.json")
+
+
+def _remove_write(folder: Path, version: int) -> None:
+    """Remove ``p<version - 1>``: after version ``v``, ``p0`` … ``p<v - 1>`` are gone."""
+    from bioverify.gallery import Gallery
+
+    if version > 0:
+        with Gallery(folder / "gallery.db") as gallery:
+            gallery.remove(f"p{version - 1}")
+
+
+def _remove_read(folder: Path) -> int:
+    """How many identities were removed; the rest must be ``p<k>`` … ``p<_REMOVABLE>``
+    without a gap, and the gallery's own check must pass."""
+    from bioverify.errors import GalleryError
+    from bioverify.gallery import Gallery
+
+    with Gallery(folder / "gallery.db") as gallery:
+        problems = gallery.check()
+        names = sorted(int(s.id[1:]) for s in gallery.list())
+    first = names[0] if names else _REMOVABLE + 1
+    if problems or names != list(range(first, _REMOVABLE + 1)):
+        raise GalleryError(f"gallery damaged: {problems or names[:5]}")
+    return first
+
+
 # --------------------------------------------------------------------------- export
 def _export_setup(folder: Path) -> None:
     """A tiny face checkpoint (random weights) with the keys ``bioverify train`` writes."""
@@ -222,6 +267,7 @@ WRITE_PATHS = {
         ),
         WritePath("gallery_enroll", _gallery_setup, _gallery_write, _gallery_read),
         WritePath("gallery_backup", _backup_setup, _backup_write, _backup_read),
+        WritePath("gallery_remove", _remove_setup, _remove_write, _remove_read, 0.5),
         WritePath("export", _export_setup, _export_write, _export_read, kill_within_s=8.0),
     )
 }
