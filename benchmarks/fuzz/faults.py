@@ -119,17 +119,23 @@ def _child(path: str, folder: Path, start: int) -> None:
         version += 1
 
 
-def _start_and_kill(args: list[str], within_s: float, rng: random.Random) -> str:
-    """Start ``python -m benchmarks.fuzz.faults ARGS``, wait for its ``ready`` line, SIGKILL
-    it after a random ``0..within_s`` seconds; its output after ``ready``."""
-    child = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.fuzz.faults", *args],
-        stdout=subprocess.PIPE,
+def _spawn(*args: object, output: bool = False) -> subprocess.Popen[str]:
+    """``python -m benchmarks.fuzz.faults ARGS`` as a child process (its stdout piped when
+    ``output``, else discarded; its stderr piped)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.fuzz.faults", *(str(a) for a in args)],
+        stdout=subprocess.PIPE if output else subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
         env=child_env(),
     )
+
+
+def _start_and_kill(args: list[str], within_s: float, rng: random.Random) -> str:
+    """Start ``python -m benchmarks.fuzz.faults ARGS``, wait for its ``ready`` line, SIGKILL
+    it after a random ``0..within_s`` seconds; its output after ``ready``."""
+    child = _spawn(*args, output=True)
     assert child.stdout is not None
     if child.stdout.readline().strip() != "ready":
         child.kill()
@@ -165,33 +171,13 @@ def _repeat(path: str, folder: Path, version: int, times: int) -> None:
         WRITE_PATHS[path].write(folder, version)
 
 
-def _spawn_repeat(path: str, folder: Path, version: int, times: int) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.fuzz.faults",
-            "--repeat",
-            path,
-            str(folder),
-            str(version),
-            str(times),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        env=child_env(),
-    )
-
-
 def concurrent_installs(writes: int) -> dict[str, Any]:
     """Two processes install calibrations 1000 and 2000, ``writes`` times each, at once,
     while this one loads the file in a loop: every load must give version 0, 1000 or 2000."""
     with tempfile.TemporaryDirectory(prefix="faults-concurrent-") as tmp:
         folder = Path(tmp)
         WRITE_PATHS["calibration"].setup(folder)
-        writers = [_spawn_repeat("calibration", folder, v, writes) for v in (1000, 2000)]
+        writers = [_spawn("--repeat", "calibration", folder, v, writes) for v in (1000, 2000)]
         reads, mixed = 0, []
         while any(w.poll() is None for w in writers):
             try:
@@ -222,7 +208,7 @@ def identify_during_backup(backups: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="faults-backup-") as tmp:
         folder = Path(tmp)
         WRITE_PATHS["gallery_backup"].setup(folder)
-        writer = _spawn_repeat("gallery_backup", folder, 0, backups)
+        writer = _spawn("--repeat", "gallery_backup", folder, 0, backups)
         identifications, reads, wrong = 0, 0, []
         with Gallery(folder / "gallery.db", _face_verifier()) as gallery:
             while writer.poll() is None:
@@ -363,14 +349,7 @@ def identify_during_reembed(rounds: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="faults-reembed-") as tmp:
         folder = Path(tmp)
         a, b = _reembed_setup(folder)
-        writer = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.fuzz.faults", "--reembed", str(folder), str(rounds)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=ROOT,
-            env=child_env(),
-        )
+        writer = _spawn("--reembed", folder, rounds)
         counts = {"found": 0, "refused": 0}
         wrong: list[str] = []
         while writer.poll() is None:
