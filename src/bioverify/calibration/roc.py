@@ -353,9 +353,8 @@ def threshold_at_frr(curve: RocCurve, target: float) -> float:
 
     Parameters
     ----------
-    curve : RocCurve
-    target : float
-        The highest FRR to allow, in [0, 1].
+    curve, target
+        As for :func:`threshold_at_far`, with ``target`` the highest FRR to allow.
 
     Returns
     -------
