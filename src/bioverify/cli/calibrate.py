@@ -212,6 +212,11 @@ def _check(trials: _Trials, calibration_path: Path | None, model: Path, seed: in
         click.echo(line)
 
 
+def _targets(rate: str, help: str) -> Any:
+    """--target-far / --target-frr: repeatable rates strictly between 0 and 1."""
+    return click.option(f"--target-{rate}", multiple=True, type=options.OPEN_UNIT, help=help)
+
+
 @click.command("calibrate")
 @options.scores(
     help="CSV with a header naming score,label (1 genuine, 0 impostor) and optionally "
@@ -236,18 +241,8 @@ def _check(trials: _Trials, calibration_path: Path | None, model: Path, seed: in
     is_flag=True,
     help="With --model: also write the calibration into the bundle as calibration.json.",
 )
-@click.option(
-    "--target-far",
-    multiple=True,
-    type=options.OPEN_UNIT,
-    help="Target false accept rate (repeatable). Default 0.001 when no target is given.",
-)
-@click.option(
-    "--target-frr",
-    multiple=True,
-    type=options.OPEN_UNIT,
-    help="Target false reject rate (repeatable).",
-)
+@_targets("far", "Target false accept rate (repeatable). Default 0.001 when no target is given.")
+@_targets("frr", "Target false reject rate (repeatable).")
 @click.option(
     "--out",
     default=None,
