@@ -78,23 +78,12 @@ def test_every_command_uses_options_that_exist() -> None:
             assert option in helps[path], f"README: `{command}` uses {option}, unknown to the CLI"
 
 
-_SUBCOMMANDS = {
-    "verify",
-    "evaluate",
-    "calibrate",
-    "drift",
-    "split",
-    "train",
-    "export",
-    "enroll",
-    "identify",
-    "gallery",
-    "list",
-    "show",
-    "remove",
-    "reembed",
-    "import",
-    "check",
-    "migrate",
-    "info",
-}
+def _subcommand_names() -> set[str]:
+    """The names of the CLI's commands and of the gallery's sub-commands."""
+    from bioverify.cli import cli
+    from bioverify.cli.gallery import gallery
+
+    return set(cli.commands) | set(gallery.commands)
+
+
+_SUBCOMMANDS = _subcommand_names()

@@ -12,10 +12,10 @@ loaded for many calls and :class:`VerifyResult` is what both return. (The ``biov
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bioverify import errors
+from bioverify.lazy import lazy_attributes
 from bioverify.verify.api import verify
 
 if TYPE_CHECKING:
@@ -32,10 +32,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = ["Gallery", "Verifier", "VerifyResult", "__version__", "errors", "verify"]

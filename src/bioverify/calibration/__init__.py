@@ -8,7 +8,7 @@ imported on first use, so ``import bioverify.calibration`` stays fast.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bioverify.calibration.calibration_file import FORMAT_VERSION, Calibration
 from bioverify.calibration.check import PointCheck, check_calibration
@@ -22,17 +22,13 @@ from bioverify.calibration.roc import RocCurve, eer, threshold_at_far, threshold
 from bioverify.calibration.scores_csv import ScoreTable, read_scores_csv
 from bioverify.calibration.scoring import score_trials
 from bioverify.calibration.summary import summarize
+from bioverify.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from bioverify.calibration.report import write_report
 
 
-def __getattr__(name: str) -> Any:
-    if name == "write_report":
-        from bioverify.calibration.report import write_report
-
-        return write_report
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, {"write_report": "bioverify.calibration.report"})
 
 
 __all__ = [

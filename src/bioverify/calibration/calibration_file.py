@@ -216,6 +216,8 @@ class Calibration:
         Returns
         -------
         Calibration
+            The calibration ``data`` describes: ``Calibration.from_dict(cal.to_dict())``
+            equals ``cal``.
 
         Raises
         ------
@@ -252,7 +254,7 @@ class Calibration:
         Returns
         -------
         pathlib.Path
-            The path written.
+            ``path``, now holding the calibration that :meth:`load` reads back.
 
         Raises
         ------
@@ -301,6 +303,7 @@ class Calibration:
         Returns
         -------
         Calibration
+            The calibration the file holds, validated as :meth:`from_dict` validates it.
 
         Raises
         ------

@@ -16,6 +16,7 @@ from numpy.typing import ArrayLike
 
 from bioverify.calibration.calibration_file import Calibration
 from bioverify.calibration.conditions import RatesAt, rates_at_points
+from bioverify.calibration.intervals import IntervalSettings
 from bioverify.calibration.operating_points import OperatingPoint, rates_with_intervals
 from bioverify.calibration.roc import rule_of_three_count, validate_scores
 
@@ -130,7 +131,7 @@ def check_calibration(
     s, genuine = validate_scores(scores, labels)
     thresholds = [op.threshold for op in calibration.operating_points]
     far, frr, far_ci, frr_ci, _ = rates_with_intervals(
-        s, genuine, thresholds, subject_a, subject_b, seed=seed
+        s, genuine, thresholds, subject_a, subject_b, settings=IntervalSettings(seed=seed)
     )
     n_genuine = int(np.count_nonzero(genuine))
     measured = rates_at_points(calibration.operating_points, far, frr, far_ci, frr_ci)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from bioverify.calibration.intervals import clopper_pearson
+from bioverify.calibration.intervals import IntervalSettings, clopper_pearson
 from bioverify.calibration.operating_points import OperatingPoint, rates_with_intervals
 from bioverify.calibration.roc import RocCurve, eer
 from bioverify.errors import CalibrationError, InvalidInput
@@ -202,9 +202,7 @@ def measure_conditions(
             thresholds,
             a[mine] if by_subject and a is not None else None,
             b[mine] if by_subject and b is not None else None,
-            confidence,
-            n_resamples,
-            seed,
+            IntervalSettings(confidence, n_resamples, seed),
         )
         both = n_genuine > 0 and n_impostor > 0
         reports.append(
@@ -226,9 +224,7 @@ def _rates(
     thresholds: list[float],
     a: np.ndarray | None,
     b: np.ndarray | None,
-    confidence: float,
-    n_resamples: int,
-    seed: int,
+    settings: IntervalSettings,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Rates at the thresholds; the rate of a class with no trials reads 0 with the
     uninformative interval (0, 1)."""
@@ -243,7 +239,7 @@ def _rates(
         return share, nothing, np.column_stack([low, high]), unknown
     try:
         far, frr, far_ci, frr_ci, _ = rates_with_intervals(
-            s, g, thresholds, a, b, confidence=confidence, n_resamples=n_resamples, seed=seed
+            s, g, thresholds, a, b, settings=settings
         )
     except InvalidInput:  # too few subjects for a bootstrap: count-based intervals
         far, frr, far_ci, frr_ci, _ = rates_with_intervals(s, g, thresholds)

@@ -71,12 +71,15 @@ def cllr(llr_genuine: ArrayLike, llr_impostor: ArrayLike) -> float:
     Returns
     -------
     float
-        Bits.
+        The cost in bits: near 0 for confident LLRs on the right side, exactly 1 when every
+        LLR is 0, above 1 when LLRs lean the wrong way, ``inf`` when an infinite LLR is on
+        the wrong side.
 
     Raises
     ------
     InvalidInput
-        An empty array, a NaN or a value that is not a number.
+        ``llr_genuine`` or ``llr_impostor`` is empty, holds a NaN or holds a value that is
+        not a number.
 
     See Also
     --------
@@ -123,12 +126,15 @@ def min_cllr(scores: ArrayLike, labels: ArrayLike) -> float:
     Returns
     -------
     float
-        Bits.
+        The Cllr in bits of the PAV-calibrated scores, in [0, 1]: 1 when the scores carry
+        no information about the labels (the flat LLR 0 is then the best monotone map).
 
     Raises
     ------
     InvalidInput
-        Malformed scores or labels.
+        Scores or labels that :func:`~bioverify.calibration.roc.validate_scores` rejects:
+        not 1-D, of different lengths, empty, NaN or infinite scores, labels other than
+        0/1, or a single class.
 
     Examples
     --------
@@ -187,6 +193,8 @@ def detection_cost(
     Returns
     -------
     float
+        The cost at ``threshold``; normalized, 1 is the cost of the better of "accept all"
+        and "reject all", and 0 that of a threshold that makes no error.
 
     Raises
     ------
@@ -278,6 +286,8 @@ def actual_dcf(
     Returns
     -------
     float
+        The cost of the Bayes decisions these LLRs make; above :func:`min_dcf` by what
+        their miscalibration costs.
 
     Raises
     ------

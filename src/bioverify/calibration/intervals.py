@@ -6,6 +6,7 @@ subject ids are known the interval comes from resampling *subjects*, not trials.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import overload
 
 import numpy as np
@@ -20,6 +21,26 @@ from bioverify.errors import InvalidInput
 _CHUNK_BYTES = 64 * 1024 * 1024
 #: largest dense per-pair count table (subjects^2 x columns float64) before switching to sparse
 _DENSE_TABLE_BYTES = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class IntervalSettings:
+    """How the intervals of measured rates are drawn: the confidence level, and the
+    resample count and seed of an identity bootstrap (unused by Clopper–Pearson).
+
+    Examples
+    --------
+    >>> IntervalSettings(seed=3)
+    IntervalSettings(confidence=0.95, n_resamples=1000, seed=3)
+    """
+
+    confidence: float = 0.95
+    n_resamples: int = 1000
+    seed: int = 0
+
+
+#: 95 % intervals; a bootstrap draws 1000 resamples with seed 0
+DEFAULT_INTERVALS = IntervalSettings()
 
 
 def _check_confidence(confidence: float) -> float:

@@ -207,16 +207,19 @@ class ScoreCalibrator:
         Parameters
         ----------
         scores : array-like of float
+            Raw scores of the model the map was fitted for; scores outside the fitted range
+            are extrapolated (logistic) or clipped to the end knots (isotonic).
 
         Returns
         -------
         numpy.ndarray
-            ``float64``, the shape of ``scores``.
+            ``float64`` LLRs, the shape of ``scores``: positive favours "same identity",
+            0 is no evidence either way.
 
         Raises
         ------
         CalibrationError
-            Not fitted.
+            :meth:`fit` or :meth:`from_dict` has not set the map yet.
         InvalidInput
             A score is NaN or not a number.
         """
@@ -244,12 +247,12 @@ class ScoreCalibrator:
         Returns
         -------
         numpy.ndarray
-            ``float64``, the shape of ``scores``.
+            ``float64`` probabilities in [0, 1], one per score in the shape of ``scores``.
 
         Raises
         ------
         CalibrationError
-            Not fitted.
+            The calibrator is not fitted.
         InvalidInput
             ``prior`` outside (0, 1), or a NaN score.
         """

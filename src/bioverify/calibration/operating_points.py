@@ -11,7 +11,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from bioverify.calibration.intervals import bootstrap_rates, clopper_pearson
+from bioverify.calibration.intervals import (
+    DEFAULT_INTERVALS,
+    IntervalSettings,
+    bootstrap_rates,
+    clopper_pearson,
+)
 from bioverify.calibration.roc import (
     RocCurve,
     rule_of_three_count,
@@ -173,16 +178,14 @@ def rates_with_intervals(
     subject_a: ArrayLike | None = None,
     subject_b: ArrayLike | None = None,
     *,
-    confidence: float = 0.95,
-    n_resamples: int = 1000,
-    seed: int = 0,
+    settings: IntervalSettings = DEFAULT_INTERVALS,
     curve: RocCurve | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
     """FAR and FRR measured at each threshold (accept ``score >= t``) with their intervals.
 
     Identity-bootstrap intervals when ``subject_a`` and ``subject_b`` are given, else
-    Clopper–Pearson on the trial counts. Returns ``(far, frr, far_ci, frr_ci, method)``;
-    the intervals are ``[T, 2]``.
+    Clopper–Pearson on the trial counts, both at ``settings.confidence``. Returns
+    ``(far, frr, far_ci, frr_ci, method)``; the intervals are ``[T, 2]``.
 
     Examples
     --------
@@ -198,13 +201,20 @@ def rates_with_intervals(
     frr = roc.frr[idx]
     if subject_a is not None and subject_b is not None:
         far_ci, frr_ci = bootstrap_rates(
-            scores, genuine, thresholds, subject_a, subject_b, n_resamples, confidence, seed
+            scores,
+            genuine,
+            thresholds,
+            subject_a,
+            subject_b,
+            settings.n_resamples,
+            settings.confidence,
+            settings.seed,
         )
         return far, frr, far_ci, frr_ci, "identity-bootstrap"
     k_far = np.rint(far * roc.n_impostor).astype(np.int64)
     k_frr = np.rint(frr * roc.n_genuine).astype(np.int64)
-    far_ci = np.column_stack(clopper_pearson(k_far, roc.n_impostor, confidence))
-    frr_ci = np.column_stack(clopper_pearson(k_frr, roc.n_genuine, confidence))
+    far_ci = np.column_stack(clopper_pearson(k_far, roc.n_impostor, settings.confidence))
+    frr_ci = np.column_stack(clopper_pearson(k_frr, roc.n_genuine, settings.confidence))
     return far, frr, far_ci, frr_ci, "clopper-pearson"
 
 
@@ -308,9 +318,10 @@ def operating_points(
     Parameters
     ----------
     scores : array-like of float
-        One finite score per trial.
+        One finite score per trial; the thresholds are chosen among them.
     labels : array-like of {0, 1} or bool
-        1 / True = genuine.
+        1 / True = genuine; FAR targets are measured on the impostor trials, FRR targets
+        on the genuine ones.
     target_fars, target_frrs : sequence of float
         The targets, each in (0, 1).
     subject_a, subject_b : array-like, optional
@@ -373,9 +384,7 @@ def operating_points(
         thresholds,
         subject_a,
         subject_b,
-        confidence=confidence,
-        n_resamples=n_resamples,
-        seed=seed,
+        settings=IntervalSettings(confidence, n_resamples, seed),
         curve=roc,
     )
 

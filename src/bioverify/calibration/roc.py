@@ -145,13 +145,14 @@ class RocCurve:
         Parameters
         ----------
         scores : array-like of float
-            One finite score per trial.
+            One finite score per trial; ties share one ROC point.
         labels : array-like of {0, 1} or bool
             1 / True = genuine; both classes are needed.
 
         Returns
         -------
         RocCurve
+            Read-only arrays, one point per unique score plus the ``+inf`` point.
 
         Raises
         ------
@@ -320,16 +321,17 @@ def threshold_at_far(curve: RocCurve, target: float) -> float:
     ----------
     curve : RocCurve
     target : float
-        The target FAR, in [0, 1].
+        The highest FAR to allow, in [0, 1].
 
     Returns
     -------
     float
+        A score of the curve, or ``+inf`` when no score meets ``target``.
 
     Raises
     ------
     InvalidInput
-        ``target`` outside [0, 1].
+        ``target`` is outside [0, 1] or NaN.
 
     See Also
     --------
@@ -351,18 +353,19 @@ def threshold_at_frr(curve: RocCurve, target: float) -> float:
 
     Parameters
     ----------
-    curve : RocCurve
-    target : float
-        The target FRR, in [0, 1].
+    curve, target
+        As for :func:`threshold_at_far`, with ``target`` the highest FRR to allow.
 
     Returns
     -------
     float
+        A score of the curve (the lowest score accepts every trial, FRR 0), or ``+inf``
+        when ``target`` is 1.
 
     Raises
     ------
     InvalidInput
-        ``target`` outside [0, 1].
+        ``target`` is not a rate: below 0, above 1 or NaN.
 
     Examples
     --------

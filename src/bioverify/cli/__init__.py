@@ -7,6 +7,7 @@ traceback.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
@@ -49,35 +50,27 @@ def _quiet_opencv() -> None:
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 
+#: the sub-command modules, each defining the command of its own name (imported once the
+#: group exists, since they import this package)
+_COMMANDS = (
+    "calibrate",
+    "cohort",
+    "drift",
+    "split",
+    "train",
+    "export",
+    "enroll",
+    "identify",
+    "gallery",
+    "verify",
+    "evaluate",
+    "info",
+)
+
+
 def _register() -> None:
-    from bioverify.cli import calibrate
-
-    cli.add_command(calibrate.calibrate)
-    from bioverify.cli import cohort, drift
-
-    cli.add_command(cohort.cohort)
-    cli.add_command(drift.drift)
-    from bioverify.cli import split
-
-    cli.add_command(split.split)
-    from bioverify.cli import train
-
-    cli.add_command(train.train)
-    from bioverify.cli import export
-
-    cli.add_command(export.export)
-    from bioverify.cli import enroll, gallery, identify
-
-    cli.add_command(enroll.enroll)
-    cli.add_command(identify.identify)
-    cli.add_command(gallery.gallery)
-    from bioverify.cli import evaluate, verify
-
-    cli.add_command(verify.verify)
-    cli.add_command(evaluate.evaluate)
-    from bioverify.cli import info
-
-    cli.add_command(info.info)
+    for name in _COMMANDS:
+        cli.add_command(getattr(importlib.import_module(f"bioverify.cli.{name}"), name))
 
 
 _register()

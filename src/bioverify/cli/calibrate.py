@@ -212,12 +212,13 @@ def _check(trials: _Trials, calibration_path: Path | None, model: Path, seed: in
         click.echo(line)
 
 
+def _targets(rate: str, help: str) -> Any:
+    """--target-far / --target-frr: repeatable rates strictly between 0 and 1."""
+    return click.option(f"--target-{rate}", multiple=True, type=options.OPEN_UNIT, help=help)
+
+
 @click.command("calibrate")
-@click.option(
-    "--scores",
-    "scores_path",
-    default=None,
-    type=click.Path(dir_okay=False, path_type=Path),
+@options.scores(
     help="CSV with a header naming score,label (1 genuine, 0 impostor) and optionally "
     "subject_a,subject_b for identity-bootstrap intervals. Or use --model and --data.",
 )
@@ -240,22 +241,12 @@ def _check(trials: _Trials, calibration_path: Path | None, model: Path, seed: in
     is_flag=True,
     help="With --model: also write the calibration into the bundle as calibration.json.",
 )
-@click.option(
-    "--target-far",
-    multiple=True,
-    type=options.OPEN_UNIT,
-    help="Target false accept rate (repeatable). Default 0.001 when no target is given.",
-)
-@click.option(
-    "--target-frr",
-    multiple=True,
-    type=options.OPEN_UNIT,
-    help="Target false reject rate (repeatable).",
-)
+@_targets("far", "Target false accept rate (repeatable). Default 0.001 when no target is given.")
+@_targets("frr", "Target false reject rate (repeatable).")
 @click.option(
     "--out",
     default=None,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=options.FILE,
     help="Calibration JSON to write (optional with --install).",
 )
 @click.option(
@@ -279,21 +270,14 @@ def _check(trials: _Trials, calibration_path: Path | None, model: Path, seed: in
     show_default=True,
     help="Prior of genuine trials for the detection cost (minDCF).",
 )
-@click.option(
+@options.count(
     "--bootstrap",
     "n_resamples",
-    type=click.IntRange(min=1),
+    minimum=1,
     default=1000,
-    show_default=True,
     help="Identity-bootstrap resamples (used when the CSV has subject_a,subject_b).",
 )
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Seed of the identity bootstrap.",
-)
+@options.seed(help="Seed of the identity bootstrap.")
 @click.option(
     "--population",
     default=None,
@@ -314,13 +298,7 @@ def _check(trials: _Trials, calibration_path: Path | None, model: Path, seed: in
     "current calibration's thresholds give on this data and say where they fall outside "
     "the claimed intervals.",
 )
-@click.option(
-    "--calibration",
-    "calibration_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="With --check: the calibration to check (default: the model's own).",
-)
+@options.calibration_file(help="With --check: the calibration to check (default: the model's own).")
 @click.option(
     "--force",
     is_flag=True,

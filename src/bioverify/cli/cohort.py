@@ -36,21 +36,19 @@ from bioverify.errors import DataError, InvalidInput
 @options.split(
     required=True, help="split.json: the cohort is drawn from its train identities only."
 )
-@click.option(
+@options.count(
     "--size",
-    type=click.IntRange(min=2),
+    minimum=2,
     default=1000,
-    show_default=True,
     help="Train samples drawn at random (seeded) for the cohort.",
 )
-@click.option(
+@options.count(
     "--top-k",
-    type=click.IntRange(min=1),
+    minimum=1,
     default=200,
-    show_default=True,
     help="Highest cohort scores whose mean and spread normalise a score.",
 )
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@options.seed()
 @options.raw_model_settings
 def cohort(
     model: Path,

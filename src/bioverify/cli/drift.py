@@ -32,21 +32,12 @@ def _calibration(model: str | None, calibration_path: Path | None) -> Calibratio
 
 
 @click.command("drift")
-@click.option(
-    "--scores",
-    "scores_path",
+@options.scores(
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
     help="CSV of production scores with a 'score' column (no labels needed), at least 100.",
 )
 @options.model(type=str, default=None, help="Bundle, or face / voice: use its calibration.")
-@click.option(
-    "--calibration",
-    "calibration_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Calibration JSON to compare with (instead of --model's).",
-)
+@options.calibration_file(help="Calibration JSON to compare with (instead of --model's).")
 @options.json_output
 def drift(
     scores_path: Path, model: str | None, calibration_path: Path | None, as_json: bool

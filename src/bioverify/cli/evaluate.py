@@ -55,12 +55,12 @@ def _pairs_protocol(
 @click.option(
     "--pairs",
     "pairs_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=options.FILE,
     default=None,
     help="LFW-style pairs.txt (files DATA/name/name_%04d.jpg); default: all trials of DATA.",
 )
 @options.trial_caps
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@options.seed()
 @options.model_settings
 @options.json_output
 def evaluate(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from bioverify.cli import options
 from bioverify.errors import MissingDependency
 
 _EXPORT_PACKAGES = frozenset(
@@ -39,11 +40,10 @@ def _size(n_bytes: int) -> str:
     type=click.Path(exists=True, path_type=Path),
     help="Identity folders (or a CSV manifest) of real samples: int8 calibration, parity, EER.",
 )
-@click.option(
+@options.count(
     "--calibration-samples",
-    type=click.IntRange(min=1),
+    minimum=1,
     default=256,
-    show_default=True,
     help="Samples decoded from --calibration-data at most.",
 )
 @click.option(
@@ -52,7 +52,7 @@ def _size(n_bytes: int) -> str:
     help="Faces: embed each image and its mirror image in the graph and fuse them (default "
     "on for faces: about 1 point lower EER for twice the compute).",
 )
-@click.option("--opset", type=click.IntRange(min=18), default=20, show_default=True)
+@options.count("--opset", minimum=18, default=20)
 @click.option("--name", help="Bundle name (default <modality>-<model>-<loss>).")
 @click.option("--overwrite", is_flag=True, help="Replace existing bundles in the output folders.")
 @click.option(

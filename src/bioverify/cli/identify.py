@@ -17,13 +17,7 @@ from bioverify.gallery import Gallery
 @options.gallery_model
 @options.decision
 @options.model_settings
-@click.option(
-    "--top-k",
-    type=click.IntRange(min=1),
-    default=5,
-    show_default=True,
-    help="At most this many candidates.",
-)
+@options.count("--top-k", minimum=1, default=5, help="At most this many candidates.")
 @options.json_output
 @click.argument("file", type=click.Path(path_type=Path))
 def identify(

@@ -32,7 +32,21 @@ DEVICES = ("auto", "cpu", "cuda")
 SCORE_NORMS = ("bundle", "none")
 #: a rate strictly between 0 and 1
 OPEN_UNIT = click.FloatRange(0.0, 1.0, min_open=True, max_open=True)
+#: a file (not a folder), handed to the command as a :class:`Path`
+FILE = click.Path(dir_okay=False, path_type=Path)
 _PROTOCOL = TrialProtocol()
+
+
+def count(*decls: str, minimum: int, default: int, help: str | None = None) -> Any:
+    """A whole-number option of at least ``minimum``; --help shows its default."""
+    return click.option(
+        *decls, type=click.IntRange(min=minimum), default=default, show_default=True, help=help
+    )
+
+
+def seed(help: str | None = None) -> Any:
+    """--seed: a random seed, 0 by default."""
+    return count("--seed", minimum=0, default=0, help=help)
 
 
 def stack(*decorators: Callable[[Any], Any]) -> Callable[[F], F]:
@@ -146,10 +160,25 @@ calibration = click.option(
     "--calibration",
     # no exists=True: a missing file is the runtime's one-line CalibrationError, not
     # click's three-line usage error
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FILE,
     default=None,
     help="Calibration JSON. Default: the bundle's calibration.json.",
 )
+
+
+def calibration_file(**overrides: Any) -> Callable[[F], F]:
+    """--calibration of the commands that check or compare against one calibration
+    (parameter ``calibration_path``; each command words its help)."""
+    return click.option(
+        "--calibration", "calibration_path", **{"type": FILE, "default": None, **overrides}
+    )
+
+
+def scores(**overrides: Any) -> Callable[[F], F]:
+    """--scores: a CSV of trial scores (parameter ``scores_path``)."""
+    return click.option("--scores", "scores_path", **{"type": FILE, "default": None, **overrides})
+
+
 far = click.option(
     "--far",
     type=OPEN_UNIT,
@@ -190,7 +219,7 @@ def split(**overrides: Any) -> Callable[[F], F]:
         "--split",
         "split_path",
         **{
-            "type": click.Path(dir_okay=False, path_type=Path),
+            "type": FILE,
             "default": None,
             "help": "split.json from `bioverify split`: only identities of --split-part are "
             "used (identity-disjoint from training).",
@@ -218,11 +247,10 @@ data_selection = stack(data(), split(), split_part())
 
 
 def _genuine_cap(flag: str, default: int, scope: str) -> Any:
-    return click.option(
+    return count(
         flag,
-        type=click.IntRange(min=1),
+        minimum=1,
         default=default,
-        show_default=True,
         help=f"Genuine trials kept {scope} when trials come from labelled data.",
     )
 
@@ -265,12 +293,15 @@ json_output = click.option("--json", "as_json", is_flag=True, help="Print JSON."
 __all__ = [
     "DEVICES",
     "FACE_MODES",
+    "FILE",
     "GALLERY",
     "OPEN_UNIT",
     "SCORE_NORMS",
     "SPLIT_PARTS",
     "GalleryLocation",
     "calibration",
+    "calibration_file",
+    "count",
     "data",
     "data_selection",
     "decision",
@@ -285,6 +316,8 @@ __all__ = [
     "model_settings",
     "raw_model_settings",
     "score_norm",
+    "scores",
+    "seed",
     "split",
     "split_part",
     "stack",

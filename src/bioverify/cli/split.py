@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from bioverify.cli import options
 from bioverify.datasets.inventory import Inventory, scan_datasets
 from bioverify.datasets.splits import (
     SPLIT_NAMES,
@@ -27,19 +28,16 @@ from bioverify.datasets.splits import (
 
 @click.command("split")
 @click.argument("data", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Split JSON."
-)
+@click.option("--out", required=True, type=options.FILE, help="Split JSON.")
 @click.option("--val-fraction", default=0.1, show_default=True, help="Of eligible identities.")
 @click.option("--test-fraction", default=0.1, show_default=True, help="Of eligible identities.")
-@click.option(
+@options.count(
     "--min-samples",
+    minimum=1,
     default=2,
-    show_default=True,
-    type=click.IntRange(min=1),
     help="Identities with fewer samples go to train only.",
 )
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+@options.seed()
 @click.option(
     "--modality",
     type=click.Choice(["face", "voice"]),

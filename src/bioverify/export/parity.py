@@ -8,14 +8,14 @@ corresponding embedding rows; an fp32 export must reach :data:`MIN_COSINE` on ev
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import onnxruntime as ort
 import torch
 
 from bioverify.errors import ExportError
+from bioverify.jsonable import FieldsToDict
 from bioverify.training.models.encoder import Encoder
 
 #: the lowest row cosine an fp32 export may have against the torch model
@@ -26,16 +26,13 @@ VOICE_SECONDS = (0.5, 1.37, 3.0)
 
 
 @dataclass(frozen=True)
-class Agreement:
+class Agreement(FieldsToDict):
     """Row cosines between two embedding sets of the same inputs."""
 
     min_cosine: float
     mean_cosine: float
     max_abs_diff: float
     embeddings: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def synthetic_batches(

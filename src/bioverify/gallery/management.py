@@ -177,7 +177,7 @@ class GalleryManagement(GalleryBase):
         Returns
         -------
         pathlib.Path
-            The path written.
+            The backup file, readable and writable by its owner only.
 
         Raises
         ------
@@ -228,10 +228,12 @@ class GalleryManagement(GalleryBase):
         >>> import tempfile
         >>> from pathlib import Path
         >>> from bioverify import Gallery, Verifier
-        >>> gallery = Gallery(Path(tempfile.mkdtemp()) / "staff.db", Verifier.load("face"))
-        >>> _ = gallery.enroll("serena", ["examples/face_a1.jpg"])
-        >>> backup = gallery.export_json(Path(tempfile.mkdtemp()) / "backup.json")
-        >>> other = Gallery(Path(tempfile.mkdtemp()) / "other.db", Verifier.load("face"))
+        >>> verifier = Verifier.load("face")
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> staff = Gallery(folder / "staff.db", verifier)
+        >>> _ = staff.enroll("serena", ["examples/face_a1.jpg"])
+        >>> backup = staff.export_json(folder / "backup.json")
+        >>> other = Gallery(folder / "other.db", verifier)
         >>> other.import_json(backup)
         ['serena']
         >>> other.import_json(backup)  # doctest: +ELLIPSIS

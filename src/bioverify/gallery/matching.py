@@ -109,18 +109,21 @@ class GalleryMatching(GalleryBase):
         NoFaceFound, NoSpeechFound, InvalidInput
             The probe cannot be acquired, or ``top_k`` is not a positive integer.
         GalleryError
-            Opened without a verifier.
+            The gallery was opened without a verifier, so it cannot score the probe.
 
         Examples
         --------
         >>> import tempfile
         >>> from pathlib import Path
         >>> from bioverify import Gallery, Verifier
-        >>> gallery = Gallery(Path(tempfile.mkdtemp()) / "staff.db", Verifier.load("face"))
+        >>> verifier = Verifier.load("face")
+        >>> gallery = Gallery(Path(tempfile.mkdtemp()) / "staff.db", verifier)
         >>> _ = gallery.enroll("serena", ["examples/face_a1.jpg"])
         >>> found = gallery.identify("examples/face_a2.jpg")
         >>> found.decision, [(c.identity, round(c.score, 3)) for c in found.candidates]
         ('serena', [('serena', 0.963)])
+        >>> all(c.score >= verifier.threshold for c in found.candidates)
+        True
         >>> gallery.identify("examples/face_b1.jpg").decision
         'unknown'
         """

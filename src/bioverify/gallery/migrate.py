@@ -12,14 +12,14 @@ destination and raises :class:`GalleryError`; the source is never changed.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from bioverify.errors import GalleryError
 from bioverify.gallery import records
 from bioverify.gallery.records import NewTemplate, SourceRecord
 from bioverify.gallery.store import Tx, open_store, read_meta, redact, store_exists
+from bioverify.jsonable import FieldsToDict
 
 #: the meta keys a migrated gallery keeps (its binding to the model, and its history)
 BINDING_KEYS = ("model_sha256", "modality", "embedding_dim", "bundle_path", "created")
@@ -35,16 +35,13 @@ class Digest:
 
 
 @dataclass(frozen=True)
-class MigrationReport:
+class MigrationReport(FieldsToDict):
     source: str
     destination: str
     identities: int
     templates: int
     sha256: str
     """the content digest both galleries share"""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def content_digest(tx: Tx) -> Digest:

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from bioverify.errors import GalleryError
+from bioverify.jsonable import FieldsToDict
 
 if TYPE_CHECKING:
     from bioverify.gallery.store import Tx
@@ -114,7 +115,7 @@ class NewTemplate:
 
 
 @dataclass(frozen=True)
-class TemplateRecord:
+class TemplateRecord(FieldsToDict):
     """A stored template's facts (not its vector)."""
 
     id: int
@@ -127,18 +128,12 @@ class TemplateRecord:
     enrolled_at: str
     model_sha256: str
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
-class IdentitySummary:
+class IdentitySummary(FieldsToDict):
     id: str
     created: str
     n_templates: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 _TEMPLATE_COLUMNS = (

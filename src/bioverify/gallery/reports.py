@@ -7,6 +7,7 @@ from typing import Any
 
 from bioverify.gallery.protocol import Decision
 from bioverify.gallery.records import IdentitySummary, TemplateRecord
+from bioverify.jsonable import FieldsToDict
 
 
 @dataclass(frozen=True)
@@ -148,18 +149,15 @@ class IdentityDetails:
 
 
 @dataclass(frozen=True)
-class RemovalReport:
+class RemovalReport(FieldsToDict):
     identity: str
     n_templates: int
     scrubbed: bool
     """False when another process's open read kept the old copies from being erased yet"""
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
-class ReembedReport:
+class ReembedReport(FieldsToDict):
     """The outcome of :meth:`Gallery.reembed`. ``switched`` says whether the gallery now
     belongs to the new model; it does not while any template is ``unreachable`` (unless
     those were dropped on request)."""
@@ -170,9 +168,6 @@ class ReembedReport:
     unreachable: list[SkippedSample]
     dropped_identities: list[str]
     switched: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 __all__ = [

@@ -36,7 +36,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ from torch import nn
 from bioverify.bundle import VOICE_TRIM_MODES
 from bioverify.datasets.trials import TrialProtocol
 from bioverify.errors import InvalidInput
+from bioverify.jsonable import FieldsToDict
 from bioverify.training.batches import Unreadable
 from bioverify.training.distributed import (
     Distributed,
@@ -85,7 +86,7 @@ _VAL_TRIALS = TrialProtocol()
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(FieldsToDict):
     """Everything a training run depends on; saved as ``config.json`` in ``out_dir``.
 
     Optimiser: ``optimizer`` defaults by loss (:data:`OPTIMIZER_DEFAULTS`), ``lr`` and
@@ -199,10 +200,6 @@ class TrainConfig:
             raise InvalidInput("weight_decay, num_workers and val_min_impostor must be >= 0")
         if not 0 <= self.warmup_fraction < 1:
             raise InvalidInput(f"warmup_fraction must be in [0, 1), got {self.warmup_fraction}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of every field."""
-        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:

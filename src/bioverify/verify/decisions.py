@@ -131,7 +131,8 @@ class DecisionMixin:
         Returns
         -------
         numpy.ndarray
-            ``float64 [N]``.
+            ``float64 [N]``, higher = more alike: cosines clipped to [-1, 1], or AS-Norm
+            scores when the verifier normalises against a cohort.
 
         Examples
         --------
@@ -160,7 +161,8 @@ class DecisionMixin:
         Returns
         -------
         numpy.ndarray
-            ``float64 [M]``.
+            ``float64 [M]``: entry ``j`` is :meth:`score_pairs` of ``probe`` and
+            ``templates[j]``.
 
         Examples
         --------

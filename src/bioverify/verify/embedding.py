@@ -160,7 +160,8 @@ class EmbeddingMixin:
         Parameters
         ----------
         inputs : iterable
-            Photos or recordings of this model's modality.
+            Photos or recordings of this model's modality, each of a type :meth:`acquire`
+            takes; the iterable is read once, before the first batch runs.
 
         Returns
         -------
@@ -189,7 +190,7 @@ class EmbeddingMixin:
         Parameters
         ----------
         inputs : iterable
-            Photos or recordings of this model's modality.
+            Photos or recordings of this model's modality; some may hold no face or speech.
 
         Returns
         -------
