@@ -7,7 +7,7 @@ import pytest
 from scipy.stats import binomtest, norm
 
 import bioverify.calibration.intervals as intervals
-from bioverify.calibration.intervals import bootstrap_rates, clopper_pearson
+from bioverify.calibration.intervals import IntervalSettings, bootstrap_rates, clopper_pearson
 from bioverify.errors import InvalidInput
 
 
@@ -89,7 +89,9 @@ def test_identity_bootstrap_coverage_under_subject_correlation() -> None:
     boot_far = boot_frr = cp_far = 0
     for r in range(replicates):
         scores, labels, sa, sb, true_far, true_frr = _correlated_trials(rng, 100)
-        far_ci, frr_ci = bootstrap_rates(scores, labels, [1.5], sa, sb, n_resamples=200, seed=r)
+        far_ci, frr_ci = bootstrap_rates(
+            scores, labels, [1.5], sa, sb, IntervalSettings(n_resamples=200, seed=r)
+        )
         boot_far += far_ci[0, 0] <= true_far <= far_ci[0, 1]
         boot_frr += frr_ci[0, 0] <= true_frr <= frr_ci[0, 1]
         k = int(np.count_nonzero(scores[~labels] >= 1.5))
@@ -144,7 +146,9 @@ def test_bootstrap_matches_naive_weighting() -> None:
     scores, labels, sa, sb = _small_problem()
     thresholds = [-0.5, 0.3, 1.0, np.inf]
     expected = _naive_bootstrap(scores, labels, thresholds, sa, sb, 300, seed=4)
-    got = bootstrap_rates(scores, labels, thresholds, sa, sb, n_resamples=300, seed=4)
+    got = bootstrap_rates(
+        scores, labels, thresholds, sa, sb, IntervalSettings(n_resamples=300, seed=4)
+    )
     np.testing.assert_allclose(got[0], expected[0], rtol=1e-12)
     np.testing.assert_allclose(got[1], expected[1], rtol=1e-12)
     np.testing.assert_array_equal(got[0][-1], [0.0, 0.0])  # nothing accepted at +inf
@@ -158,19 +162,25 @@ def test_bootstrap_sparse_table_equals_dense(monkeypatch: pytest.MonkeyPatch) ->
     labels = sa == sb
     scores = np.where(labels, rng.normal(1, 1, n), rng.normal(0, 1, n))
     args = (scores, labels, [0.0, 0.5, 2.0], sa, sb)
-    dense = bootstrap_rates(*args, n_resamples=100, seed=1)
+    dense = bootstrap_rates(*args, IntervalSettings(n_resamples=100, seed=1))
     monkeypatch.setattr(intervals, "_DENSE_TABLE_BYTES", 0)
     monkeypatch.setattr(intervals, "_CHUNK_BYTES", 8 * 8 * 40 * 7)  # 7 resamples per chunk
-    sparse = bootstrap_rates(*args, n_resamples=100, seed=1)
+    sparse = bootstrap_rates(*args, IntervalSettings(n_resamples=100, seed=1))
     np.testing.assert_allclose(sparse[0], dense[0], rtol=1e-12)
     np.testing.assert_allclose(sparse[1], dense[1], rtol=1e-12)
 
 
 def test_bootstrap_is_deterministic_for_a_seed() -> None:
     scores, labels, sa, sb = _small_problem()
-    first = bootstrap_rates(scores, labels, [0.3], sa, sb, n_resamples=200, seed=3)
-    again = bootstrap_rates(scores, labels, [0.3], sa, sb, n_resamples=200, seed=3)
-    other = bootstrap_rates(scores, labels, [0.3], sa, sb, n_resamples=200, seed=4)
+    first = bootstrap_rates(
+        scores, labels, [0.3], sa, sb, IntervalSettings(n_resamples=200, seed=3)
+    )
+    again = bootstrap_rates(
+        scores, labels, [0.3], sa, sb, IntervalSettings(n_resamples=200, seed=3)
+    )
+    other = bootstrap_rates(
+        scores, labels, [0.3], sa, sb, IntervalSettings(n_resamples=200, seed=4)
+    )
     np.testing.assert_array_equal(first[0], again[0])
     np.testing.assert_array_equal(first[1], again[1])
     assert not (np.array_equal(first[0], other[0]) and np.array_equal(first[1], other[1]))
@@ -184,7 +194,9 @@ def test_bootstrap_with_no_usable_resample_raises() -> None:
     outcomes = []
     for seed in range(20):
         try:
-            bootstrap_rates(scores, labels, [0.5], sa, sb, n_resamples=1, seed=seed)
+            bootstrap_rates(
+                scores, labels, [0.5], sa, sb, IntervalSettings(n_resamples=1, seed=seed)
+            )
             outcomes.append("ok")
         except InvalidInput as exc:
             assert "impostor" in str(exc)
@@ -199,6 +211,6 @@ def test_bootstrap_rejects_bad_input() -> None:
     with pytest.raises(InvalidInput, match="thresholds"):
         bootstrap_rates(scores, labels, [np.nan], sa, sb)
     with pytest.raises(InvalidInput, match="n_resamples"):
-        bootstrap_rates(scores, labels, [0.3], sa, sb, n_resamples=0)
+        bootstrap_rates(scores, labels, [0.3], sa, sb, IntervalSettings(n_resamples=0))
     with pytest.raises(InvalidInput, match="confidence"):
-        bootstrap_rates(scores, labels, [0.3], sa, sb, confidence=95)
+        bootstrap_rates(scores, labels, [0.3], sa, sb, IntervalSettings(confidence=95))

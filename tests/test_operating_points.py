@@ -9,8 +9,12 @@ import warnings
 import numpy as np
 import pytest
 
-from bioverify.calibration.intervals import bootstrap_rates, clopper_pearson
-from bioverify.calibration.operating_points import OperatingPoint, operating_points
+from bioverify.calibration.intervals import IntervalSettings, bootstrap_rates, clopper_pearson
+from bioverify.calibration.operating_points import (
+    OperatingPoint,
+    operating_points,
+    rates_with_intervals,
+)
 from bioverify.calibration.roc import RocCurve
 from bioverify.errors import CalibrationError, InvalidInput
 
@@ -94,12 +98,38 @@ def test_identity_bootstrap_intervals() -> None:
         seed=9,
     )
     far_ci, frr_ci = bootstrap_rates(
-        scores, labels, [p.threshold for p in points], sa, sb, n_resamples=200, seed=9
+        scores,
+        labels,
+        [p.threshold for p in points],
+        sa,
+        sb,
+        IntervalSettings(n_resamples=200, seed=9),
     )
+    n_impostor, n_genuine = int((~labels).sum()), int(labels.sum())
     for k, p in enumerate(points):
         assert p.ci_method == "identity-bootstrap"
-        assert p.far_ci == tuple(far_ci[k])
-        assert p.frr_ci == tuple(frr_ci[k])
+        far_exact = clopper_pearson(round(p.far * n_impostor), n_impostor)
+        frr_exact = clopper_pearson(round(p.frr * n_genuine), n_genuine)
+        assert p.far_ci == (min(far_ci[k][0], far_exact[0]), max(far_ci[k][1], far_exact[1]))
+        assert p.frr_ci == (min(frr_ci[k][0], frr_exact[0]), max(frr_ci[k][1], frr_exact[1]))
+
+
+def test_no_error_in_the_trials_still_gives_an_interval_above_zero() -> None:
+    # 10 people, every impostor score far below every genuine one: the bootstrap of zero
+    # errors collapses to [0, 0]; the interval reported is at least the exact binomial one
+    rng = np.random.default_rng(0)
+    people = np.repeat(np.arange(10).astype(str), 6)
+    sa, sb = np.meshgrid(people, people)
+    sa, sb = sa.ravel(), sb.ravel()
+    labels = sa == sb
+    scores = np.where(labels, rng.uniform(0.9, 1.0, sa.size), rng.uniform(0.0, 0.5, sa.size))
+    far, frr, far_ci, frr_ci, method = rates_with_intervals(scores, labels, [0.7], sa, sb)
+    assert method == "identity-bootstrap" and far[0] == 0.0 and frr[0] == 0.0
+    assert far_ci[0][0] == 0.0 and far_ci[0][1] == pytest.approx(
+        clopper_pearson(0, int((~labels).sum()))[1]
+    )
+    assert frr_ci[0][1] == pytest.approx(clopper_pearson(0, int(labels.sum()))[1])
+    assert far_ci[0][1] > 0.0 and frr_ci[0][1] > 0.0
 
 
 @pytest.mark.parametrize("bad", [0.0, 1.0, -0.01, 2.0, float("nan")])

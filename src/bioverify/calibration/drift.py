@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from itertools import pairwise
 from typing import Any
 
@@ -121,15 +121,8 @@ class DriftReport:
         return "moderate shift" if self.psi > PSI_MODERATE else "no drift"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "n_scores": self.n_scores,
-            "genuine_share": self.genuine_share,
-            "ks": self.ks,
-            "ks_critical": self.ks_critical,
-            "psi": self.psi,
-            "accepted_share": self.accepted_share,
-            "verdict": self.verdict,
-        }
+        """Every field, and the :attr:`verdict`."""
+        return {**asdict(self), "verdict": self.verdict}
 
 
 def check_drift(

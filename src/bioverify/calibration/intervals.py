@@ -151,9 +151,7 @@ def bootstrap_rates(
     thresholds: ArrayLike,
     subject_a: ArrayLike,
     subject_b: ArrayLike,
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
+    settings: IntervalSettings = DEFAULT_INTERVALS,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Percentile intervals for FAR and FRR at each threshold, bootstrapping by identity.
 
@@ -177,7 +175,8 @@ def bootstrap_rates(
     ``m^T C m + m . d`` — matrix products per chunk of resamples.
     """
     s, genuine = validate_scores(scores, labels)
-    c = _check_confidence(confidence)
+    c = _check_confidence(settings.confidence)
+    n_resamples, seed = settings.n_resamples, settings.seed
     if int(n_resamples) < 1:
         raise InvalidInput(f"n_resamples must be >= 1, got {n_resamples}")
     t = np.atleast_1d(np.asarray(thresholds, dtype=np.float64))

@@ -42,10 +42,8 @@ class GalleryManagement(GalleryBase):
 
         Examples
         --------
-        >>> import tempfile
-        >>> from pathlib import Path
-        >>> from bioverify import Gallery, Verifier
-        >>> gallery = Gallery(Path(tempfile.mkdtemp()) / "staff.db", Verifier.load("face"))
+        >>> import tempfile, bioverify
+        >>> gallery = bioverify.Gallery.open(f"{tempfile.mkdtemp()}/staff.db", "face")
         >>> _ = gallery.enroll("serena", ["examples/face_a1.jpg"])
         >>> details = gallery.show("serena")
         >>> details.summary.n_templates, details.templates[0].source_name
@@ -66,10 +64,8 @@ class GalleryManagement(GalleryBase):
 
         Examples
         --------
-        >>> import tempfile
-        >>> from pathlib import Path
-        >>> from bioverify import Gallery, Verifier
-        >>> gallery = Gallery(Path(tempfile.mkdtemp()) / "staff.db", Verifier.load("face"))
+        >>> import tempfile, bioverify
+        >>> gallery = bioverify.Gallery.open(f"{tempfile.mkdtemp()}/staff.db", "face")
         >>> _ = gallery.enroll("serena", ["examples/face_a1.jpg"])
         >>> [(s.id, s.n_templates) for s in gallery.list()]
         [('serena', 1)]
@@ -88,10 +84,8 @@ class GalleryManagement(GalleryBase):
 
         Examples
         --------
-        >>> import tempfile
-        >>> from pathlib import Path
-        >>> from bioverify import Gallery, Verifier
-        >>> gallery = Gallery(Path(tempfile.mkdtemp()) / "staff.db", Verifier.load("face"))
+        >>> import tempfile, bioverify
+        >>> gallery = bioverify.Gallery.open(f"{tempfile.mkdtemp()}/staff.db", "face")
         >>> _ = gallery.enroll("serena", ["examples/face_a1.jpg"])
         >>> gallery.check()
         []
@@ -147,10 +141,8 @@ class GalleryManagement(GalleryBase):
 
         Examples
         --------
-        >>> import tempfile
-        >>> from pathlib import Path
-        >>> from bioverify import Gallery, Verifier
-        >>> gallery = Gallery(Path(tempfile.mkdtemp()) / "staff.db", Verifier.load("face"))
+        >>> import tempfile, bioverify
+        >>> gallery = bioverify.Gallery.open(f"{tempfile.mkdtemp()}/staff.db", "face")
         >>> _ = gallery.enroll("serena", ["examples/face_a1.jpg"])
         >>> gallery.remove("serena")
         RemovalReport(identity='serena', n_templates=1, scrubbed=True)
@@ -190,10 +182,8 @@ class GalleryManagement(GalleryBase):
 
         Examples
         --------
-        >>> import tempfile
-        >>> from pathlib import Path
-        >>> from bioverify import Gallery, Verifier
-        >>> gallery = Gallery(Path(tempfile.mkdtemp()) / "staff.db", Verifier.load("face"))
+        >>> import tempfile, bioverify
+        >>> gallery = bioverify.Gallery.open(f"{tempfile.mkdtemp()}/staff.db", "face")
         >>> _ = gallery.enroll("serena", ["examples/face_a1.jpg"])
         >>> backup = gallery.export_json(Path(tempfile.mkdtemp()) / "backup.json")
         >>> oct(backup.stat().st_mode & 0o777)
@@ -227,13 +217,12 @@ class GalleryManagement(GalleryBase):
         --------
         >>> import tempfile
         >>> from pathlib import Path
-        >>> from bioverify import Gallery, Verifier
-        >>> verifier = Verifier.load("face")
+        >>> from bioverify import Gallery
         >>> folder = Path(tempfile.mkdtemp())
-        >>> staff = Gallery(folder / "staff.db", verifier)
+        >>> staff = Gallery.open(folder / "staff.db", "face")
         >>> _ = staff.enroll("serena", ["examples/face_a1.jpg"])
         >>> backup = staff.export_json(folder / "backup.json")
-        >>> other = Gallery(folder / "other.db", verifier)
+        >>> other = Gallery(folder / "other.db", staff.verifier)
         >>> other.import_json(backup)
         ['serena']
         >>> other.import_json(backup)  # doctest: +ELLIPSIS
@@ -288,12 +277,10 @@ class GalleryManagement(GalleryBase):
 
         Examples
         --------
-        >>> import tempfile
-        >>> from pathlib import Path
-        >>> from bioverify import Gallery, Verifier
-        >>> gallery = Gallery(Path(tempfile.mkdtemp()) / "staff.db", Verifier.load("face"))
+        >>> import tempfile, bioverify
+        >>> gallery = bioverify.Gallery.open(f"{tempfile.mkdtemp()}/staff.db", "face")
         >>> _ = gallery.enroll("serena", ["examples/face_a1.jpg"])
-        >>> report = gallery.reembed(Verifier.load("face", face_mode="detect"))
+        >>> report = gallery.reembed(bioverify.Verifier.load("face", face_mode="detect"))
         >>> report.switched, report.reembedded, report.unreachable
         (True, 1, [])
         """

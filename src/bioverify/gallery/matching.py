@@ -57,10 +57,8 @@ class GalleryMatching(GalleryBase):
 
         Examples
         --------
-        >>> import tempfile
-        >>> from pathlib import Path
-        >>> from bioverify import Gallery, Verifier
-        >>> gallery = Gallery(Path(tempfile.mkdtemp()) / "staff.db", Verifier.load("face"))
+        >>> import tempfile, bioverify
+        >>> gallery = bioverify.Gallery.open(f"{tempfile.mkdtemp()}/staff.db", "face")
         >>> _ = gallery.enroll("serena", ["examples/face_a1.jpg"])
         >>> result = gallery.verify("serena", "examples/face_a2.jpg")
         >>> result.match, round(result.score, 3)
@@ -113,18 +111,17 @@ class GalleryMatching(GalleryBase):
 
         Examples
         --------
-        >>> import tempfile
-        >>> from pathlib import Path
-        >>> from bioverify import Gallery, Verifier
-        >>> verifier = Verifier.load("face")
-        >>> gallery = Gallery(Path(tempfile.mkdtemp()) / "staff.db", verifier)
-        >>> _ = gallery.enroll("serena", ["examples/face_a1.jpg"])
+        >>> import tempfile, bioverify
+        >>> gallery = bioverify.Gallery.open(f"{tempfile.mkdtemp()}/staff.db", "face")
+        >>> for name, photo in [("serena", "face_a1.jpg"), ("hu", "face_b1.jpg")]:
+        ...     _ = gallery.enroll(name, [f"examples/{photo}"])
         >>> found = gallery.identify("examples/face_a2.jpg")
         >>> found.decision, [(c.identity, round(c.score, 3)) for c in found.candidates]
         ('serena', [('serena', 0.963)])
-        >>> all(c.score >= verifier.threshold for c in found.candidates)
+        >>> all(c.score >= gallery.verifier.threshold for c in found.candidates)
         True
-        >>> gallery.identify("examples/face_b1.jpg").decision
+        >>> _ = gallery.remove("hu")
+        >>> gallery.identify("examples/face_b1.jpg").decision  # no longer enrolled
         'unknown'
         """
         verifier = self._require_verifier("identify")

@@ -50,7 +50,7 @@ _BACKBONES: dict[str, dict[str, Callable[..., nn.Module]]] = {
         "dlib_resnet29": dlib_resnet.dlib_resnet29,
     },
     "voice": {
-        "ecapa_tdnn": voice.ecapa_tdnn,
+        "ecapa_tdnn": voice.EcapaTdnn,
         "resnet34": voice.resnet34,
         "ge2e_lstm": voice.ge2e_lstm,
     },
@@ -140,9 +140,9 @@ def build_encoder(
             hint = " (set n_mels through frontend={'n_mels': ...})"
         raise InvalidInput(f"unknown argument(s) {unknown} for {name}; accepted: {accepted}{hint}")
     if isinstance(built_frontend, LogMelFbank | MelSpectrogram):
-        backbone = factory(embedding_dim, n_mels=built_frontend.n_mels, **kwargs)
+        backbone = factory(embedding_dim=embedding_dim, n_mels=built_frontend.n_mels, **kwargs)
     else:
-        backbone = factory(embedding_dim, **kwargs)
+        backbone = factory(embedding_dim=embedding_dim, **kwargs)
 
     config = {
         "modality": modality,

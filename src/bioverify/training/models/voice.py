@@ -147,7 +147,8 @@ class AttentiveStatsPooling(nn.Module):
 
 
 class EcapaTdnn(nn.Module):
-    """ECAPA-TDNN with ``channels`` (512 or 1024 in the paper) in its TDNN layers."""
+    """ECAPA-TDNN with ``channels`` (512 or 1024 in the paper, or smaller) in its TDNN
+    layers; the registry's ``ecapa_tdnn`` (built with keyword arguments)."""
 
     def __init__(
         self,
@@ -261,27 +262,6 @@ class Ge2eLstm(nn.Module):
         """``x``: ``[N, n_mels, frames]`` → ``[N, embedding_dim]`` (not normalised, >= 0)."""
         _, (hidden, _) = self.lstm(x.transpose(1, 2))
         return F.relu(self.linear(hidden[-1]))
-
-
-def ecapa_tdnn(
-    embedding_dim: int,
-    n_mels: int,
-    channels: int = 512,
-    scale: int = 8,
-    se_bottleneck: int = 128,
-    attention_bottleneck: int = 128,
-    aggregate_channels: int = 1536,
-) -> EcapaTdnn:
-    """ECAPA-TDNN; ``channels`` 512 (default) or 1024 as in the paper, or smaller."""
-    return EcapaTdnn(
-        n_mels,
-        embedding_dim,
-        channels,
-        scale,
-        se_bottleneck,
-        attention_bottleneck,
-        aggregate_channels,
-    )
 
 
 def resnet34(embedding_dim: int, n_mels: int, base_width: int = 32) -> ResNet34:
