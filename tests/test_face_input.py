@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from bioverify.verify.face_input import (
     box_to_frame,
     looks_aligned,
 )
-from helpers import DEFAULT_FACE, FACES, LFW, POWELL_1, SERENA
+from helpers import DEFAULT_FACE, FACES, LFW, POWELL_1, POWELL_6, SERENA, one_line_error, run_cli
 
 needs_haar = pytest.mark.skipif(
     not hasattr(cv2, "CascadeClassifier"),
@@ -271,17 +272,23 @@ def test_a_small_head_shot_is_found_after_upscaling() -> None:
     assert prepared.quality["detector_score"] > 0.8
 
 
-def test_several_faces_are_counted_and_face_index_picks_another() -> None:
+def _two_faces() -> np.ndarray:
+    """Serena (300 px) on the left, Colin Powell (150 px) on the right."""
     photo = np.full((400, 800, 3), 100, np.uint8)
     photo[50:350, 20:320] = cv2.resize(read_image(SERENA), (300, 300))
     photo[150:300, 500:650] = cv2.resize(read_image(POWELL_1), (150, 150))
+    return photo
+
+
+def test_several_faces_are_counted_and_face_index_picks_another() -> None:
+    photo = _two_faces()
     geometry = _default_geometry()
     largest = FacePreprocessor(geometry, mode="detect")(photo)
     assert largest.quality["faces_found"] == 2 and largest.quality["face_box"][0] < 320
-    assert any("face_index picks another" in note for note in largest.notes)
+    assert any("face_index (--face-index) picks another" in note for note in largest.notes)
     other = FacePreprocessor(geometry, mode="detect", face_index=1)(photo)
     assert other.quality["face_box"][0] > 450 and other.quality["face_index"] == 1
-    with pytest.raises(NoFaceFound, match="face_index 2 asked for, but 2"):
+    with pytest.raises(NoFaceFound, match=r"face 2 asked for \(face_index, --face-index\), but 2"):
         FacePreprocessor(geometry, mode="detect", face_index=2)(photo)
     with pytest.raises(InvalidInput, match="face_index"):
         FacePreprocessor(geometry, face_index=-1)
@@ -362,3 +369,15 @@ def test_yunet_boxes_mostly_outside_the_image_or_tiny_are_not_faces() -> None:
     )
     boxes = detector.detect(np.zeros((320, 320, 3), np.uint8))
     assert [(b.x, b.y) for b in boxes] == [(60.0, 50.0), (-15.0, 150.0)]
+
+
+def test_the_command_line_picks_the_face_with_face_index(tmp_path) -> None:
+    group, gallery = tmp_path / "group.png", tmp_path / "g.db"
+    cv2.imwrite(str(group), cv2.cvtColor(_two_faces(), cv2.COLOR_RGB2BGR))
+    assert run_cli("enroll", "--gallery", gallery, "--id", "powell", POWELL_6)[0] == 0
+    code, out, _ = run_cli("identify", "--gallery", gallery, group, "--json")
+    assert code == 0 and json.loads(out)["decision"] == "unknown"  # the largest: Serena
+    code, out, _ = run_cli("identify", "--gallery", gallery, group, "--face-index", "1", "--json")
+    assert code == 0 and json.loads(out)["decision"] == "powell"
+    code, _, err = run_cli("identify", "--gallery", gallery, group, "--face-index", "2")
+    assert "--face-index" in one_line_error(code, err)

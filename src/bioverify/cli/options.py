@@ -107,6 +107,14 @@ detector = click.option(
     "older models) or a YuNet .onnx file.",
 )
 
+face_index = click.option(
+    "--face-index",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Photos with several faces: which one to use, by size (0: the largest, 1: the "
+    "next…), in every photo the command reads.",
+)
 device = _choice(
     "--device",
     DEVICES,
@@ -131,23 +139,21 @@ def _model_settings(with_score_norm: bool) -> Callable[[F], F]:
             kwargs["settings"] = {
                 "face_mode": kwargs.pop("face_mode"),
                 "detector": kwargs.pop("detector"),
+                "face_index": kwargs.pop("face_index"),
                 "device": kwargs.pop("device"),
                 "score_normalization": kwargs.pop("score_norm", "none"),
             }
             return function(*args, **kwargs)
 
-        flags = (
-            (face_mode, detector, device, score_norm)
-            if with_score_norm
-            else (face_mode, detector, device)
-        )
+        flags = (face_mode, detector, face_index, device)
+        flags += (score_norm,) if with_score_norm else ()
         return stack(*flags)(command)  # type: ignore[return-value]
 
     return decorate
 
 
-#: --face-mode, --detector, --device and --score-norm, handed to the command as ONE keyword,
-#: ``settings``: the keywords of ``Verifier.load`` (and ``Gallery.open``) they mean
+#: --face-mode, --detector, --face-index, --device and --score-norm, handed to the command as
+#: ONE keyword, ``settings``: the keywords of ``Verifier.load`` (and ``Gallery.open``) they mean
 model_settings = _model_settings(with_score_norm=True)
 #: the same without --score-norm, for commands that need raw scores (``settings`` says
 #: ``score_normalization="none"``)

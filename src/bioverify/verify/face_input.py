@@ -277,8 +277,8 @@ class FacePreprocessor:
     ) -> Prepared:
         if self.face_index >= len(boxes):
             raise NoFaceFound(
-                f"{source}: face_index {self.face_index} asked for, but {len(boxes)} "
-                f"face(s) found ({quality['detector']} detector)"
+                f"{source}: face {self.face_index} asked for (face_index, --face-index), but "
+                f"{len(boxes)} face(s) found ({quality['detector']} detector)"
             )
         box = boxes[self.face_index]
         notes = []
@@ -287,7 +287,7 @@ class FacePreprocessor:
             which = "the largest" if self.face_index == 0 else f"face {self.face_index}"
             notes.append(
                 f"{len(boxes)} faces found; used {which} ({w}x{h} px at {x},{y}); "
-                "face_index picks another"
+                "face_index (--face-index) picks another"
             )
         matrix = box_to_frame(box, self.geometry)
         scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))  # frame px per photo px
