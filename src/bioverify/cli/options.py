@@ -145,7 +145,7 @@ def _model_settings(with_score_norm: bool) -> Callable[[F], F]:
             }
             return function(*args, **kwargs)
 
-        flags = (face_mode, detector, face_index, device)
+        flags: tuple[Any, ...] = (face_mode, detector, face_index, device)
         flags += (score_norm,) if with_score_norm else ()
         return stack(*flags)(command)  # type: ignore[return-value]
 
