@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from bioverify.calibration.summary import VerificationSummary
-from bioverify.cli.render import evaluation_lines, identification_lines, verification_lines
+from bioverify.cli.calibration_text import evaluation_lines
+from bioverify.cli.render import identification_lines, verification_lines
 from bioverify.gallery import Candidate, Identification
 from bioverify.verify.evaluation_report import EvaluationReport
 from bioverify.verify.result import VerifyResult

@@ -236,6 +236,20 @@ def test_calibrate_by_dataset_then_check_on_other_people(
     assert "--check goes with --model and --data" in one_line_error(code, err)
     code, _, err = run_cli("calibrate", *common, "--data", others, "--by-dataset", "--out", "x")
     assert "--by-dataset needs two or more --data" in one_line_error(code, err)
+    # evaluate: each dataset a condition, measured at the installed calibration's thresholds
+    evaluate = ["evaluate", "--model", bundle, "--face-mode", "aligned"]
+    code, out, err = run_cli(*evaluate, "--data", studio, "--data", others, "--by-dataset")
+    assert code == 0, err
+    assert f"per condition (2; at the thresholds of {bundle / CALIBRATION_FILE}):" in out
+    assert "  studio (" in out and "  others (" in out and "FAR=0.05: FAR" in out
+    code, out, _ = run_cli(*evaluate, "--data", studio, "--data", others, "--by-dataset", "--json")
+    conditions = json.loads(out)["conditions"]
+    assert sorted(c["name"] for c in conditions["per_condition"]) == ["others", "studio"]
+    assert [r["label"] for r in conditions["per_condition"][0]["rates"]] == ["FAR=0.05"]
+    code, _, err = run_cli(*evaluate, "--data", studio, "--by-dataset")
+    assert "--by-dataset needs two or more --data" in one_line_error(code, err)
+    code, _, err = run_cli(*evaluate, "--data", studio, "--calibration", bundle / CALIBRATION_FILE)
+    assert "--calibration goes with --by-dataset" in one_line_error(code, err)
 
 
 def test_calibrate_scores_with_conditions_and_population(tmp_path: Path) -> None:

@@ -108,3 +108,36 @@ def test_helpers() -> None:
     labels = np.array([1, 1, 0, 0, 1, 1, 0, 0], bool)
     folds = np.array([0, 0, 0, 0, 1, 1, 1, 1])
     assert fold_accuracy(scores, labels, folds) == [1.0, 0.75]
+
+
+def test_datasets_scored_each_on_its_own_join_into_conditions() -> None:
+    from bioverify.verify.dataset_scoring import ScoredDataset, joined
+    from bioverify.verify.evaluation import TrialScores
+
+    def trials(n_dropped: int, note: str) -> TrialScores:
+        return TrialScores(
+            scores=np.array([0.9, 0.1]),
+            labels=np.array([True, False]),
+            subject_a=np.array(["ann", "ann"]),
+            subject_b=np.array(["ann", "bob"]),
+            counts={"genuine": 1, "impostor": 1, "trials_dropped": n_dropped},
+            failures=[(f"{note}.jpg", "NoFaceFound")],
+            n_inputs=3,
+            protocol="p",
+            notes=[note],
+            quality_ranges={"face_size": (40.0, 90.0) if n_dropped else (60.0, 120.0)},
+        )
+
+    both = joined(
+        [ScoredDataset("studio", trials(0, "a"), "x"), ScoredDataset("street", trials(2, "b"), "y")]
+    )
+    assert (
+        both.conditions is not None and both.conditions.tolist() == ["studio"] * 2 + ["street"] * 2
+    )
+    assert both.subject_b.tolist() == ["studio/ann", "studio/bob", "street/ann", "street/bob"]
+    assert both.counts == {"genuine": 2, "impostor": 2, "trials_dropped": 2}
+    assert both.n_inputs == 6 and len(both.failures) == 2
+    assert both.notes == ["[studio] a", "[street] b"]
+    assert both.quality_ranges == {"face_size": (40.0, 120.0)}
+    pooled = trials(0, "c")
+    assert joined([ScoredDataset(None, pooled, "z")]) is pooled

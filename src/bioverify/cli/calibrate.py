@@ -10,14 +10,12 @@ sha256 and ``--install`` copies it into the bundle as ``calibration.json``).
 
 from __future__ import annotations
 
-import os
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
 
 from bioverify.calibration import (
     Calibration,
@@ -110,86 +108,50 @@ def _model_trials(
     """Score trials of ``data`` with the model (each dataset a condition of its own with
     ``by_dataset``), loaded with ``settings`` (``Verifier.load``'s); the trials and lines
     to print."""
-    from bioverify.verify.evaluation import SHOW_FAILURES, score_labelled_data
+    from bioverify.verify.dataset_scoring import joined, score_datasets
+    from bioverify.verify.evaluation import SHOW_FAILURES
     from bioverify.verify.verifier import Verifier
 
     verifier = Verifier.load(model, calibration=False, **settings)
-    groups = [(name, (d,)) for name, d in _condition_names(data)] if by_dataset else [(None, data)]
-    tables, places, lines = [], [], []
-    ranges: dict[str, tuple[float, float]] = {}
-    for name, datasets in groups:
-        result, where = score_labelled_data(
-            verifier, datasets, split_path, split_part, protocol=protocol, smallest_far=smallest_far
-        )
-        prefix = "" if name is None else f"{name}/"
-        size = int(result.scores.size)
-        tables.append(
-            ScoreTable(
-                scores=result.scores,
-                labels=result.labels,
-                subject_a=np.array([prefix + str(x) for x in result.subject_a], dtype=object),
-                subject_b=np.array([prefix + str(x) for x in result.subject_b], dtype=object),
-                n_rows=size,
-                conditions=None if name is None else np.full(size, name, dtype=object),
-            )
-        )
-        places.append(where)
-        for key, (low, high) in result.quality_ranges.items():
-            old = ranges.get(key, (low, high))
-            ranges[key] = (min(low, old[0]), max(high, old[1]))
+    scored = score_datasets(
+        verifier,
+        data,
+        split_path,
+        split_part,
+        by_dataset=by_dataset,
+        protocol=protocol,
+        smallest_far=smallest_far,
+    )
+    lines = []
+    for one in scored:
+        result = one.result
         lines += [
-            f"{'' if name is None else f'[{name}] '}model {verifier.info.name} "
-            f"(sha256 {verifier.model_sha256[:12]}…) on {where}",
+            f"{'' if one.name is None else f'[{one.name}] '}model {verifier.info.name} "
+            f"(sha256 {verifier.model_sha256[:12]}…) on {one.where}",
             f"trials: {result.protocol}",
             f"failures to acquire: {len(result.failures)} of {result.n_inputs} inputs",
             *(f"  {source}: {reason}" for source, reason in result.failures[:SHOW_FAILURES]),
             *(f"note: {note}" for note in result.notes),
         ]
-    table = _concatenate(tables)
+    result = joined(scored)
+    table = ScoreTable(
+        scores=result.scores,
+        labels=result.labels,
+        subject_a=result.subject_a,
+        subject_b=result.subject_b,
+        n_rows=int(result.scores.size),
+        conditions=result.conditions,
+    )
     normalizer = verifier.normalizer
     trials = _Trials(
         table,
         verifier.model_sha256,
-        "; ".join(places),
-        ranges,
+        "; ".join(one.where for one in scored),
+        result.quality_ranges,
         None if normalizer is None else normalizer.key,
         verifier.info.calibration_path,
     )
     return trials, lines
-
-
-def _condition_names(data: tuple[Path, ...]) -> list[tuple[str, Path]]:
-    """Each dataset named by its path below the datasets' common folder (``8k/arabic``),
-    or by its own name when they share none."""
-    resolved = [d.resolve() for d in data]
-    try:
-        common = Path(os.path.commonpath(resolved))
-    except ValueError:
-        common = None
-    names = []
-    for d, full in zip(data, resolved, strict=True):
-        relative = full.relative_to(common).as_posix() if common is not None else ""
-        names.append((relative if relative not in ("", ".") else d.name or str(d), d))
-    return names
-
-
-def _concatenate(tables: list[ScoreTable]) -> ScoreTable:
-    if len(tables) == 1:
-        return tables[0]
-
-    def joined(name: str) -> np.ndarray | None:
-        parts = [getattr(t, name) for t in tables]
-        return None if any(p is None for p in parts) else np.concatenate(parts)
-
-    scores = np.concatenate([t.scores for t in tables])
-    return ScoreTable(
-        scores=scores,
-        labels=np.concatenate([t.labels for t in tables]),
-        subject_a=joined("subject_a"),
-        subject_b=joined("subject_b"),
-        n_rows=int(scores.size),
-        conditions=joined("conditions"),
-    )
 
 
 def _check(trials: _Trials, calibration_path: Path | None, model: Path, seed: int) -> None:

@@ -1,12 +1,17 @@
-"""What the calibration commands print: wording chosen here, not derived from field names."""
+"""What the measuring commands print (``evaluate``, ``calibrate``, ``drift``): wording chosen
+here, not derived from field names."""
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from bioverify.calibration import Calibration, ConditionReport, DriftReport, PointCheck
 from bioverify.calibration.drift import PSI_MODERATE, PSI_SIGNIFICANT
 from bioverify.cli.render import pct
+
+if TYPE_CHECKING:
+    from bioverify.verify.evaluation_report import EvaluationReport
 
 _UNSTATED = "not stated (calibrate --population TEXT says whose trials these were)"
 
@@ -41,14 +46,14 @@ def summary_lines(calibration: Calibration) -> list[str]:
     return lines
 
 
-def condition_lines(conditions: list[ConditionReport]) -> list[str]:
-    """One line per condition and operating point (worst FAR first)."""
+def condition_lines(
+    conditions: list[ConditionReport],
+    heading: str = "each FAR threshold holds in every condition with enough impostor trials",
+) -> list[str]:
+    """One line per condition and operating point (worst FAR first), under ``heading``."""
     if not conditions:
         return []
-    lines = [
-        f"per condition ({len(conditions)}; each FAR threshold holds in every condition "
-        "with enough impostor trials):"
-    ]
+    lines = [f"per condition ({len(conditions)}; {heading}):"]
     for report in conditions:
         equal = "" if report.eer is None else f", EER {pct(report.eer)}"
         rates = "; ".join(
@@ -103,4 +108,57 @@ def drift_lines(report: DriftReport, threshold: float | None) -> list[str]:
     return lines
 
 
-__all__ = ["check_lines", "condition_lines", "drift_lines", "summary_lines"]
+def evaluation_lines(report: EvaluationReport) -> list[str]:
+    """``bioverify evaluate``: EER, TAR at each FAR, minDCF, the model, data and protocol,
+    then failures to acquire and notes."""
+    summary = report.summary
+    genuine, impostor = summary.n_genuine, summary.n_impostor
+    lines = [
+        f"EER {pct(summary.eer)} at threshold {summary.eer_threshold:.4f} "
+        f"({genuine} genuine, {impostor} impostor trials)",
+    ]
+    for target, tar in summary.tar_at_far.items():
+        flag = (
+            ""
+            if summary.supported[target]
+            else f"; UNSUPPORTED: {impostor} impostor trials, {3 / target:g} needed"
+        )
+        lines.append(f"TAR@FAR={target:g}: {pct(tar)} ({genuine} genuine trials{flag})")
+    lines += [
+        f"minDCF (p_target {report.p_target:g}): {report.min_dcf:.4f}",
+        f"model {report.model_name} ({report.modality}, sha256 {report.model_sha256[:12]}…)",
+        f"data: {report.data}",
+        f"protocol: {report.protocol}",
+    ]
+    dropped = report.counts.get("trials_dropped")
+    if dropped:
+        lines.append(f"{dropped} pairs dropped: a file failed to acquire")
+    folds = report.fold_summary()
+    if folds is not None and report.fold_accuracy is not None:
+        lines.append(
+            f"{len(report.fold_accuracy)}-fold accuracy: {pct(folds[0])} ± {pct(folds[1])} "
+            f"(balanced pairs, {genuine + impostor} trials)"
+        )
+    lines.append(
+        f"failures to acquire: {len(report.failures)} of {report.n_inputs} inputs "
+        f"({pct(report.failure_rate)})"
+    )
+    lines += [f"  {source}: {reason}" for source, reason in report.failure_examples]
+    if report.acquisition:
+        counts = ", ".join(f"{kind} {n}" for kind, n in report.acquisition.items())
+        lines.append(f"acquired: {counts}")
+    lines += [f"note: {note}" for note in report.notes]
+    where = report.calibration_label
+    return lines + condition_lines(
+        report.conditions,
+        f"at the thresholds of {where}" if where else "no calibration: EER only",
+    )
+
+
+__all__ = [
+    "check_lines",
+    "condition_lines",
+    "drift_lines",
+    "evaluation_lines",
+    "summary_lines",
+]

@@ -9,7 +9,8 @@ from typing import Any
 import click
 
 from bioverify.cli import options
-from bioverify.cli.render import echo_json, echo_lines, evaluation_lines
+from bioverify.cli.calibration_text import evaluation_lines
+from bioverify.cli.render import echo_json, echo_lines
 from bioverify.datasets.trials import TrialProtocol
 from bioverify.errors import DataError, InvalidInput
 
@@ -45,6 +46,20 @@ def _pairs_protocol(
     return result, notes
 
 
+def _thresholds(verifier: Any, path: Path | None) -> tuple[Any, str | None]:
+    """The calibration whose thresholds ``--by-dataset`` measures, and its file (none: the
+    model has no calibration and was given none)."""
+    from bioverify.calibration import Calibration
+
+    path = path or verifier.info.calibration_path
+    if path is None:
+        return None, None
+    calibration = Calibration.load(path)
+    normalizer = verifier.normalizer
+    calibration.check_model(verifier.model_sha256, None if normalizer is None else normalizer.key)
+    return calibration, str(path)
+
+
 @click.command("evaluate")
 @options.model(
     required=True,
@@ -61,6 +76,16 @@ def _pairs_protocol(
 )
 @options.trial_caps
 @options.seed()
+@click.option(
+    "--by-dataset",
+    is_flag=True,
+    help="With several --data: trials within each dataset only, each dataset a condition: "
+    "its EER, and the FAR and FRR at each threshold of the calibration, worst first.",
+)
+@options.calibration_file(
+    help="With --by-dataset: the calibration whose thresholds are measured (default: the "
+    "model's own)."
+)
 @options.model_settings
 @options.json_output
 def evaluate(
@@ -72,15 +97,20 @@ def evaluate(
     max_genuine_per_identity: int,
     max_genuine: int,
     seed: int,
+    by_dataset: bool,
+    calibration_path: Path | None,
     settings: dict[str, Any],
     as_json: bool,
 ) -> None:
     """Measure EER and TAR at FAR 1e-2 / 1e-3 of a model on labelled data."""
-    from bioverify.verify.evaluation import score_labelled_data
+    from bioverify.verify.dataset_scoring import joined, score_datasets
     from bioverify.verify.evaluation_report import EvaluationReport
     from bioverify.verify.verifier import Verifier
 
-    settings = settings
+    if by_dataset and (len(data) < 2 or pairs_path is not None):
+        raise InvalidInput("--by-dataset needs two or more --data folders (and no --pairs)")
+    if calibration_path is not None and not by_dataset:
+        raise InvalidInput("--calibration goes with --by-dataset")
     verifier = Verifier.load(model, calibration=False, **settings)
     if pairs_path is not None:
         if len(data) != 1:
@@ -91,16 +121,19 @@ def evaluate(
         protocol = TrialProtocol(
             max_genuine_per_identity=max_genuine_per_identity, max_genuine=max_genuine, seed=seed
         )
-        result, where = score_labelled_data(
-            verifier, data, split_path, split_part, protocol=protocol
+        scored = score_datasets(
+            verifier, data, split_path, split_part, by_dataset=by_dataset, protocol=protocol
         )
-        notes = []
+        result, where, notes = joined(scored), "; ".join(s.where for s in scored), []
     result.notes = notes + result.notes
+    calibration, label = _thresholds(verifier, calibration_path) if by_dataset else (None, None)
     report = EvaluationReport.from_scores(
         verifier,
         result,
         data=where,
         face_mode=settings["face_mode"] if verifier.modality == "face" else None,
+        calibration=calibration,
+        calibration_label=label,
     )
     if as_json:
         echo_json(report.to_dict())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
@@ -24,9 +24,6 @@ from bioverify.gallery import (
 )
 from bioverify.gallery.migrate import MigrationReport
 from bioverify.verify.result import VerifyResult
-
-if TYPE_CHECKING:
-    from bioverify.verify.evaluation_report import EvaluationReport
 
 
 def pct(rate: float) -> str:
@@ -234,55 +231,11 @@ def migration_lines(report: MigrationReport) -> list[str]:
 # -- evaluation ------------------------------------------------------------------------------
 
 
-def evaluation_lines(report: EvaluationReport) -> list[str]:
-    """``bioverify evaluate``: EER, TAR at each FAR, minDCF, the model, data and protocol,
-    then failures to acquire and notes."""
-    summary = report.summary
-    genuine, impostor = summary.n_genuine, summary.n_impostor
-    lines = [
-        f"EER {pct(summary.eer)} at threshold {summary.eer_threshold:.4f} "
-        f"({genuine} genuine, {impostor} impostor trials)",
-    ]
-    for target, tar in summary.tar_at_far.items():
-        flag = (
-            ""
-            if summary.supported[target]
-            else f"; UNSUPPORTED: {impostor} impostor trials, {3 / target:g} needed"
-        )
-        lines.append(f"TAR@FAR={target:g}: {pct(tar)} ({genuine} genuine trials{flag})")
-    lines += [
-        f"minDCF (p_target {report.p_target:g}): {report.min_dcf:.4f}",
-        f"model {report.model_name} ({report.modality}, sha256 {report.model_sha256[:12]}…)",
-        f"data: {report.data}",
-        f"protocol: {report.protocol}",
-    ]
-    dropped = report.counts.get("trials_dropped")
-    if dropped:
-        lines.append(f"{dropped} pairs dropped: a file failed to acquire")
-    folds = report.fold_summary()
-    if folds is not None and report.fold_accuracy is not None:
-        lines.append(
-            f"{len(report.fold_accuracy)}-fold accuracy: {pct(folds[0])} ± {pct(folds[1])} "
-            f"(balanced pairs, {genuine + impostor} trials)"
-        )
-    lines.append(
-        f"failures to acquire: {len(report.failures)} of {report.n_inputs} inputs "
-        f"({pct(report.failure_rate)})"
-    )
-    lines += [f"  {source}: {reason}" for source, reason in report.failure_examples]
-    if report.acquisition:
-        counts = ", ".join(f"{kind} {n}" for kind, n in report.acquisition.items())
-        lines.append(f"acquired: {counts}")
-    lines += [f"note: {note}" for note in report.notes]
-    return lines
-
-
 __all__ = [
     "dataset_enrollment_lines",
     "echo_json",
     "echo_lines",
     "enrollment_lines",
-    "evaluation_lines",
     "identification_lines",
     "identity_details_lines",
     "identity_list_lines",

@@ -110,7 +110,8 @@ class TrialScores:
     no speech, unreadable); trials involving one are not scored and are counted in
     ``counts["trials_dropped"]``. ``acquisition`` counts how the acquired inputs were
     taken (face ``mode_detect`` / ``mode_aligned``) and how many came with notes (several
-    faces, a fallback, windows…).
+    faces, a fallback, windows…). ``conditions`` names each trial's dataset when several
+    were scored each on its own (:mod:`bioverify.verify.dataset_scoring`).
     """
 
     scores: np.ndarray
@@ -125,6 +126,7 @@ class TrialScores:
     notes: list[str] = field(default_factory=list)
     acquisition: dict[str, int] = field(default_factory=dict)
     quality_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+    conditions: np.ndarray | None = None
 
 
 #: numeric quality values whose range a calibration records (when the inputs have them)

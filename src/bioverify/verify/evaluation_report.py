@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from bioverify.calibration import summarize
+from bioverify.calibration import Calibration, ConditionReport, measure_conditions, summarize
 from bioverify.calibration.costs import min_dcf
 from bioverify.calibration.summary import VerificationSummary
 from bioverify.verify.evaluation import (
@@ -35,7 +35,9 @@ class EvaluationReport:
     other trial counts (``pairs``, ``trials_dropped``…); ``failures`` the ``(input,
     reason)`` of every input that failed to acquire, of ``n_inputs``; ``fold_accuracy``
     LFW's 10-fold accuracies (pairs files with folds and balanced trials only); ``data``
-    and ``face_mode`` what was evaluated and how, when known.
+    and ``face_mode`` what was evaluated and how, when known; ``conditions`` the EER of
+    each dataset scored on its own and the FAR and FRR there at each threshold of
+    ``calibration_label`` (the model's calibration), worst FAR first.
     """
 
     model_name: str
@@ -55,6 +57,8 @@ class EvaluationReport:
     data: str | None = None
     face_mode: str | None = None
     p_target: float = P_TARGET
+    conditions: list[ConditionReport] = field(default_factory=list)
+    calibration_label: str | None = None
 
     @classmethod
     def from_scores(
@@ -64,6 +68,8 @@ class EvaluationReport:
         *,
         data: str | None = None,
         face_mode: str | None = None,
+        calibration: Calibration | None = None,
+        calibration_label: str | None = None,
     ) -> EvaluationReport:
         """The report on ``result``, the trials ``verifier`` scored.
 
@@ -76,6 +82,11 @@ class EvaluationReport:
             :func:`~bioverify.verify.evaluation.score_pairs`…).
         data, face_mode : str, optional
             What was evaluated (in words) and the face mode used, for the report.
+        calibration : Calibration, optional
+            With trials from several conditions (``result.conditions``): the thresholds
+            whose FAR and FRR each condition reports (without one: its EER only).
+        calibration_label : str, optional
+            Where that calibration came from, in words.
 
         Returns
         -------
@@ -122,6 +133,17 @@ class EvaluationReport:
             fold_accuracy=accuracies,
             data=data,
             face_mode=face_mode,
+            conditions=[]
+            if result.conditions is None
+            else measure_conditions(
+                result.scores,
+                result.labels,
+                result.conditions,
+                [] if calibration is None else calibration.operating_points,
+                result.subject_a,
+                result.subject_b,
+            ),
+            calibration_label=calibration_label if calibration is not None else None,
         )
 
     @property
@@ -178,6 +200,11 @@ class EvaluationReport:
             out["fold_accuracy"] = {"mean": folds[0], "std": folds[1], "folds": self.fold_accuracy}
         if self.face_mode is not None:
             out["face_mode"] = self.face_mode
+        if self.conditions:
+            out["conditions"] = {
+                "thresholds_from": self.calibration_label,
+                "per_condition": [c.to_dict() for c in self.conditions],
+            }
         return out
 
 
