@@ -12,13 +12,16 @@ top-k (numpy, float32) that the search returns. Model time is excluded: a stand-
 verifier returns the probe array as its embedding.
 
 Enrollment: ``Gallery.enroll`` of ``--enroll-n`` identities x 3 templates into a fresh
-SQLite file and a fresh PostgreSQL gallery (one transaction per identity each).
+SQLite file and a fresh PostgreSQL gallery (one transaction per identity each), at the
+last of ``--dims``; ``--only-enroll`` measures only that (seconds, not the many minutes of
+the search part).
 
 Usage::
 
-    python -m benchmarks.bench_gallery_postgres [--n 100000] [--dims 128 512]
+    python -m benchmarks.bench_gallery_postgres [--n 100000] [--dims 128 512] [--only-enroll]
 
-Writes ``benchmarks/results/gallery_postgres.json`` and ``.md``.
+Writes ``benchmarks/results/gallery_postgres.json`` and ``.md``
+(``gallery_postgres_enroll`` with ``--only-enroll``).
 """
 
 from __future__ import annotations
@@ -186,18 +189,25 @@ def enroll_rate(location: Path | str, dim: int, n: int) -> float:
 
 
 def markdown(report: dict[str, Any], command: str) -> str:
+    searched = bool(report["search"])
     lines = [
-        "# PostgreSQL + pgvector gallery: HNSW vs exact, index build, enrollment",
+        "# PostgreSQL + pgvector gallery: "
+        + ("HNSW vs exact, index build, enrollment" if searched else "enrollment"),
         "",
         f"`{command}`",
         "",
         f"pgvector {report['pgvector']}, PostgreSQL {report['postgres']} (pgserver, default "
         f"settings but shared_buffers {report['shared_buffers']}); {report['cpus']} CPUs shared "
         f"with other jobs, load average {report['load_before']} before, {report['load_after']} "
-        "after. Latency is `Gallery.identify` end to end (top-5, exact re-scoring included), "
-        "client and server on this machine; recall against the exact top-k in numpy; 'decisions "
-        f"agree': the identities scoring >= {DECISION_THRESHOLD} are exactly those of an exact "
-        "search (the open-set decision).",
+        "after; client and server on this machine."
+        + (
+            " Latency is `Gallery.identify` end to end (top-5, exact re-scoring included); "
+            "recall against the exact top-k in numpy; 'decisions agree': the identities scoring "
+            f">= {DECISION_THRESHOLD} are exactly those of an exact search (the open-set "
+            "decision)."
+            if searched
+            else ""
+        ),
         "",
     ]
     for run in report["search"]:
@@ -243,8 +253,12 @@ def main() -> None:
     parser.add_argument(
         "--shared-buffers", default="1GB", help="server cache, set before the run (restart)"
     )
-    parser.add_argument("--out", type=Path, default=RESULTS / "gallery_postgres")
+    parser.add_argument(
+        "--only-enroll", action="store_true", help="skip the search part: enrollment only"
+    )
+    parser.add_argument("--out", type=Path, help="default results/gallery_postgres[_enroll]")
     args = parser.parse_args()
+    out = args.out or RESULTS / f"gallery_postgres{'_enroll' if args.only_enroll else ''}"
     import pgserver
     from pgserver._commands import pg_ctl
 
@@ -266,7 +280,7 @@ def main() -> None:
                 ).fetchone()[0]
             report["search"] = [
                 search_benchmark(url, args.n, dim, args.queries, args.exact_queries)
-                for dim in args.dims
+                for dim in ([] if args.only_enroll else args.dims)
             ]
             dim = args.dims[-1]
             report["enroll_n"], report["enroll_dim"] = args.enroll_n, dim
@@ -279,10 +293,10 @@ def main() -> None:
     report["load_after"] = os.getloadavg()[0]
     command = "python -m benchmarks.bench_gallery_postgres " + " ".join(sys.argv[1:])
     report["command"] = command.strip()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
     text = markdown(report, report["command"])
-    args.out.with_suffix(".md").write_text(text)
+    out.with_suffix(".md").write_text(text)
     print(text)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import stat
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ from bioverify.errors import (
     NoFaceFound,
     UnknownIdentity,
 )
-from bioverify.gallery import Gallery, restore
+from bioverify.gallery import Gallery, records, restore
 from bioverify.gallery.store import store_exists
 from gallery_fakes import FakeVerifier, enroll_people, write_samples
 
@@ -77,17 +78,28 @@ def test_nothing_is_written_when_no_sample_acquires(gallery, tmp_path) -> None:
         assert gallery._db.generation() == 0
 
 
+@pytest.fixture
+def fail_before_commit(monkeypatch) -> Callable[[], None]:
+    """Call it to make enrollments fail once their rows are written, before the commit
+    (``monkeypatch.undo()`` ends that)."""
+
+    def install() -> None:
+        insert = records.insert_templates
+
+        def fail(*args):
+            insert(*args)  # the identity's row and its templates written, not committed
+            raise RuntimeError("disk on fire")
+
+        monkeypatch.setattr(records, "insert_templates", fail)
+
+    return install
+
+
 def test_an_error_inside_the_transaction_leaves_no_partial_identity(
-    gallery, tmp_path, monkeypatch
+    gallery, tmp_path, monkeypatch, fail_before_commit
 ) -> None:
-    from bioverify.gallery import records
-
     enroll_people(gallery, tmp_path / "e", {"alice": 2})
-
-    def fail(*args):
-        raise RuntimeError("disk on fire")
-
-    monkeypatch.setattr(records, "refresh_identity", fail)  # after the template inserts
+    fail_before_commit()
     with pytest.raises(RuntimeError):
         gallery.enroll("bob", write_samples(tmp_path / "bob", "bob", 3))
     with pytest.raises(RuntimeError):
@@ -95,6 +107,26 @@ def test_an_error_inside_the_transaction_leaves_no_partial_identity(
     monkeypatch.undo()
     assert [(s.id, s.n_templates) for s in gallery.list()] == [("alice", 2)]
     assert len(gallery.show("alice").templates) == 2 and gallery.check() == []
+
+
+def test_many_templates_are_stored_all_or_nothing_in_order(
+    gallery, tmp_path, monkeypatch, fail_before_commit
+) -> None:
+    n = 2 * records.INSERT_BATCH + 7  # three INSERT statements
+    files = write_samples(tmp_path / "zoe", "zoe", n)
+    fail_before_commit()
+    with pytest.raises(RuntimeError):
+        gallery.enroll("zoe", files)
+    monkeypatch.undo()
+    assert gallery.list() == []
+    report = gallery.enroll("zoe", files)
+    assert report.n_templates == n and len(report.enrolled) == n
+    stored = gallery.show("zoe").templates
+    assert [t.id for t in stored] == [s.template_id for s in report.enrolled]
+    assert [t.source_name for t in stored] == [f.name for f in files]
+    assert gallery.check() == []
+    again = gallery.enroll("zoe", files[:3] + write_samples(tmp_path / "zoe", "zoe", 1, start=n))
+    assert again.n_templates == n + 1 and len(again.skipped) == 3
 
 
 def test_mean_template_is_normalised_mean_and_updates(gallery, tmp_path, verifier) -> None:

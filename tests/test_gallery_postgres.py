@@ -110,10 +110,13 @@ def test_least_privilege_roles_and_the_audit_log(postgres_url, tmp_path) -> None
         assert gallery.check() == []
     with _admin(postgres_url) as admin:
         audit = admin.execute(
-            f"SELECT db_role, action, identity, sum(n_templates) FROM {schema}.audit "
+            f"SELECT db_role, action, identity, count(*), sum(n_templates) FROM {schema}.audit "
             "GROUP BY 1, 2, 3 ORDER BY 3"
         ).fetchall()
-    assert audit == [("postgres", "enroll", "alice", 2), (f"enroller_{tag}", "enroll", "bob", 3)]
+    assert audit == [  # one row per enrollment
+        ("postgres", "enroll", "alice", 1, 2),
+        (f"enroller_{tag}", "enroll", "bob", 1, 3),
+    ]
 
 
 def test_hnsw_search_is_rescored_exactly_and_finds_what_exact_finds(

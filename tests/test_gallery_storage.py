@@ -279,14 +279,15 @@ sys.path.insert(0, {tests!r})
 from gallery_fakes import FakeVerifier, write_samples
 from bioverify.gallery import Gallery, records
 path, root = sys.argv[1], Path(sys.argv[2])
-original = records.refresh_identity
+original = records.insert_templates
 
-def stall(conn, identity, dim):
-    original(conn, identity, dim)   # templates and mean written, not committed
+def stall(*args):
+    ids = original(*args)   # templates and mean written, not committed
     (root / "inside").touch()
     time.sleep(120)
+    return ids
 
-records.refresh_identity = stall
+records.insert_templates = stall
 with Gallery(path, FakeVerifier()) as gallery:
     gallery.enroll("victim", write_samples(root / "victim", "victim", 3))
 """

@@ -235,26 +235,24 @@ class Gallery(GalleryMatching, GalleryManagement):
             fresh.append((x, source))
         templates, failed = acquire_all(verifier, fresh)
         skipped += failed
-        enrolled: list[EnrolledSample] = []
         if templates:
             with self._db.write() as conn:
                 self._check_model(read_meta(conn), verifier)
                 # checked again inside the transaction: another process may have enrolled
                 # one of these files since the read above
-                ids, duplicates = records.add_templates(
+                added = records.add_templates(
                     conn, identity, templates, verifier.model_sha256, verifier.embedding_dim
                 )
-                summary = records.identity_summary(conn, identity)
-            stored = [t for t in templates if all(t is not d for d in duplicates)]
+            stored = [t for t in templates if all(t is not d for d in added.duplicates)]
             enrolled = [
                 EnrolledSample(t.label, template_id, t.quality, t.notes)
-                for t, template_id in zip(stored, ids, strict=True)
+                for t, template_id in zip(stored, added.ids, strict=True)
             ]
-            skipped += [_duplicate(d.label, identity) for d in duplicates]
-        else:
-            with self._db.read() as conn:
-                summary = records.identity_summary(conn, identity)
-        return EnrollReport(identity, enrolled, skipped, summary.n_templates if summary else 0)
+            skipped += [_duplicate(d.label, identity) for d in added.duplicates]
+            return EnrollReport(identity, enrolled, skipped, added.n_templates)
+        with self._db.read() as conn:
+            summary = records.identity_summary(conn, identity)
+        return EnrollReport(identity, [], skipped, summary.n_templates if summary else 0)
 
     def close(self) -> None:
         """Close the gallery's connections (also done on leaving a ``with`` block)."""

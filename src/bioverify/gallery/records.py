@@ -14,7 +14,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -169,6 +169,20 @@ def source_digests(conn: Tx, identity: str) -> set[str | None]:
     return {row[0] for row in rows}
 
 
+class Added(NamedTuple):
+    """What :func:`add_templates` did: the new templates' ids (in the order given), the
+    templates skipped as duplicates, and the identity's template count afterwards."""
+
+    ids: list[int]
+    duplicates: list[NewTemplate]
+    n_templates: int
+
+
+#: templates per INSERT statement (9 parameters each: within SQLite's oldest limit, 999)
+INSERT_BATCH = 100
+_TEMPLATE_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+
 def add_templates(
     conn: Tx,
     identity: str,
@@ -176,15 +190,21 @@ def add_templates(
     model_sha256: str,
     dim: int,
     created: str | None = None,
-) -> tuple[list[int], list[NewTemplate]]:
-    """Store templates under ``identity`` (created if new, at ``created`` or now) and
-    refresh its mean. Other writers of ``identity`` wait until the transaction ends.
+) -> Added:
+    """Store templates under ``identity`` (created if new, at ``created`` or now) with its
+    new mean. Other writers of ``identity`` wait until the transaction ends.
 
     A template whose source sha256 the identity already holds (or that repeats one in
-    ``templates``) is not stored twice; returns (new template ids, such duplicates).
+    ``templates``) is not stored twice. The identity row is written once, with the mean of
+    the stored and the new templates (each write of a mean costs an HNSW insertion in
+    PostgreSQL), then the templates, :data:`INSERT_BATCH` to a statement.
     """
     conn.lock_identity(identity)
-    known = source_digests(conn, identity)
+    stored = conn.execute(
+        "SELECT source_sha256, embedding FROM templates WHERE identity = ? ORDER BY id",
+        (identity,),
+    ).fetchall()
+    known = {row[0] for row in stored if row[0] is not None}
     fresh: list[NewTemplate] = []
     duplicates: list[NewTemplate] = []
     for template in templates:
@@ -195,34 +215,51 @@ def add_templates(
         known.add(digest)
         fresh.append(template)
     if not fresh:
-        return [], duplicates
+        return Added([], duplicates, len(stored))
+    # the blobs as they will be read back, so the mean is the one refresh_identity computes
+    blobs = [row[1] for row in stored] + [to_blob(t.embedding) for t in fresh]
+    embeddings = from_blobs(blobs, dim, f"template of {identity!r}")
     now = utc_now()
-    conn.execute(  # placeholder mean, replaced by refresh_identity in this transaction
-        "INSERT INTO identities (id, created, mean, n_templates) VALUES (?, ?, ?, 1) "
-        "ON CONFLICT (id) DO NOTHING",
-        (identity, created or now, to_blob(fresh[0].embedding)),
+    conn.execute(
+        "INSERT INTO identities (id, created, mean, n_templates) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET mean = excluded.mean, n_templates = excluded.n_templates",
+        (identity, created or now, to_blob(normalised_mean(embeddings, identity)), len(blobs)),
     )
-    ids = []
-    for template in fresh:
+    return Added(insert_templates(conn, identity, fresh, model_sha256, now), duplicates, len(blobs))
+
+
+def insert_templates(
+    conn: Tx, identity: str, templates: Sequence[NewTemplate], model_sha256: str, now: str
+) -> list[int]:
+    """Insert template rows (the identity row must exist); their ids, in order."""
+    ids: list[int] = []
+    for start in range(0, len(templates), INSERT_BATCH):
+        batch = templates[start : start + INSERT_BATCH]
         cursor = conn.execute(
             "INSERT INTO templates (identity, embedding, source_name, source_path, "
-            "source_sha256, quality, notes, enrolled_at, model_sha256) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (
-                identity,
-                to_blob(template.embedding),
-                template.source.name,
-                template.source.path,
-                template.source.sha256,
-                to_json(template.quality),
-                to_json(list(template.notes)),
-                template.enrolled_at or now,
-                model_sha256,
-            ),
+            "source_sha256, quality, notes, enrolled_at, model_sha256) VALUES "
+            + ", ".join([_TEMPLATE_ROW] * len(batch))
+            + " RETURNING id",
+            [
+                value
+                for t in batch
+                for value in (
+                    identity,
+                    to_blob(t.embedding),
+                    t.source.name,
+                    t.source.path,
+                    t.source.sha256,
+                    to_json(t.quality),
+                    to_json(list(t.notes)),
+                    t.enrolled_at or now,
+                    model_sha256,
+                )
+            ],
         )
-        ids.append(int(cursor.fetchone()[0]))
-    refresh_identity(conn, identity, dim)
-    return ids, duplicates
+        # RETURNING comes in no promised order, but one statement's rows get increasing
+        # ids (SQLite's next rowid, PostgreSQL's identity sequence) in the order of VALUES
+        ids += sorted(int(row[0]) for row in cursor)
+    return ids
 
 
 def template_embeddings(conn: Tx, identity: str, dim: int) -> np.ndarray:
@@ -283,6 +320,8 @@ def template_records(conn: Tx, identity: str | None = None) -> list[TemplateReco
 
 
 __all__ = [
+    "INSERT_BATCH",
+    "Added",
     "IdentitySummary",
     "NewTemplate",
     "SourceRecord",
@@ -295,6 +334,7 @@ __all__ = [
     "identity_mean",
     "identity_summaries",
     "identity_summary",
+    "insert_templates",
     "normalised_mean",
     "refresh_identity",
     "source_digests",
