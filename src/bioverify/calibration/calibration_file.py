@@ -19,11 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from bioverify.atomic import write_atomic
-from bioverify.calibration.calibration_reader import FORMAT_VERSION, CalibrationReader
+from bioverify.calibration.calibration_reader import (
+    FORMAT_VERSION,
+    CalibrationReader,
+    read_strict_json,
+)
 from bioverify.calibration.conditions import ConditionReport
 from bioverify.calibration.drift import ScoreQuantiles
 from bioverify.calibration.llr import ScoreCalibrator
 from bioverify.calibration.operating_points import OperatingPoint
+from bioverify.calibration.quality_bins import QualityBins
 from bioverify.errors import CalibrationError, ModelMismatch
 
 _LABEL = re.compile(r"\s*(far|frr)\s*=\s*((?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)\s*", re.IGNORECASE)
@@ -102,6 +107,9 @@ class Calibration:
     score_normalization : str or None
         The scores' normalisation: ``None`` for raw cosines, else the normaliser's key such
         as ``"as-norm top_k=200 cohort_sha256=…"`` (:mod:`bioverify.verify.score_norm`).
+    quality_bins : QualityBins or None
+        FAR thresholds that follow the worse sample's quality (``None``: one threshold for
+        every pair; :mod:`bioverify.calibration.quality_bins`).
 
     See Also
     --------
@@ -147,6 +155,7 @@ class Calibration:
     score_quantiles: ScoreQuantiles | None = None
     quality_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     score_normalization: str | None = None
+    quality_bins: QualityBins | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object :meth:`save` writes.
@@ -196,11 +205,14 @@ class Calibration:
                 None if self.score_quantiles is None else self.score_quantiles.to_dict()
             ),
             "quality_ranges": {k: list(v) for k, v in self.quality_ranges.items()},
-        } | (
-            {}
-            if self.score_normalization is None
-            else {"score_normalization": self.score_normalization}
-        )
+        } | {
+            key: value.to_dict() if isinstance(value, QualityBins) else value
+            for key, value in (
+                ("score_normalization", self.score_normalization),
+                ("quality_bins", self.quality_bins),
+            )
+            if value is not None
+        }
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "calibration") -> Calibration:
@@ -323,26 +335,7 @@ class Calibration:
         bioverify.errors.CalibrationError: calibration file no/such/calibration.json does not exist
         """
         source = f"calibration file {path}"
-        try:
-            raw = Path(path).read_bytes()
-        except FileNotFoundError as exc:
-            raise CalibrationError(f"{source} does not exist") from exc
-        except OSError as exc:
-            raise CalibrationError(f"{source} cannot be read: {exc.strerror or exc}") from exc
-        try:
-            data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-        except UnicodeDecodeError as exc:
-            raise CalibrationError(f"{source} is not UTF-8 text (byte {exc.start})") from exc
-        except json.JSONDecodeError as exc:
-            raise CalibrationError(
-                f"{source} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-            ) from exc
-        except ValueError as exc:
-            raise CalibrationError(f"{source} is not strict JSON: {exc}") from exc
-        except RecursionError as exc:
-            raise CalibrationError(
-                f"{source} is not a calibration (JSON nested too deeply)"
-            ) from exc
+        data = read_strict_json(path, source)
         return cls.from_dict(data, source)
 
     def operating_point(self, label_or_target: str | float) -> OperatingPoint:
@@ -440,10 +433,6 @@ the verifier scores with as-norm top_k=200 cohort_sha256=ab; recalibrate with th
                 "scores (bioverify calibrate --model) or load with the matching "
                 "--score-norm none|bundle"
             )
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not allowed")
 
 
 __all__ = ["FORMAT_VERSION", "Calibration"]

@@ -7,18 +7,22 @@ them); :meth:`Calibration.from_dict <bioverify.calibration.Calibration.from_dict
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 from datetime import datetime, timedelta
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 from bioverify.calibration.conditions import ConditionReport
 from bioverify.calibration.drift import ScoreQuantiles
 from bioverify.calibration.llr import ScoreCalibrator
 from bioverify.calibration.operating_points import CI_METHODS, OperatingPoint
+from bioverify.calibration.quality_bins import QualityBins
 from bioverify.calibration.roc import rule_of_three_count
 from bioverify.errors import CalibrationError, InvalidInput
 
@@ -37,8 +41,9 @@ V1_FIELDS = frozenset(
 )  # fmt: skip
 #: the fields version 2 adds
 V2_FIELDS = frozenset({"population", "conditions", "score_quantiles", "quality_ranges"})
-#: optional in version 2: the score normalisation the scores had (absent: raw cosines)
-OPTIONAL_FIELDS = frozenset({"score_normalization"})
+#: optional in version 2: the score normalisation the scores had (absent: raw cosines) and
+#: quality-dependent FAR thresholds (absent: one threshold for every pair)
+OPTIONAL_FIELDS = frozenset({"score_normalization", "quality_bins"})
 SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -175,7 +180,8 @@ class CalibrationReader:
         version 1 file)."""
         if self.data["format_version"] == 1:
             return {"population": None, "conditions": [], "score_quantiles": None,
-                    "quality_ranges": {}, "score_normalization": None}  # fmt: skip
+                    "quality_ranges": {}, "score_normalization": None,
+                    "quality_bins": None}  # fmt: skip
         population = self.get(
             "population", lambda v: v is None or (isinstance(v, str) and v != ""),
             "null or a non-empty string",
@@ -205,7 +211,13 @@ class CalibrationReader:
             "score_normalization", lambda v: v is None or (isinstance(v, str) and v != ""),
             "null or a non-empty string",
         ) if "score_normalization" in self.data else None  # fmt: skip
+        try:
+            bins = self.data.get("quality_bins")
+            quality_bins = None if bins is None else QualityBins.from_dict(bins)
+        except CalibrationError as exc:
+            raise self.fail(f"quality_bins: {exc}") from exc
         return {
+            "quality_bins": quality_bins,
             "score_normalization": normalization,
             "population": population,
             "conditions": conditions,
@@ -303,4 +315,31 @@ def _is_utc_timestamp(value: Any) -> bool:
     return stamp.utcoffset() == timedelta(0)
 
 
-__all__ = ["FORMAT_VERSION", "READABLE_VERSIONS", "CalibrationReader"]
+def read_strict_json(path: str | os.PathLike[str], source: str) -> Any:
+    """The JSON value in the file ``path``: UTF-8, strict (NaN and Infinity refused); every
+    problem a :class:`CalibrationError` starting with ``source``."""
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError as exc:
+        raise CalibrationError(f"{source} does not exist") from exc
+    except OSError as exc:
+        raise CalibrationError(f"{source} cannot be read: {exc.strerror or exc}") from exc
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError as exc:
+        raise CalibrationError(f"{source} is not UTF-8 text (byte {exc.start})") from exc
+    except json.JSONDecodeError as exc:
+        raise CalibrationError(
+            f"{source} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from exc
+    except ValueError as exc:
+        raise CalibrationError(f"{source} is not strict JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise CalibrationError(f"{source} is not a calibration (JSON nested too deeply)") from exc
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not allowed")
+
+
+__all__ = ["FORMAT_VERSION", "READABLE_VERSIONS", "CalibrationReader", "read_strict_json"]

@@ -8,14 +8,14 @@ direction: a higher FAR than claimed means more false accepts than the user was 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from bioverify.calibration.calibration_file import Calibration
-from bioverify.calibration.conditions import RatesAt, rates_at_points
+from bioverify.calibration.conditions import RatesAt, rates_at_points, rates_in_condition
 from bioverify.calibration.intervals import IntervalSettings
 from bioverify.calibration.operating_points import OperatingPoint, rates_with_intervals
 from bioverify.calibration.roc import rule_of_three_count, validate_scores
@@ -29,6 +29,8 @@ class PointCheck:
     measured: RatesAt
     n_genuine: int
     n_impostor: int
+    #: the quality bin whose threshold and claims these are (``None``: the pooled ones)
+    quality_bin: str | None = None
 
     @property
     def far_verdict(self) -> str:
@@ -68,6 +70,7 @@ class PointCheck:
             "n_impostor": self.n_impostor,
             "far_verdict": self.far_verdict,
             "frr_verdict": self.frr_verdict,
+            "quality_bin": self.quality_bin,
         }
 
 
@@ -90,8 +93,13 @@ def check_calibration(
     subject_b: ArrayLike | None = None,
     *,
     seed: int = 0,
+    pair_quality: ArrayLike | None = None,
 ) -> list[PointCheck]:
     """Measure every operating point of ``calibration`` on new labelled trials.
+
+    When the calibration's FAR thresholds follow quality (``quality_bins``) and
+    ``pair_quality`` gives each trial's worse-sample value of that measure, each bin's
+    threshold and claims are checked too, on the new trials of that bin.
 
     Parameters
     ----------
@@ -138,10 +146,38 @@ def check_calibration(
     )
     n_genuine = int(np.count_nonzero(genuine))
     measured = rates_at_points(calibration.operating_points, far, frr, far_ci, frr_ci)
-    return [
+    checks = [
         PointCheck(op, rates, n_genuine, int(s.size - n_genuine))
         for op, rates in zip(calibration.operating_points, measured, strict=True)
     ]
+    bins = calibration.quality_bins
+    if bins is None or pair_quality is None:
+        return checks
+    q = np.asarray(pair_quality, dtype=np.float64)
+    a = None if subject_a is None else np.asarray(subject_a)
+    b = None if subject_b is None else np.asarray(subject_b)
+    for report in bins.bins:
+        mine = np.array([bins.bin_for(x) is report for x in q.tolist()], dtype=bool)
+        if not mine.any():
+            continue
+        points = [op for op in calibration.operating_points if op.target_far is not None]
+        own = [report.rates_for(op.label) for op in points]
+        claimed = [
+            replace(op, threshold=r.threshold, far=r.far, far_ci=r.far_ci, frr=r.frr,
+                    frr_ci=r.frr_ci)
+            for op, r in zip(points, own, strict=True) if r is not None
+        ]  # fmt: skip
+        sa, sb = (a[mine], b[mine]) if a is not None and b is not None else (None, None)
+        thresholds = [op.threshold for op in claimed]
+        rates = rates_in_condition(
+            s[mine], genuine[mine], thresholds, sa, sb, IntervalSettings(seed=seed)
+        )
+        n_gen = int(np.count_nonzero(genuine[mine]))
+        checks += [
+            PointCheck(op, r, n_gen, int(mine.sum()) - n_gen, report.name)
+            for op, r in zip(claimed, rates_at_points(claimed, *rates), strict=True)
+        ]
+    return checks
 
 
 __all__ = ["PointCheck", "check_calibration"]

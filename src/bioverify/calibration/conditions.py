@@ -137,6 +137,7 @@ def measure_conditions(
     confidence: float = 0.95,
     n_resamples: int = 1000,
     seed: int = 0,
+    per_trial: Sequence[np.ndarray] | None = None,
 ) -> list[ConditionReport]:
     """The rates each operating point's threshold gives in each condition, worst FAR first.
 
@@ -155,6 +156,10 @@ def measure_conditions(
         condition with at least two subjects, else Clopper–Pearson.
     confidence, n_resamples, seed
         Of the intervals and the bootstrap.
+    per_trial : sequence of numpy.ndarray, optional
+        Each point's threshold for every trial, where it depends on the trial
+        (quality-dependent thresholds, :mod:`bioverify.calibration.quality_bins`); the
+        rates are then those of the decisions each trial really gets.
 
     Returns
     -------
@@ -196,14 +201,21 @@ def measure_conditions(
         n_impostor = int(gm.size - n_genuine)
         # a resample needs both kinds of trial in enough subjects: otherwise Clopper–Pearson
         by_subject = a is not None and b is not None and len(np.unique(a[mine])) > 1
-        far, frr, far_ci, frr_ci = _rates(
-            s[mine],
-            gm,
-            thresholds,
+        subjects = (
             a[mine] if by_subject and a is not None else None,
             b[mine] if by_subject and b is not None else None,
-            IntervalSettings(confidence, n_resamples, seed),
         )
+        settings = IntervalSettings(confidence, n_resamples, seed)
+        if per_trial is None:
+            far, frr, far_ci, frr_ci = rates_in_condition(
+                s[mine], gm, thresholds, *subjects, settings
+            )
+        else:  # a trial's own threshold t_i: s_i >= t_i exactly when s_i - t_i + t >= t
+            each = [
+                rates_in_condition(s[mine] - own[mine] + t, gm, [t], *subjects, settings)
+                for own, t in zip(per_trial, thresholds, strict=True)
+            ]
+            far, frr, far_ci, frr_ci = (np.concatenate([e[i] for e in each]) for i in range(4))
         both = n_genuine > 0 and n_impostor > 0
         reports.append(
             ConditionReport(
@@ -218,7 +230,7 @@ def measure_conditions(
     return sorted(reports, key=lambda r: -_far_of(r, first))
 
 
-def _rates(
+def rates_in_condition(
     s: np.ndarray,
     g: np.ndarray,
     thresholds: list[float],
@@ -226,8 +238,10 @@ def _rates(
     b: np.ndarray | None,
     settings: IntervalSettings,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Rates at the thresholds; the rate of a class with no trials reads 0 with the
-    uninformative interval (0, 1)."""
+    """FAR and FRR with intervals at ``thresholds`` among one condition's trials
+    (identity-bootstrap when subjects ``a`` and ``b`` are given and allow it, else
+    Clopper–Pearson); the rate of a class with no trials reads 0 with the uninformative
+    interval (0, 1)."""
     if g.all() or not g.any():
         accepted = np.array([np.count_nonzero(s >= t) for t in thresholds], dtype=np.int64)
         low, high = clopper_pearson(accepted, s.size)

@@ -19,8 +19,10 @@ from bioverify.calibration.calibration_reader import SHA256
 from bioverify.calibration.conditions import measure_conditions
 from bioverify.calibration.costs import actual_dcf, cllr, min_cllr, min_dcf
 from bioverify.calibration.drift import ScoreQuantiles
+from bioverify.calibration.intervals import IntervalSettings
 from bioverify.calibration.llr import CalibrationMethod, ScoreCalibrator
 from bioverify.calibration.operating_points import operating_points
+from bioverify.calibration.quality_bins import fit_quality_bins, trial_thresholds
 from bioverify.calibration.roc import RocCurve, check_discriminates, eer, validate_scores
 from bioverify.errors import InvalidInput
 
@@ -44,6 +46,8 @@ def fit_calibration(
     population: str | None = None,
     quality_ranges: dict[str, tuple[float, float]] | None = None,
     score_normalization: str | None = None,
+    pair_quality: ArrayLike | None = None,
+    quality_measure: str | None = None,
 ) -> Calibration:
     """Measure a :class:`Calibration` from trial scores and labels.
 
@@ -95,6 +99,13 @@ def fit_calibration(
         The calibration samples' quality ranges (see :class:`Calibration`).
     score_normalization : str, optional
         The normalisation the scores had (``None``: raw cosines).
+    pair_quality : array-like of float, optional
+        Each trial's worse-sample value of ``quality_measure`` (NaN: unknown): the FAR
+        thresholds then also follow that quality (``Calibration.quality_bins``: four bins
+        of equal impostor counts), and the per-condition rates are those of the
+        quality-dependent decisions.
+    quality_measure : str, optional
+        The quality value ``pair_quality`` holds (``"sharpness"``, ``"snr_db"``…).
 
     Returns
     -------
@@ -194,6 +205,15 @@ def fit_calibration(
             record.message, record.category, record.filename, record.lineno, source=record.source
         )
     ci_method = points[0].ci_method
+    settings = IntervalSettings(confidence, n_resamples, seed)
+    bins = None
+    if pair_quality is not None:
+        if not quality_measure:
+            raise InvalidInput("pair_quality needs its quality_measure")
+        bins = fit_quality_bins(
+            s, genuine, pair_quality, quality_measure, points,
+            conditions=conditions, subject_a=subject_a, subject_b=subject_b, settings=settings,
+        )  # fmt: skip
     per_condition = (
         []
         if conditions is None
@@ -207,6 +227,7 @@ def fit_calibration(
             confidence=confidence,
             n_resamples=n_resamples,
             seed=seed,
+            per_trial=None if bins is None else trial_thresholds(points, bins, pair_quality),
         )
     )
     return Calibration(
@@ -234,6 +255,7 @@ def fit_calibration(
         score_quantiles=ScoreQuantiles.of(s, genuine),
         quality_ranges=dict(quality_ranges or {}),
         score_normalization=score_normalization,
+        quality_bins=bins,
     )
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 
 from bioverify.calibration import (
     Calibration,
@@ -25,6 +26,7 @@ from bioverify.calibration import (
     read_scores_csv,
 )
 from bioverify.calibration.llr import METHODS, CalibrationMethod
+from bioverify.calibration.quality_bins import DEFAULT_MEASURES
 from bioverify.cli import options
 from bioverify.cli.calibration_text import check_lines, summary_lines
 from bioverify.datasets.trials import TrialProtocol
@@ -59,6 +61,25 @@ class _Trials:
     score_normalization: str | None = None
     #: the scoring bundle's own calibration file (``--check`` checks it by default)
     bundle_calibration: Path | None = None
+    #: each trial's worse-sample value of each quality key (trials scored by a model)
+    pair_quality: dict[str, np.ndarray] = field(default_factory=dict)
+    modality: str | None = None
+
+    def quality_measure(self, wanted: str) -> str | None:
+        """The measure ``--quality-thresholds`` names (``auto``: the modality's default)
+        if the trials have it, else ``None``; a named measure they lack is an error."""
+        if wanted == "none":
+            return None
+        measure = DEFAULT_MEASURES.get(self.modality or "") if wanted == "auto" else wanted
+        if measure in self.pair_quality:
+            return measure
+        if wanted != "auto":
+            have = ", ".join(sorted(self.pair_quality)) or "none (no --model scored them)"
+            raise InvalidInput(
+                f"--quality-thresholds {wanted}: the trials have no such quality value "
+                f"(they have: {have})"
+            )
+        return None
 
 
 def _fit(
@@ -70,8 +91,10 @@ def _fit(
     n_resamples: int,
     seed: int,
     force: bool = False,
+    quality_thresholds: str = "none",
 ) -> Calibration:
     table = trials.table
+    measure = trials.quality_measure(quality_thresholds)
     # Warnings land in Calibration.warnings and are printed with the summary instead.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -92,6 +115,8 @@ def _fit(
             population=trials.population,
             quality_ranges=trials.quality_ranges,
             score_normalization=trials.score_normalization,
+            pair_quality=None if measure is None else trials.pair_quality[measure],
+            quality_measure=measure,
         )
 
 
@@ -150,6 +175,8 @@ def _model_trials(
         result.quality_ranges,
         None if normalizer is None else normalizer.key,
         verifier.info.calibration_path,
+        result.pair_quality,
+        verifier.modality,
     )
     return trials, lines
 
@@ -164,9 +191,11 @@ def _check(trials: _Trials, calibration_path: Path | None, model: Path, seed: in
     assert trials.model_sha256 is not None
     calibration.check_model(trials.model_sha256, trials.score_normalization)
     table = trials.table
+    bins = calibration.quality_bins
     checks = check_calibration(
-        calibration, table.scores, table.labels, table.subject_a, table.subject_b, seed=seed
-    )
+        calibration, table.scores, table.labels, table.subject_a, table.subject_b, seed=seed,
+        pair_quality=None if bins is None else trials.pair_quality.get(bins.measure),
+    )  # fmt: skip
     where = calibration.population or "not stated"
     click.echo(f"claims of {calibration_path} (measured on: {where})")
     recalibrate = f"bioverify calibrate --model {model} --data DIR --out my_calibration.json"
@@ -267,6 +296,15 @@ def _targets(rate: str, help: str) -> Any:
     help="Calibrate even scores that cannot separate genuine from impostor trials (a "
     "collapsed model, or an EER near chance), which is otherwise refused.",
 )
+@click.option(
+    "--quality-thresholds",
+    default="auto",
+    show_default=True,
+    metavar="auto|none|KEY",
+    help="With --model: FAR thresholds that also follow the worse sample's quality, "
+    "measured in four bins of it (auto: sharpness for faces, snr_db for voices; or a "
+    "quality key such as face_size); none: one threshold for every pair.",
+)
 def calibrate(
     scores_path: Path | None,
     model: Path | None,
@@ -290,6 +328,7 @@ def calibrate(
     check: bool,
     calibration_path: Path | None,
     force: bool,
+    quality_thresholds: str,
 ) -> None:
     """Choose thresholds at target FAR/FRR with confidence intervals and fit score → LLR.
 
@@ -340,7 +379,10 @@ def calibrate(
         trials = _Trials(read_scores_csv(scores_path))
     if population is not None:
         trials = replace(trials, population=population)
-    calibration = _fit(trials, target_far, target_frr, method, p_target, n_resamples, seed, force)
+    calibration = _fit(
+        trials, target_far, target_frr, method, p_target, n_resamples, seed, force,
+        quality_thresholds,
+    )  # fmt: skip
     for line in summary_lines(calibration):
         click.echo(line)
     if out is not None:

@@ -41,7 +41,18 @@ def summary_lines(calibration: Calibration) -> list[str]:
             f"{op.label}: threshold {_threshold(op.threshold)}  FAR {pct(op.far)} "
             f"{_ci(op.far_ci)}  FRR {pct(op.frr)} {_ci(op.frr_ci)}{note}"
         )
-    lines += condition_lines(c.conditions)
+    bins = c.quality_bins
+    if bins is None:
+        lines += condition_lines(c.conditions)
+    else:
+        lines += condition_lines(
+            bins.bins,
+            f"FAR thresholds by the worse sample's {bins.measure}; each holds its target in "
+            "every condition of its bin with enough impostor trials",
+            "bin",
+            with_thresholds=True,
+        )
+        lines += condition_lines(c.conditions, "rates of the thresholds of each pair's bin")
     lines += [f"warning: {w}" for w in c.warnings]
     return lines
 
@@ -49,15 +60,19 @@ def summary_lines(calibration: Calibration) -> list[str]:
 def condition_lines(
     conditions: list[ConditionReport],
     heading: str = "each FAR threshold holds in every condition with enough impostor trials",
+    kind: str = "condition",
+    with_thresholds: bool = False,
 ) -> list[str]:
-    """One line per condition and operating point (worst FAR first), under ``heading``."""
+    """One line per condition (or quality bin: ``kind``) and operating point, under
+    ``heading``; ``with_thresholds`` when each has thresholds of its own."""
     if not conditions:
         return []
-    lines = [f"per condition ({len(conditions)}; {heading}):"]
+    lines = [f"per {kind} ({len(conditions)}; {heading}):"]
     for report in conditions:
         equal = "" if report.eer is None else f", EER {pct(report.eer)}"
         rates = "; ".join(
-            f"{r.label}: FAR {pct(r.far)} {_ci(r.far_ci)}, FRR {pct(r.frr)} {_ci(r.frr_ci)}"
+            f"{r.label}{f' at {_threshold(r.threshold)}' if with_thresholds else ''}: "
+            f"FAR {pct(r.far)} {_ci(r.far_ci)}, FRR {pct(r.frr)} {_ci(r.frr_ci)}"
             for r in report.rates
         )
         lines.append(
@@ -72,8 +87,11 @@ def check_lines(checks: list[PointCheck], recalibrate: str) -> list[str]:
     lines = []
     for check in checks:
         claimed, measured = check.claimed, check.measured
+        where = (
+            f" for pairs whose worse sample has {check.quality_bin}" if check.quality_bin else ""
+        )
         lines.append(
-            f"{claimed.label} (threshold {_threshold(claimed.threshold)}): FAR claimed "
+            f"{claimed.label} (threshold {_threshold(claimed.threshold)}{where}): FAR claimed "
             f"{pct(claimed.far)} {_ci(claimed.far_ci)}, measured {pct(measured.far)} "
             f"{_ci(measured.far_ci)} on {check.n_impostor} impostor trials: "
             f"{check.far_verdict.upper()}; FRR claimed {pct(claimed.frr)} "

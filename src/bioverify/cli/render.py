@@ -65,6 +65,8 @@ def verification_lines(result: Decision) -> list[str]:
     if not isinstance(result, VerifyResult):
         return lines
     where = f" ({result.operating_point})" if result.operating_point else ""
+    if result.quality_bin is not None:
+        where = f" ({result.operating_point} for pairs whose worse sample has {result.quality_bin})"
     lines.append(f"threshold    {result.threshold:.4f}{where}")
     if (
         result.far is not None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bioverify.bundle import BundleInfo
 from bioverify.calibration import Calibration, OperatingPoint
-from bioverify.calibration.conditions import worst_far
+from bioverify.calibration.conditions import ConditionReport, worst_far
 from bioverify.errors import CalibrationError
 from bioverify.verify.result import VerifyResult
 
@@ -98,12 +98,19 @@ def default_point(calibration: Calibration) -> OperatingPoint:
 
 
 def where_measured(
-    result: VerifyResult, calibration: Calibration | None, op: OperatingPoint
+    result: VerifyResult,
+    calibration: Calibration | None,
+    op: OperatingPoint,
+    quality_bin: ConditionReport | None = None,
 ) -> None:
-    """Fill in whose trials the rates of ``op`` come from, and the worst listed condition."""
+    """Fill in whose trials the rates of ``op`` come from (those of ``quality_bin`` when
+    its threshold decided), and the worst listed condition."""
     if calibration is None:
         return
-    counts = f"{calibration.n_impostor:,} impostor and {calibration.n_genuine:,} genuine trials"
+    trials = quality_bin or calibration
+    counts = f"{trials.n_impostor:,} impostor and {trials.n_genuine:,} genuine trials"
+    if quality_bin is not None:
+        counts += f" (pairs whose worse sample has {quality_bin.name})"
     result.measured_on = f"{counts} of {calibration.population or 'an unstated population'}"
     worst = worst_far(calibration.conditions, op.label)
     rates = worst.rates_for(op.label) if worst is not None else None

@@ -123,6 +123,12 @@ def joined(scored: Sequence[ScoredDataset]) -> TrialScores:
         conditions=np.concatenate(
             [np.full(s.result.scores.size, s.name, dtype=object) for s in scored]
         ),
+        pair_quality={
+            key: np.concatenate(
+                [r.pair_quality.get(key, np.full(r.scores.size, np.nan)) for r in results]
+            )
+            for key in {key for r in results for key in r.pair_quality}
+        },
     )
 
 

@@ -14,7 +14,8 @@ from collections.abc import Iterable
 import numpy as np
 
 from bioverify.bundle import BundleInfo
-from bioverify.calibration import Calibration, OperatingPoint
+from bioverify.calibration import Calibration, ConditionReport, OperatingPoint
+from bioverify.calibration.roc import rule_of_three_count
 from bioverify.errors import CalibrationError, InvalidInput
 from bioverify.verify.calibration_use import where_measured
 from bioverify.verify.result import VerifyResult
@@ -175,6 +176,14 @@ class DecisionMixin:
         templates = np.atleast_2d(templates)
         return self.score_pairs(np.broadcast_to(probe, templates.shape), templates)
 
+    def _quality_bin(self, pair_quality: float | None) -> ConditionReport | None:
+        """The calibration's quality bin for ``pair_quality``, when its thresholds follow
+        quality and decide here (not an explicit ``threshold=``)."""
+        calibration = self.calibration
+        if calibration is None or calibration.quality_bins is None or self.point is None:
+            return None
+        return calibration.quality_bins.bin_for(pair_quality)
+
     def _require_threshold(self) -> float:
         if self.threshold is None:
             raise CalibrationError(
@@ -184,7 +193,9 @@ class DecisionMixin:
             )
         return self.threshold
 
-    def result_for(self, score: float, notes: Iterable[str] = ()) -> VerifyResult:
+    def result_for(
+        self, score: float, notes: Iterable[str] = (), pair_quality: float | None = None
+    ) -> VerifyResult:
         """The decision on a score at this verifier's threshold.
 
         Parameters
@@ -193,6 +204,11 @@ class DecisionMixin:
             A score of this verifier (:meth:`score`).
         notes : iterable of str
             Remarks to carry into the result.
+        pair_quality : float, optional
+            The worse of the two samples' values of the calibration's quality measure:
+            when the calibration's thresholds follow quality
+            (``Calibration.quality_bins``), the threshold and rates of that quality's bin
+            decide instead of the pooled ones.
 
         Returns
         -------
@@ -215,7 +231,9 @@ class DecisionMixin:
         >>> round(face.result_for(0.95).far, 4)
         0.0036
         """
-        threshold = self._require_threshold()
+        own = self._quality_bin(pair_quality)
+        rates = own.rates_for(self.point.label) if own is not None and self.point else None
+        threshold = rates.threshold if rates is not None else self._require_threshold()
         score = float(score)
         result = VerifyResult(
             match=score >= threshold,
@@ -228,11 +246,17 @@ class DecisionMixin:
         )
         if self.point is not None:
             op = self.point
-            where_measured(result, self.calibration, op)
-            result.far, result.frr = op.far, op.frr
-            result.far_ci, result.frr_ci = op.far_ci, op.frr_ci
+            where_measured(result, self.calibration, op, own)
+            claims = op if rates is None or own is None else rates
+            result.far, result.frr = claims.far, claims.frr
+            result.far_ci, result.frr_ci = claims.far_ci, claims.frr_ci
             result.supported = op.supported
-            if not op.supported:
+            if own is not None and rates is not None:
+                result.quality_bin = own.name
+                result.supported = op.target_far is None or own.n_impostor >= (
+                    rule_of_three_count(op.target_far)
+                )
+            if not result.supported:
                 result.notes.append(
                     f"the calibration had too few impostor trials to support {op.label} "
                     "(rule of three); its expected FAR is uncertain"

@@ -111,7 +111,9 @@ class TrialScores:
     ``counts["trials_dropped"]``. ``acquisition`` counts how the acquired inputs were
     taken (face ``mode_detect`` / ``mode_aligned``) and how many came with notes (several
     faces, a fallback, windows…). ``conditions`` names each trial's dataset when several
-    were scored each on its own (:mod:`bioverify.verify.dataset_scoring`).
+    were scored each on its own (:mod:`bioverify.verify.dataset_scoring`);
+    ``pair_quality`` each trial's worse-sample value of each quality key
+    (:func:`pair_qualities`).
     """
 
     scores: np.ndarray
@@ -127,6 +129,7 @@ class TrialScores:
     acquisition: dict[str, int] = field(default_factory=dict)
     quality_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     conditions: np.ndarray | None = None
+    pair_quality: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 #: numeric quality values whose range a calibration records (when the inputs have them)
@@ -163,6 +166,33 @@ def quality_ranges(acquired: Sequence[Acquired | None]) -> dict[str, tuple[float
         if values:
             low, high = np.percentile(values, [1, 99])
             out[key] = (float(low), float(high))
+    return out
+
+
+def pair_qualities(
+    acquired: Sequence[Acquired], i: np.ndarray, j: np.ndarray
+) -> dict[str, np.ndarray]:
+    """For each of :data:`QUALITY_KEYS` that samples have: the worse (lower) of the two
+    samples' values in each trial ``(acquired[i], acquired[j])``, NaN where one lacks it.
+
+    Examples
+    --------
+    >>> from bioverify.verify.result import Acquired
+    >>> samples = [Acquired(np.ones(2), {"snr_db": q}, [], "x") for q in (30.0, 8.0, 20.0)]
+    >>> pair_qualities(samples, np.array([0, 0]), np.array([1, 2]))["snr_db"].tolist()
+    [8.0, 20.0]
+    """
+    out = {}
+    for key in QUALITY_KEYS:
+        values = np.array(
+            [
+                float(v) if isinstance(v := a.quality.get(key), int | float)
+                and not isinstance(v, bool) else np.nan
+                for a in acquired
+            ]
+        )  # fmt: skip
+        if np.isfinite(values).any():
+            out[key] = np.minimum(values[i], values[j])
     return out
 
 
@@ -305,6 +335,7 @@ def score_samples(
         notes=notes,
         acquisition=acquisition_counts(acquired),
         quality_ranges=quality_ranges(acquired),
+        pair_quality=pair_qualities([a for a in acquired if a is not None], trials.i, trials.j),
     )
 
 

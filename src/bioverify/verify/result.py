@@ -143,6 +143,9 @@ class VerifyResult:
     worst_condition : dict or None
         The calibration's condition with the highest FAR at this threshold (``name``,
         ``far``, ``far_ci``, ``n_impostor``).
+    quality_bin : str or None
+        When the calibration's thresholds follow sample quality: the bin of the worse
+        sample's quality whose threshold and rates decided (``"sharpness >= 52.1"``).
     model_sha256 : str or None
         The model that made the embeddings.
     notes : list of str
@@ -182,6 +185,7 @@ class VerifyResult:
     threshold_prior: float | None = None
     measured_on: str | None = None
     worst_condition: dict[str, Any] | None = None
+    quality_bin: str | None = None
     model_sha256: str | None = None
     notes: list[str] = field(default_factory=list)
     quality_warnings: list[str] = field(default_factory=list)

@@ -19,6 +19,7 @@ import numpy as np
 
 from bioverify.bundle import BundleInfo, open_bundle
 from bioverify.calibration import Calibration, OperatingPoint
+from bioverify.calibration.quality_bins import pair_quality
 from bioverify.errors import CalibrationError, InvalidInput, ModelError, ModelMismatch
 from bioverify.face_geometry import FaceGeometry
 from bioverify.verify.api import resolve_model
@@ -380,7 +381,11 @@ operating_point='FAR=0.01', providers=['CPUExecutionProvider'])
         for k in range(len(pairs)):
             first, second = acquired[2 * k], acquired[2 * k + 1]
             notes = [f"a: {n}" for n in first.notes] + [f"b: {n}" for n in second.notes]
-            result = self.result_for(float(scores[k]), notes)
+            bins = None if self.calibration is None else self.calibration.quality_bins
+            worse = (
+                None if bins is None else pair_quality(first.quality, second.quality, bins.measure)
+            )
+            result = self.result_for(float(scores[k]), notes, worse)
             result.quality = {"a": first.quality, "b": second.quality}
             if self.calibration is not None and self.calibration.quality_ranges:
                 ranges = self.calibration.quality_ranges
