@@ -25,9 +25,10 @@ PY
 .venv/bin/bioverify export build/dlib_resnet29.pt --out build/face_default --flip-fusion \
   --int8 --calibration-data build/lfw_val --name face-dlib-resnet29 --overwrite
 # calibration across conditions (issue 13): the LFW val identities as they come and degraded
-# (benchmarks/make_conditions.py: blur, JPEG, dark, small, large); each threshold holds its
-# target FAR in the worst condition; the test identities stay out of it (they measure it:
-# benchmarks/bench_conditions.py, results/conditions_face_after.md)
+# (benchmarks/make_conditions.py: blur, JPEG, dark, small, large); each FAR threshold also
+# follows the worse photo's sharpness (four quality bins, calibrate's default) and holds its
+# target in the worst condition of its bin; the test identities stay out of it (they
+# measure it: benchmarks/bench_conditions.py, results/conditions_face_after.md)
 .venv/bin/python -m benchmarks.make_conditions --modality face --data ../shared/data/faces/lfw \
   --split benchmarks/splits/lfw.json --part val --out build/conditions/face-val
 V=build/conditions/face-val

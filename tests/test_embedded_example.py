@@ -58,10 +58,14 @@ def test_command_line_decision_matches_the_verifier() -> None:
     ]
     out = subprocess.run([*args, str(a), str(b)], capture_output=True, text=True, check=True)
     decision = json.loads(out.stdout)
-    expected = Verifier.load(bundle).verify(a, b)
-    assert decision["match"] == expected.match
-    assert decision["threshold"] == pytest.approx(expected.threshold)
+    verifier = Verifier.load(bundle)
+    expected = verifier.verify(a, b)
     assert decision["score"] == pytest.approx(expected.score, abs=1e-5)
+    # without the runtime's quality measures the example decides at the pooled threshold:
+    # the verifier's decision on the same score when the pair's quality is unknown
+    pooled = verifier.result_for(expected.score)
+    assert decision["threshold"] == pytest.approx(pooled.threshold)
+    assert decision["match"] == pooled.match
 
 
 @pytest.mark.parametrize("trim", ["none", "ends", "all"])

@@ -166,3 +166,31 @@ def test_calibrate_fits_quality_thresholds_from_the_samples(
     assert "--quality-thresholds snr_db: the trials have no such quality" in one_line_error(
         code, err
     )
+
+
+def test_evaluate_reports_the_rates_of_the_quality_dependent_decisions(
+    calibrated_face_bundle: BundleInfo,
+) -> None:
+    from bioverify import Verifier
+    from bioverify.verify.evaluation import TrialScores
+    from bioverify.verify.evaluation_report import EvaluationReport
+
+    s, g, q, a, b, c = _noisy_and_clean()
+    cal = _fit(pair_quality=q, quality_measure="snr_db")
+    trials = TrialScores(
+        scores=s, labels=g, subject_a=a, subject_b=b, counts={}, failures=[],
+        n_inputs=s.size, protocol="synthetic", conditions=c, pair_quality={"snr_db": q},
+    )  # fmt: skip
+    verifier = Verifier.load(calibrated_face_bundle.folder, calibration=False)
+    report = EvaluationReport.from_scores(verifier, trials, calibration=cal)
+    # the same trials the calibration was fitted on: each condition at about 1 % FAR, as the
+    # calibration recorded it (with one threshold, the clean pairs would be far below)
+    assert {r.name: r.rates[0].far for r in report.conditions} == {
+        r.name: r.rates[0].far for r in cal.conditions
+    }
+    without = TrialScores(
+        scores=s, labels=g, subject_a=a, subject_b=b, counts={}, failures=[],
+        n_inputs=s.size, protocol="synthetic", conditions=c,
+    )  # fmt: skip
+    pooled = EvaluationReport.from_scores(verifier, without, calibration=cal)
+    assert next(r for r in pooled.conditions if r.name == "clean").rates[0].far < 0.002

@@ -322,8 +322,13 @@ def test_shipped_default_models_verify_the_examples(modality: str) -> None:
         EXAMPLES / f"{modality}_a1.{suffix}", EXAMPLES / f"{modality}_b1.{suffix}"
     )
     assert same.score > other.score
-    assert same.threshold == other.threshold and same.operating_point == "FAR=0.01"
-    assert same.far is not None and same.probability is not None
+    assert same.operating_point == other.operating_point == "FAR=0.01"
+    calibration = Verifier.load(default_bundle(modality)).calibration
+    assert calibration is not None and calibration.quality_bins is not None
+    # each pair is decided at the threshold of its worse sample's quality bin
+    thresholds = {b.rates_for("FAR=0.01").threshold for b in calibration.quality_bins.bins}
+    assert {same.threshold, other.threshold} <= thresholds
+    assert same.quality_bin is not None and same.far is not None and same.probability is not None
     info = Verifier.load(default_bundle(modality)).info
     # the largest shipped model, dlib's face ResNet in fp32, is 22.75 MB
     assert info.modality == modality and info.model_path.stat().st_size < 32 * 2**20

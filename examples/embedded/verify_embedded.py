@@ -3,8 +3,10 @@ and numpy only (OpenCV to decode images, soundfile to decode audio) — no biove
 
 Everything needed is read from the files themselves: the modality, input name and
 preprocessing (face crop geometry or voice sample rate) from the ONNX ``metadata_props``
-(``bioverify.*`` keys), the threshold from the calibration's operating points. The model
-does normalisation, the log-mel front-end and the L2 normalisation in its graph.
+(``bioverify.*`` keys), the threshold from the calibration's operating points — the pooled
+one: a calibration's ``quality_bins`` (thresholds by the worse sample's sharpness or SNR)
+need the runtime's quality measures, so this example decides as strictly as the worst bin.
+The model does normalisation, the log-mel front-end and the L2 normalisation in its graph.
 
 Faces must be aligned images shaped like the geometry's frame (e.g. 250 × 250 LFW-style
 crops); face detection is the full runtime's job. Audio must already be at the model's

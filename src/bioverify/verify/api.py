@@ -235,7 +235,7 @@ def verify(
     >>> strict = bioverify.verify(
     ...     "examples/face_a1.jpg", "examples/face_a2.jpg", operating_point="FAR=0.001")
     >>> strict.match, round(strict.threshold, 3)
-    (True, 0.942)
+    (True, 0.938)
     """
     if model is None:
         from bioverify.verify.inputs import input_modality

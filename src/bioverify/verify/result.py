@@ -163,7 +163,7 @@ class VerifyResult:
     >>> result.match, round(result.probability, 3), result.supported
     (True, 0.998, True)
     >>> [round(rate, 4) for rate in (result.far, *result.far_ci)]
-    [0.0036, 0.0027, 0.0049]
+    [0.003, 0.0018, 0.0044]
     >>> result.worst_condition["name"], result.quality["a"]["face_size"]
     ('blur', 98)
     """

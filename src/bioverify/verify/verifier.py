@@ -88,7 +88,7 @@ class Verifier(DecisionMixin, EmbeddingMixin):
     ('face', 128, 'FAR=0.01')
     >>> result = face.verify("examples/face_a1.jpg", "examples/face_b1.jpg")
     >>> result.match, round(result.score, 3), round(result.threshold, 3)
-    (False, 0.804, 0.929)
+    (False, 0.804, 0.922)
     """
 
     def __init__(
@@ -221,7 +221,7 @@ class Verifier(DecisionMixin, EmbeddingMixin):
         --------
         >>> from bioverify import Verifier
         >>> Verifier.load("voice")  # doctest: +ELLIPSIS
-        Verifier('voice-ge2e-resemblyzer', modality='voice', threshold=0.832..., \
+        Verifier('voice-ge2e-resemblyzer', modality='voice', threshold=0.875..., \
 operating_point='FAR=0.01', providers=['CPUExecutionProvider'])
         >>> Verifier.load("face", operating_point="FAR=0.001").operating_point
         'FAR=0.001'
