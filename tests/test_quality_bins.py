@@ -194,3 +194,18 @@ def test_evaluate_reports_the_rates_of_the_quality_dependent_decisions(
     )  # fmt: skip
     pooled = EvaluationReport.from_scores(verifier, without, calibration=cal)
     assert next(r for r in pooled.conditions if r.name == "clean").rates[0].far < 0.002
+
+
+def test_the_report_has_a_table_per_quality_bin(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from bioverify.calibration.report import write_report
+
+    s, g, q, *_ = _noisy_and_clean()
+    cal = _fit(pair_quality=q, quality_measure="snr_db")
+    paths = write_report(cal, s, g, tmp_path / "report")
+    text = next(p for p in paths if p.suffix == ".md").read_text()
+    assert "## Per quality bin" in text and "worse sample's snr_db" in text
+    for b in cal.quality_bins.bins:  # type: ignore[union-attr]
+        assert f"| {b.name} |" in text
+        assert f"FAR=0.01 at {b.rates[0].threshold:.6g}" in text
+    assert "## Per condition" in text and "Rates of the decisions at each pair's" in text

@@ -27,6 +27,7 @@ except ModuleNotFoundError as exc:  # the `report` extra
     ) from exc
 
 from bioverify.calibration.calibration_file import Calibration
+from bioverify.calibration.conditions import ConditionReport
 from bioverify.calibration.operating_points import OperatingPoint
 from bioverify.calibration.roc import RocCurve, validate_scores
 
@@ -226,24 +227,53 @@ def _methods(calibration: Calibration) -> list[str]:
 
 
 def _condition_table(c: Calibration, level: str) -> list[str]:
-    """Each operating point's rates per condition (worst FAR first), when there are any."""
-    if not c.conditions:
-        return []
+    """Each operating point's rates per quality bin (with its thresholds) and per condition
+    (worst FAR first), when there are any."""
+    bins = c.quality_bins
+    lines: list[str] = []
+    if bins is not None:
+        lines += _table(
+            "## Per quality bin",
+            f"Each FAR threshold was measured again for the pairs whose worse sample's "
+            f"{bins.measure} falls in each bin, and held in the worst condition of the bin "
+            "with enough impostor trials; a pair is decided at its bin's threshold.",
+            "bin", bins.bins, level, with_thresholds=True,
+        )  # fmt: skip
+    if c.conditions:
+        how = (
+            "rates of the decisions at each pair's quality-bin threshold"
+            if bins is not None
+            else "each FAR threshold was raised until its target held in every condition "
+            "with enough impostor trials (rule of three)"
+        )
+        lines += _table("## Per condition", how[0].upper() + how[1:] + ".", "condition",
+                        c.conditions, level)  # fmt: skip
+    return lines
+
+
+def _table(
+    heading: str,
+    text: str,
+    kind: str,
+    reports: list[ConditionReport],
+    level: str,
+    with_thresholds: bool = False,
+) -> list[str]:
     lines = [
-        "## Per condition",
+        heading,
         "",
-        "Each FAR threshold was raised until its target held in every condition with enough "
-        "impostor trials (rule of three).",
+        text,
         "",
-        f"| condition | genuine / impostor | EER | point | FAR [{level} CI] | FRR [{level} CI] |",
+        f"| {kind} | genuine / impostor | EER | point | FAR [{level} CI] | FRR [{level} CI] |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    for report in c.conditions:
+    for report in reports:
         equal = "—" if report.eer is None else _pct(report.eer)
         for r in report.rates:
+            point = f"{r.label} at {r.threshold:.6g}" if with_thresholds else r.label
             lines.append(
                 f"| {report.name} | {report.n_genuine} / {report.n_impostor} | {equal} | "
-                f"{r.label} | {_pct(r.far)} [{_pct(r.far_ci[0])}, {_pct(r.far_ci[1])}] | "
+                f"{point} | {_pct(r.far)} [{_pct(r.far_ci[0])}, {_pct(r.far_ci[1])}] | "
                 f"{_pct(r.frr)} [{_pct(r.frr_ci[0])}, {_pct(r.frr_ci[1])}] |"
             )
     return [*lines, ""]
