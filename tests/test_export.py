@@ -52,14 +52,18 @@ def _one_thread_short_timing(one_torch_thread: None) -> Iterator[None]:
         yield
 
 
-def write_checkpoint(path: Path, modality: str, seed: int = 0) -> Path:
-    """A checkpoint with the keys ``bioverify train`` writes that export reads."""
+def write_checkpoint(path: Path, modality: str, seed: int = 0, voice_model: str = "ecapa") -> Path:
+    """A checkpoint with the keys ``bioverify train`` writes that export reads (voice: a
+    small ECAPA-TDNN, or with ``voice_model="ge2e"`` a small GE2E LSTM on its mel front-end)."""
     torch.manual_seed(seed)
     if modality == "face":
         encoder = build_encoder("face", "mobilefacenet", DIM, **FACE)
         facts: dict[str, Any] = {"face_geometry": FaceGeometry(output_size=FACE_SIZE).to_dict()}
     else:
-        encoder = build_encoder("voice", "ecapa_tdnn", DIM, frontend=VOICE_FRONTEND, **VOICE)
+        if voice_model == "ge2e":
+            encoder = build_encoder("voice", "ge2e_lstm", DIM, hidden=16, layers=1)
+        else:
+            encoder = build_encoder("voice", "ecapa_tdnn", DIM, frontend=VOICE_FRONTEND, **VOICE)
         facts = {"voice": {"sample_rate": 16000, "chunk_seconds": 2.0}}
     counts = {part: {"identities": n, "samples": 4 * n} for part, n in (("train", 5), ("val", 2))}
     save_checkpoint(
@@ -363,6 +367,18 @@ def test_voice_cli_prints_a_summary_and_axes_are_dynamic(voice) -> None:
 
 
 @pytest.mark.slow  # the voice export (int8, via the CLI)
+@pytest.mark.slow  # an export with int8 calibration
+def test_a_ge2e_checkpoint_exports_with_calibration_data(tmp_path) -> None:
+    # its mel front-end has n_fft but no win_length: the real samples were cut by a
+    # KeyError before
+    checkpoint = write_checkpoint(tmp_path / "ge2e.pt", "voice", voice_model="ge2e")
+    voices = write_voices(tmp_path / "voices")
+    report = export_bundle(
+        checkpoint, tmp_path / "bundle", int8=True, calibration_data=voices, threads=1
+    )
+    assert [v.precision for v in report.variants] == ["fp32", "int8"]
+
+
 def test_voice_int8_keeps_the_front_end_in_float(voice) -> None:
     _, out, _ = voice
     model = onnx.load(str(out.with_name("voice-int8") / MODEL_FILE))

@@ -60,17 +60,20 @@ def _scope(node: onnx.NodeProto) -> list[str]:
 
 
 def backbone_nodes(model: onnx.ModelProto) -> tuple[list[str], list[str]]:
-    """``(backbone, other)`` node names; raise :class:`ExportError` if no node is marked as
-    the backbone's (the model was not written by the dynamo exporter)."""
+    """``(backbone, other)`` node names, by the ``pkg.torch.onnx.name_scopes`` metadata the
+    dynamo exporter writes, else by the module path the TorchScript exporter (recurrent
+    encoders) puts in node names (``/backbone/lstm/LSTM``); raise :class:`ExportError` if
+    no node is marked as the backbone's."""
     backbone: list[str] = []
     other: list[str] = []
     for node in model.graph.node:
-        scope = _scope(node)
+        scope = _scope(node) or node.name.split("/")
         (backbone if len(scope) > 1 and scope[1] == "backbone" else other).append(node.name)
     if not backbone:
         raise ExportError(
             "cannot tell the backbone's nodes from the front-end's: the ONNX nodes carry no "
-            f"{_SCOPES} metadata (export with {__package__}.onnx_export)"
+            f"{_SCOPES} metadata and no /backbone/ names (export with "
+            f"{__package__}.onnx_export)"
         )
     return backbone, other
 

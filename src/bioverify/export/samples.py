@@ -106,7 +106,8 @@ def load_samples(
                     sample.path,
                     rate,
                     round(trained.max_seconds * rate),
-                    int(frontend["win_length"]),
+                    # the analysis window: win_length, or n_fft for a front-end without one
+                    int(frontend.get("win_length") or frontend["n_fft"]),
                 )
         except InvalidInput as exc:
             skipped.append((str(sample.path), str(exc)))
