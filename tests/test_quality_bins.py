@@ -115,6 +115,16 @@ def test_the_bins_are_saved_loaded_and_checked(tmp_path: Path) -> None:
         ({"measure": "snr_db", "edges": [1.0], "bins": []}, "one bin more"),
         ({"measure": "", "edges": [], "bins": [{}]}, "measure"),
         ([1, 2], "object of measure, edges and bins"),
+        (
+            data["quality_bins"]
+            | {
+                "bins": [
+                    b | {"rates": [r | {"label": "FAR=0.5"} for r in b["rates"]]}
+                    for b in data["quality_bins"]["bins"]
+                ]
+            },
+            "an operating point the file does not",
+        ),
     ]:
         path.write_text(json.dumps(data | {"quality_bins": broken}))
         with pytest.raises(CalibrationError, match=message):

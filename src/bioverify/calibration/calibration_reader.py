@@ -150,8 +150,14 @@ class CalibrationReader:
             calibrator = ScoreCalibrator.from_dict(self.data["calibrator"])
         except CalibrationError as exc:
             raise self.fail(str(exc)) from exc
+        points = self.operating_points(n_genuine, n_impostor, ci_method)
+        later = self.version_2_fields()
+        bins = later["quality_bins"]
+        labels = {op.label for op in points}
+        if bins is not None and any(r.label not in labels for b in bins.bins for r in b.rates):
+            raise self.fail("quality_bins hold rates of an operating point the file does not")
         return dict(
-            **self.version_2_fields(),
+            **later,
             n_genuine=n_genuine,
             n_impostor=n_impostor,
             eer=self.number("eer", 0.0, 1.0),
@@ -162,7 +168,7 @@ class CalibrationReader:
             min_dcf_threshold=math.inf if min_dcf_threshold == "inf" else min_dcf_threshold,
             actual_dcf=self.number("actual_dcf", 0.0),
             p_target=self.open_unit("p_target"),
-            operating_points=self.operating_points(n_genuine, n_impostor, ci_method),
+            operating_points=points,
             calibrator=calibrator,
             score_range=(float(score_range[0]), float(score_range[1])),
             ci_method=ci_method,
