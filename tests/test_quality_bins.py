@@ -3,6 +3,7 @@ the calibration file, and used by the verifier for a pair of that quality."""
 
 from __future__ import annotations
 
+import functools
 import json
 import warnings
 from pathlib import Path
@@ -21,7 +22,7 @@ from bioverify.errors import CalibrationError
 from helpers import make_fake_lfw, one_line_error, run_cli
 
 
-def _noisy_and_clean(n: int = 40000, seed: int = 0):
+def _noisy_and_clean(n: int = 20000, seed: int = 0):
     """Half the trials noisy (quality 5: impostors score 1 higher), half clean (quality 30);
     subjects a/b and a condition per trial."""
     rng = np.random.default_rng(seed)
@@ -34,8 +35,10 @@ def _noisy_and_clean(n: int = 40000, seed: int = 0):
     return s, g, q, subject_a, subject_b, conditions
 
 
-def _fit(**extra):
-    s, g, _, a, b, c = _noisy_and_clean()
+@functools.cache
+def _fitted(by_quality: bool) -> Calibration:
+    s, g, q, a, b, c = _noisy_and_clean()
+    extra = {"pair_quality": q, "quality_measure": "snr_db"} if by_quality else {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return fit_calibration(
@@ -44,9 +47,14 @@ def _fit(**extra):
         )  # fmt: skip
 
 
+def _fit(by_quality: bool = True) -> Calibration:
+    """The calibration of :func:`_noisy_and_clean` (fitted once; a fresh copy each call)."""
+    return Calibration.from_dict(_fitted(by_quality).to_dict())
+
+
 def test_each_bin_holds_the_target_where_one_threshold_cannot() -> None:
-    pooled = _fit()
-    by_quality = _fit(pair_quality=_noisy_and_clean()[2], quality_measure="snr_db")
+    pooled = _fit(by_quality=False)
+    by_quality = _fit()
     # one threshold, held in the worst condition: clean pairs get far less than 1 % FAR
     clean = next(c for c in pooled.conditions if c.name == "clean").rates[0].far
     assert clean < 0.002
@@ -83,7 +91,7 @@ def test_a_worse_bin_is_never_more_lenient_and_a_small_bin_keeps_the_pooled_thre
 
 
 def test_unknown_quality_keeps_the_pooled_threshold() -> None:
-    cal = _fit(pair_quality=_noisy_and_clean()[2], quality_measure="snr_db")
+    cal = _fit()
     bins = cal.quality_bins
     assert bins is not None
     op = cal.operating_points[0]
@@ -105,7 +113,7 @@ def test_per_trial_thresholds_equal_to_the_pooled_ones_change_nothing() -> None:
 
 
 def test_the_bins_are_saved_loaded_and_checked(tmp_path: Path) -> None:
-    cal = _fit(pair_quality=_noisy_and_clean()[2], quality_measure="snr_db")
+    cal = _fit()
     path = cal.save(tmp_path / "calibration.json")
     again = Calibration.load(path)
     assert again.to_dict() == cal.to_dict() and again.quality_bins == cal.quality_bins
@@ -129,7 +137,7 @@ def test_the_bins_are_saved_loaded_and_checked(tmp_path: Path) -> None:
         path.write_text(json.dumps(data | {"quality_bins": broken}))
         with pytest.raises(CalibrationError, match=message):
             Calibration.load(path)
-    assert "quality_bins" not in _fit().to_dict()  # one threshold: no field
+    assert "quality_bins" not in _fit(by_quality=False).to_dict()  # one threshold: no field
 
 
 def test_pair_quality_is_the_worse_sample() -> None:
@@ -143,7 +151,7 @@ def test_the_verifier_decides_with_the_threshold_of_the_pairs_quality(
 ) -> None:
     from bioverify import Verifier
 
-    cal = _fit(pair_quality=_noisy_and_clean()[2], quality_measure="snr_db")
+    cal = _fit()
     cal.model_sha256 = calibrated_face_bundle.model_sha256
     verifier = Verifier.load(calibrated_face_bundle.folder, calibration=cal)
     noisy_bin, clean_bin = cal.quality_bins.bins  # type: ignore[union-attr]
@@ -186,7 +194,7 @@ def test_evaluate_reports_the_rates_of_the_quality_dependent_decisions(
     from bioverify.verify.evaluation_report import EvaluationReport
 
     s, g, q, a, b, c = _noisy_and_clean()
-    cal = _fit(pair_quality=q, quality_measure="snr_db")
+    cal = _fit()
     trials = TrialScores(
         scores=s, labels=g, subject_a=a, subject_b=b, counts={}, failures=[],
         n_inputs=s.size, protocol="synthetic", conditions=c, pair_quality={"snr_db": q},
@@ -206,12 +214,13 @@ def test_evaluate_reports_the_rates_of_the_quality_dependent_decisions(
     assert next(r for r in pooled.conditions if r.name == "clean").rates[0].far < 0.002
 
 
+@pytest.mark.slow  # draws the report's figures
 def test_the_report_has_a_table_per_quality_bin(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     from bioverify.calibration.report import write_report
 
-    s, g, q, *_ = _noisy_and_clean()
-    cal = _fit(pair_quality=q, quality_measure="snr_db")
+    s, g, *_ = _noisy_and_clean()
+    cal = _fit()
     paths = write_report(cal, s, g, tmp_path / "report")
     text = next(p for p in paths if p.suffix == ".md").read_text()
     assert "## Per quality bin" in text and "worse sample's snr_db" in text
