@@ -46,7 +46,8 @@ from benchmarks.protocol import evaluate_embeddings
 from bioverify.datasets.inventory import scan_datasets
 from bioverify.datasets.splits import load_split
 from bioverify.verify import Verifier
-from bioverify.verify.evaluation import read_lfw_pairs, report, score_pairs
+from bioverify.verify.evaluation import read_lfw_pairs, score_pairs
+from bioverify.verify.evaluation_report import EvaluationReport
 from bioverify.verify.result import Acquired
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,7 +69,7 @@ def bench_lfw(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     verifier = Verifier.load(args.bundle[0], calibration=False, face_mode="detect")
     pairs = read_lfw_pairs(LFW / "pairs.txt", LFW)
     started = time.perf_counter()
-    result = report(verifier, score_pairs(verifier, pairs))
+    result = EvaluationReport.from_scores(verifier, score_pairs(verifier, pairs)).to_dict()
     result.update(seconds=round(time.perf_counter() - started, 1), load_at_end=load())
     folds = result["fold_accuracy"]
     fta = result["failures_to_acquire"]

@@ -6,7 +6,7 @@ import json
 import shutil
 
 from bioverify.bundle import CALIBRATION_FILE
-from bioverify.verify import api
+from bioverify.verify import defaults
 from helpers import one_line_error, run_cli
 from tiny_bundles import synthetic_calibration
 
@@ -43,7 +43,7 @@ def test_info_without_argument_shows_the_default_models(
 ) -> None:
     shutil.copytree(calibrated_face_bundle.folder, tmp_path / "face")
     shutil.copytree(voice_bundle.folder, tmp_path / "voice")
-    monkeypatch.setattr(api, "MODELS_DIR", tmp_path)
+    monkeypatch.setattr(defaults, "MODELS_DIR", tmp_path)
     code, out, _ = run_cli("info")
     assert code == 0
     assert f"{tmp_path / 'face'}  (" in out and f"{tmp_path / 'voice'}  (" in out

@@ -11,7 +11,7 @@ import pytest
 
 from bioverify.bundle import CALIBRATION_FILE, BundleInfo
 from bioverify.calibration import Calibration, fit_calibration
-from bioverify.verify import api
+from bioverify.verify import defaults
 from helpers import (
     PAIRS,
     POWELL_1,
@@ -49,7 +49,7 @@ def test_verify_prints_the_decision(calibrated_face_bundle: BundleInfo) -> None:
 def test_verify_errors_are_one_line(
     face_bundle: BundleInfo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(api, "MODELS_DIR", tmp_path / "no_models")
+    monkeypatch.setattr(defaults, "MODELS_DIR", tmp_path / "no_models")
     model = face_bundle.folder
     code, _, err = run_cli("verify", POWELL_1, POWELL_1, "--model", model)
     assert "bioverify calibrate" in one_line_error(code, err) and code == 5

@@ -146,8 +146,8 @@ def test_training_from_a_converted_checkpoint_keeps_its_face_geometry(tmp_path: 
     """``train --init-from`` a converted model crops as the model was aligned (its
     checkpoint's geometry), unless a geometry is given."""
     from bioverify.training.checkpoint import save_checkpoint
+    from bioverify.training.config import TrainConfig
     from bioverify.training.run_data import face_geometry
-    from bioverify.training.trainer import TrainConfig
 
     geometry = FaceGeometry(
         crop_box=(66, 76, 121, 121),

@@ -15,10 +15,10 @@ from bioverify.verify.evaluation import (
     accuracy_unfit,
     fold_accuracy,
     read_lfw_pairs,
-    report,
     score_pairs,
     score_samples,
 )
+from bioverify.verify.evaluation_report import EvaluationReport
 from helpers import PAIRS, make_fake_lfw
 
 
@@ -66,7 +66,7 @@ def test_score_pairs_counts_failures(face_bundle: BundleInfo, tmp_path: Path) ->
     assert len(result.failures) == 1 and "Person_3_0003" in result.failures[0][0]
     assert result.labels.sum() == 3 and (~result.labels).sum() == 3
     assert result.scores[result.labels].min() > result.scores[~result.labels].max()
-    out = report(verifier, result)
+    out = EvaluationReport.from_scores(verifier, result).to_dict()
     assert out["eer"] == 0.0
     assert out["failures_to_acquire"]["count"] == 1
     assert out["trials"]["trials_dropped"] == 2

@@ -21,7 +21,7 @@ from bioverify.errors import (
     UnknownIdentity,
 )
 from bioverify.gallery import Gallery, records, restore
-from bioverify.gallery.store import store_exists
+from bioverify.gallery.backends import store_exists
 from gallery_fakes import FakeVerifier, enroll_people, write_samples
 
 

@@ -19,8 +19,9 @@ from click.testing import CliRunner
 from bioverify.cli import cli
 from bioverify.errors import GalleryError, GalleryUnavailable, InvalidInput
 from bioverify.gallery import Gallery
+from bioverify.gallery.backends import store_exists
 from bioverify.gallery.records import to_blob
-from bioverify.gallery.store import redact, store_exists
+from bioverify.gallery.store import redact
 from gallery_fakes import FakeVerifier, enroll_people, write_samples
 from pg_server import start_postgres
 

@@ -105,11 +105,11 @@ def test_cli_enroll_and_identify_with_a_real_bundle(tmp_path, calibrated_face_bu
 def test_cli_enroll_without_model_uses_the_default_for_the_samples(
     tmp_path, calibrated_face_bundle, monkeypatch
 ) -> None:
-    from bioverify.verify import api
+    from bioverify.verify import defaults
 
     models = tmp_path / "models"
     shutil.copytree(calibrated_face_bundle.folder, models / "face")
-    monkeypatch.setattr(api, "MODELS_DIR", models)
+    monkeypatch.setattr(defaults, "MODELS_DIR", models)
     gallery, runner = tmp_path / "g.db", CliRunner()
     people = tmp_path / "people"
     for person in range(2):

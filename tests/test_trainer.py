@@ -20,7 +20,8 @@ from bioverify.datasets.inventory import scan_dataset
 from bioverify.datasets.splits import make_split, save_split
 from bioverify.errors import InvalidInput, ModelMismatch
 from bioverify.export.source import load_trained_encoder
-from bioverify.training.trainer import TrainConfig, train
+from bioverify.training.config import TrainConfig
+from bioverify.training.trainer import train
 
 FACE_MODEL, FACE_KWARGS = "mobilefacenet", {"width": 0.0625}
 VOICE_MODEL = "ecapa_tdnn"

@@ -21,7 +21,7 @@ from bioverify.errors import (
     ModelError,
     ModelMismatch,
 )
-from bioverify.verify import Verifier, VerifyResult, api
+from bioverify.verify import Verifier, VerifyResult, defaults
 from bioverify.verify.api import default_bundle
 from helpers import POWELL_1, POWELL_6, SERENA
 
@@ -292,7 +292,7 @@ def test_voice_verifier(voice_bundle: BundleInfo, tmp_path: Path) -> None:
 def test_one_call_verify_and_default_model(
     calibrated_face_bundle: BundleInfo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(api, "MODELS_DIR", tmp_path / "no_models")
+    monkeypatch.setattr(defaults, "MODELS_DIR", tmp_path / "no_models")
     result = bioverify.verify(
         POWELL_1, POWELL_1, model=calibrated_face_bundle.folder, face_mode="aligned"
     )
@@ -312,7 +312,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 @pytest.mark.parametrize("modality", ["face", "voice"])
 def test_shipped_default_models_verify_the_examples(modality: str) -> None:
-    if not (api.MODELS_DIR / modality / "bundle.json").is_file():
+    if not (defaults.MODELS_DIR / modality / "bundle.json").is_file():
         pytest.skip(f"no default {modality} model in this checkout")
     suffix = "jpg" if modality == "face" else "ogg"
     same = bioverify.verify(

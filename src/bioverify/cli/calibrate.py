@@ -31,7 +31,7 @@ from bioverify.cli import options
 from bioverify.cli.calibration_text import check_lines, summary_lines
 from bioverify.datasets.trials import TrialProtocol
 from bioverify.errors import CalibrationError, InvalidInput
-from bioverify.verify.api import MODALITIES
+from bioverify.verify.defaults import MODALITIES
 
 
 def _bundle_calibration_path(model: Path) -> Path:

@@ -21,8 +21,8 @@ def _calibration(model: str | None, calibration_path: Path | None) -> Calibratio
     if model is None:
         raise InvalidInput("give --model (a bundle, face or voice) or --calibration FILE")
     from bioverify.bundle import open_bundle
-    from bioverify.verify.api import resolve_model
     from bioverify.verify.calibration_use import resolve_calibration
+    from bioverify.verify.defaults import resolve_model
     from bioverify.verify.score_norm import bundle_key
 
     info = open_bundle(resolve_model(model))

@@ -19,7 +19,7 @@ from bioverify.cli.render import (
 )
 from bioverify.errors import InvalidInput, NoFaceFound
 from bioverify.gallery import DatasetEnrollReport, EnrollReport, Gallery
-from bioverify.gallery.store import store_exists
+from bioverify.gallery.backends import store_exists
 from bioverify.progress import progress_iter
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ def _model_for(
     ``modality`` (an existing gallery remembers its own model)."""
     if model is not None or store_exists(location):
         return model
-    from bioverify.verify.api import default_bundle
+    from bioverify.verify.defaults import default_bundle
 
     return default_bundle(modality())
 

@@ -22,8 +22,9 @@ from bioverify.cli.render import (
 )
 from bioverify.errors import GalleryError
 from bioverify.gallery import Gallery, restore
+from bioverify.gallery.backends import store_exists
 from bioverify.gallery.migrate import migrate as migrate_gallery
-from bioverify.gallery.store import redact, store_exists
+from bioverify.gallery.store import redact
 
 
 @click.group("gallery")
@@ -109,7 +110,7 @@ def reembed(
     as_json: bool,
 ) -> None:
     """Move the gallery to a new model by embedding the original files again."""
-    from bioverify.verify.api import resolve_model
+    from bioverify.verify.defaults import resolve_model
     from bioverify.verify.verifier import Verifier
 
     model = Path(resolve_model(model))

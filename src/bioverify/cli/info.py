@@ -17,7 +17,7 @@ from bioverify.errors import ModelMismatch
 
 def _bundle(model: str) -> BundleInfo:
     """A bundle path, or ``face`` / ``voice`` for the packaged default models."""
-    from bioverify.verify.api import resolve_model
+    from bioverify.verify.defaults import resolve_model
 
     return open_bundle(resolve_model(model))
 

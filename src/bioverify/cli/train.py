@@ -139,7 +139,7 @@ def train(ctx: click.Context, **options: Any) -> None:
     try:
         from tqdm.contrib.logging import logging_redirect_tqdm
 
-        from bioverify.training.trainer import TrainConfig
+        from bioverify.training.config import TrainConfig
         from bioverify.training.trainer import train as run_training
     except ModuleNotFoundError as exc:
         if exc.name not in _TRAINING_PACKAGES:

@@ -68,7 +68,7 @@ def verify(
     else:
         if len(inputs) != 2:
             raise InvalidInput(f"verify needs two inputs A B, got {len(inputs)}")
-        from bioverify.verify.api import default_bundle
+        from bioverify.verify.defaults import default_bundle
         from bioverify.verify.inputs import input_modality
         from bioverify.verify.verifier import Verifier
 

@@ -29,9 +29,10 @@ import numpy as np
 from bioverify.atomic import write_atomic
 from bioverify.errors import GalleryError, ModelMismatch
 from bioverify.gallery import records
+from bioverify.gallery.backends import open_store, store_exists
 from bioverify.gallery.records import NewTemplate, SourceRecord
 from bioverify.gallery.samples import check_identity
-from bioverify.gallery.store import Tx, open_store, read_meta, redact, store_exists
+from bioverify.gallery.store import Tx, read_meta, redact, utc_now
 
 FORMAT = "bioverify-gallery-export"
 FORMAT_VERSION = 1
@@ -68,7 +69,7 @@ def export_json(conn: Tx, path: Path | str) -> Path:
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "notice": NOTICE,
-        "exported": records.utc_now(),
+        "exported": utc_now(),
         "meta": {key: meta.get(key) for key in _META_KEYS},
         "identities": identities,
     }

@@ -26,14 +26,15 @@ from typing import Any
 
 from bioverify.bundle import BundleInfo
 from bioverify.gallery import records
+from bioverify.gallery.backends import open_store
 from bioverify.gallery.management import GalleryManagement
 from bioverify.gallery.matching import GalleryMatching
-from bioverify.gallery.opening import open_gallery
+from bioverify.gallery.opening import verifier_for
 from bioverify.gallery.protocol import GalleryVerifier
 from bioverify.gallery.reports import EnrolledSample, EnrollReport, SkippedSample
 from bioverify.gallery.samples import acquire_all, check_identity, describe_all, sample_label
 from bioverify.gallery.search import Backend
-from bioverify.gallery.store import UPSERT_META, open_store, read_meta
+from bioverify.gallery.store import UPSERT_META, read_meta
 
 
 def _duplicate(label: str, identity: str) -> SkippedSample:
@@ -149,23 +150,53 @@ class Gallery(GalleryMatching, GalleryManagement):
         timeout: float = 30.0,
         **options: Any,
     ) -> Gallery:
-        """The gallery at ``location`` with its model loaded: ``model`` (a verifier, a
-        bundle, ``"face"`` / ``"voice"``) or, when left out, the bundle the gallery
-        remembers; ``options`` go to ``Verifier.load`` (``calibration``,
-        ``operating_point``, ``threshold``, ``device``…). See
-        :func:`bioverify.gallery.opening.open_gallery` for the parameters and errors.
+        """A gallery opened with its model, ready to enroll, verify and identify.
+
+        Parameters
+        ----------
+        location : path or str
+            An SQLite file (created by the first enrollment) or a ``postgresql://`` URL.
+        model : Verifier, BundleInfo, path, str or None
+            A loaded verifier; a bundle (folder, ``.zip``, ``bundle.json`` or
+            :class:`~bioverify.bundle.BundleInfo`), or ``"face"`` / ``"voice"`` for the
+            packaged default models, which the gallery then remembers; ``None``: the bundle
+            the gallery remembers (it must exist).
+        backend, timeout
+            As for :class:`~bioverify.gallery.Gallery`.
+        **options
+            :meth:`Verifier.load <bioverify.verify.Verifier.load>` options when ``model`` is
+            not a loaded verifier: ``calibration``, ``operating_point``, ``threshold``,
+            ``device``, ``face_mode``, ``detector``, ``score_normalization``…
+
+        Returns
+        -------
+        Gallery
+            The gallery with its verifier (close it, or use it in a ``with`` block).
+
+        Raises
+        ------
+        GalleryError
+            ``model=None`` and no gallery at ``location``, or one that remembers no model.
+        ModelError
+            ``model=None`` and the remembered bundle is gone.
+        ModelMismatch
+            The gallery holds templates of another model.
+        InvalidInput
+            ``options`` given with a loaded verifier.
 
         Examples
         --------
         >>> import tempfile
+        >>> from bioverify import Gallery
         >>> location = Path(tempfile.mkdtemp()) / "staff.db"
-        >>> with Gallery.open(location, "face", operating_point="FAR=0.001") as gallery:
+        >>> with Gallery.open(location, "face") as gallery:  # creates it, remembers the model
         ...     report = gallery.enroll("alice", ["examples/face_a1.jpg"])
-        >>> with Gallery.open(location) as gallery:  # the model it was enrolled with
-        ...     gallery.verify("alice", "examples/face_a2.jpg").match
-        True
+        >>> with Gallery.open(location) as gallery:  # the model it remembers
+        ...     gallery.identify("examples/face_a2.jpg").decision
+        'alice'
         """
-        return open_gallery(location, model, backend=backend, timeout=timeout, **options)
+        verifier, bundle_path = verifier_for(location, model, options)
+        return cls(location, verifier, bundle_path=bundle_path, backend=backend, timeout=timeout)
 
     # ------------------------------------------------------------------- helpers
     def _remember_bundle(self, bundle: str) -> None:

@@ -17,8 +17,9 @@ from pathlib import Path
 
 from bioverify.errors import GalleryError
 from bioverify.gallery import records
+from bioverify.gallery.backends import open_store, store_exists
 from bioverify.gallery.records import NewTemplate, SourceRecord
-from bioverify.gallery.store import Tx, open_store, read_meta, redact, store_exists
+from bioverify.gallery.store import Tx, read_meta, redact
 from bioverify.jsonable import FieldsToDict
 
 #: the meta keys a migrated gallery keeps (its binding to the model, and its history)

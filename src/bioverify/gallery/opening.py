@@ -14,11 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from bioverify.bundle import BundleInfo
 from bioverify.errors import GalleryError, InvalidInput, ModelError
-from bioverify.gallery.search import Backend
-from bioverify.gallery.store import redact, store_exists
+from bioverify.gallery.backends import open_store, store_exists
+from bioverify.gallery.store import read_meta, redact
 
 if TYPE_CHECKING:
-    from bioverify.gallery.gallery import Gallery
     from bioverify.gallery.protocol import GalleryVerifier
 
 
@@ -51,10 +50,13 @@ def remembered_bundle(location: Path | str) -> Path:
     >>> remembered_bundle(location).name
     'face'
     """
-    from bioverify.gallery.gallery import Gallery
-
-    with Gallery(location) as gallery:
-        bundle, where = gallery.bundle_path, gallery.location
+    store = open_store(location)
+    try:
+        with store.read() as conn:
+            remembered = read_meta(conn).get("bundle_path")
+    finally:
+        store.close()
+    bundle, where = (Path(remembered) if remembered else None), redact(location)
     if bundle is None:
         raise GalleryError(f"{where}: the gallery remembers no model; pass --model")
     if not bundle.exists():
@@ -64,68 +66,27 @@ def remembered_bundle(location: Path | str) -> Path:
     return bundle
 
 
-def open_gallery(
+def verifier_for(
     location: Path | str,
-    model: GalleryVerifier | BundleInfo | Path | str | None = None,
-    *,
-    backend: Backend = "numpy",
-    timeout: float = 30.0,
-    **options: Any,
-) -> Gallery:
-    """A gallery opened with its model, ready to enroll, verify and identify.
-
-    Parameters
-    ----------
-    location : path or str
-        An SQLite file (created by the first enrollment) or a ``postgresql://`` URL.
-    model : Verifier, BundleInfo, path, str or None
-        A loaded verifier; a bundle (folder, ``.zip``, ``bundle.json`` or
-        :class:`~bioverify.bundle.BundleInfo`), or ``"face"`` / ``"voice"`` for the
-        packaged default models, which the gallery then remembers; ``None``: the bundle
-        the gallery remembers (it must exist).
-    backend, timeout
-        As for :class:`~bioverify.gallery.Gallery`.
-    **options
-        :meth:`Verifier.load <bioverify.verify.Verifier.load>` options when ``model`` is
-        not a loaded verifier: ``calibration``, ``operating_point``, ``threshold``,
-        ``device``, ``face_mode``, ``detector``, ``score_normalization``…
-
-    Returns
-    -------
-    Gallery
-        The gallery with its verifier (close it, or use it in a ``with`` block).
+    model: GalleryVerifier | BundleInfo | Path | str | None,
+    options: dict[str, Any],
+) -> tuple[GalleryVerifier, Path | None]:
+    """The verifier a gallery at ``location`` is opened with, and the bundle folder it is to
+    remember (``None``: keep what it remembers); see :meth:`Gallery.open
+    <bioverify.gallery.Gallery.open>` for ``model`` and ``options``.
 
     Raises
     ------
-    GalleryError
-        ``model=None`` and no gallery at ``location``, or one that remembers no model.
-    ModelError
-        ``model=None`` and the remembered bundle is gone.
-    ModelMismatch
-        The gallery holds templates of another model.
     InvalidInput
         ``options`` given with a loaded verifier.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from bioverify import Gallery
-    >>> location = Path(tempfile.mkdtemp()) / "staff.db"
-    >>> with Gallery.open(location, "face") as gallery:  # creates it, remembers the model
-    ...     report = gallery.enroll("alice", ["examples/face_a1.jpg"])
-    >>> with Gallery.open(location) as gallery:  # the model it remembers
-    ...     gallery.identify("examples/face_a2.jpg").decision
-    'alice'
+    GalleryError, ModelError
+        As :func:`remembered_bundle`, when ``model`` is ``None``.
     """
-    from bioverify.gallery.gallery import Gallery
-
     if model is None or isinstance(model, BundleInfo | Path | str):
-        verifier, bundle_path = _load(location, model, options)
-    elif options:
+        return _load(location, model, options)
+    if options:
         raise InvalidInput("options cannot be applied to an already loaded verifier")
-    else:
-        verifier, bundle_path = model, None
-    return Gallery(location, verifier, bundle_path=bundle_path, backend=backend, timeout=timeout)
+    return model, None
 
 
 def _load(
@@ -133,7 +94,7 @@ def _load(
 ) -> tuple[GalleryVerifier, Path | None]:
     """The verifier of ``model`` (or of the remembered bundle) and the bundle folder to
     remember (``None``: keep the remembered one)."""
-    from bioverify.verify.api import resolve_model
+    from bioverify.verify.defaults import resolve_model
     from bioverify.verify.verifier import Verifier
 
     if model is None:
@@ -146,4 +107,4 @@ def _load(
     return Verifier.load(model if isinstance(model, BundleInfo) else bundle, **options), bundle
 
 
-__all__ = ["open_gallery", "remembered_bundle"]
+__all__ = ["remembered_bundle", "verifier_for"]

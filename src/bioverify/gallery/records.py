@@ -13,23 +13,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from bioverify.errors import GalleryError
+from bioverify.gallery.store import Tx, utc_now
 from bioverify.jsonable import FieldsToDict
-
-if TYPE_CHECKING:
-    from bioverify.gallery.store import Tx
 
 #: how far from 1 the norm of a stored template may be
 NORM_TOLERANCE = 1e-3
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _jsonable(value: Any) -> Any:
@@ -342,5 +335,4 @@ __all__ = [
     "template_records",
     "to_blob",
     "to_json",
-    "utc_now",
 ]

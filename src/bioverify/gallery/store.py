@@ -13,20 +13,16 @@ log line.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
-from bioverify.errors import GalleryError, MissingDependency
-from bioverify.gallery.records import utc_now
-from bioverify.gallery.search import Backend
+from bioverify.errors import GalleryError
 
 #: URL schemes that select the PostgreSQL store
 POSTGRES_SCHEMES = ("postgresql", "postgres")
@@ -34,6 +30,11 @@ POSTGRES_SCHEMES = ("postgresql", "postgres")
 FORMAT = "bioverify-gallery"
 FORMAT_VERSION = 1
 _META_KEYS = ("model_sha256", "modality", "embedding_dim", "created")
+
+
+def utc_now() -> str:
+    """The time now, UTC, ISO 8601 to the second (every timestamp a gallery stores)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class Cursor(Protocol):
@@ -156,54 +157,6 @@ def check_format(meta: Mapping[str, str], what: str) -> None:
         )
 
 
-def _postgres() -> ModuleType:
-    """:mod:`bioverify.gallery.postgres`, imported on first use (it needs psycopg)."""
-    if any(importlib.util.find_spec(name) is None for name in ("psycopg", "psycopg_pool")):
-        raise MissingDependency(
-            "a postgresql:// gallery needs psycopg 3 and psycopg-pool: "
-            "pip install 'bioverify[postgres]'"
-        )
-    return importlib.import_module("bioverify.gallery.postgres")
-
-
-def open_store(
-    location: Path | str,
-    new_meta: Mapping[str, str] | None = None,
-    timeout: float = 30.0,
-    search_backend: Backend = "numpy",
-) -> Store:
-    """The store at ``location``; ``new_meta`` creates the gallery when there is none.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from pathlib import Path
-    >>> store = open_store(Path(tempfile.mkdtemp()) / "g.db", {"model_sha256": "0" * 64,
-    ...                                   "modality": "face", "embedding_dim": "128"})
-    >>> with store.read() as conn:
-    ...     read_meta(conn)["modality"], store.engine
-    ('face', 'sqlite')
-    >>> store.close()
-    """
-    if is_url(location):
-        if search_backend != "numpy":
-            raise GalleryError(
-                f"the {search_backend} search backend is for SQLite galleries; a PostgreSQL "
-                "gallery searches in the server"
-            )
-        return _postgres().PostgresStore(str(location), new_meta, timeout)
-    from bioverify.gallery.database import Database
-
-    return Database(location, new_meta, timeout, search_backend)
-
-
-def store_exists(location: Path | str) -> bool:
-    """Whether a gallery (or at least a file) is at ``location``."""
-    if is_url(location):
-        return bool(_postgres().gallery_exists(str(location)))
-    return Path(location).exists()
-
-
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
@@ -215,8 +168,7 @@ __all__ = [
     "check_format",
     "initial_meta",
     "is_url",
-    "open_store",
     "read_meta",
     "redact",
-    "store_exists",
+    "utc_now",
 ]

@@ -27,7 +27,7 @@ from bioverify.training.objective import TrainingParts
 from bioverify.training.run_data import RunData, make_loader
 
 if TYPE_CHECKING:
-    from bioverify.training.trainer import TrainConfig
+    from bioverify.training.config import TrainConfig
 
 StepCallback = Callable[[int, float], None]
 

@@ -21,7 +21,7 @@ from bioverify.training.models.encoder import Encoder
 from bioverify.training.schedule import warmup_cosine_schedule
 
 if TYPE_CHECKING:
-    from bioverify.training.trainer import TrainConfig
+    from bioverify.training.config import TrainConfig
 
 
 class ProjectionHead(nn.Module):

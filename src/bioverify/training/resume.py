@@ -27,7 +27,7 @@ from bioverify.training.objective import TrainingParts
 from bioverify.training.run_data import SAMPLE_RATE, RunData
 
 if TYPE_CHECKING:
-    from bioverify.training.trainer import TrainConfig
+    from bioverify.training.config import TrainConfig
 
 logger = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from bioverify.training.checkpoint import load_checkpoint
 from bioverify.training.models import default_input_size
 
 if TYPE_CHECKING:
-    from bioverify.training.trainer import TrainConfig
+    from bioverify.training.config import TrainConfig
 
 SAMPLE_RATE = 16000
 

@@ -23,7 +23,7 @@ from bioverify.progress import progress_iter
 from bioverify.training.run_data import RunData, make_loader
 
 if TYPE_CHECKING:
-    from bioverify.training.trainer import TrainConfig
+    from bioverify.training.config import TrainConfig
 
 FAR_TARGETS = (1e-2, 1e-3)
 

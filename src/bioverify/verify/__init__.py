@@ -19,7 +19,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bioverify.lazy import lazy_attributes
-from bioverify.verify.api import default_bundle, load_verifier, verify
+from bioverify.verify.api import load_verifier, verify
+from bioverify.verify.defaults import default_bundle
 
 if TYPE_CHECKING:
     from bioverify.verify.result import Acquired, Embeddings, VerifyResult

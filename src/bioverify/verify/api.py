@@ -1,4 +1,5 @@
-"""The one-call form ``bioverify.verify(a, b, model=...)`` and default models.
+"""The one-call form ``bioverify.verify(a, b, model=...)``, with the default models of
+:mod:`bioverify.verify.defaults`.
 
 Kept free of heavy imports (onnxruntime, OpenCV) until first called, so ``import bioverify``
 stays quick.
@@ -10,95 +11,17 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bioverify.errors import InvalidInput, ModelError
+from bioverify.errors import InvalidInput
+from bioverify.verify.defaults import MODALITIES, MODELS_DIR, default_bundle, resolve_model
 
 if TYPE_CHECKING:
     from bioverify.bundle import BundleInfo
     from bioverify.verify.result import VerifyResult
     from bioverify.verify.verifier import Verifier
 
-#: where packaged default bundles live: ``bioverify/models/<modality>/bundle.json``
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-#: model names that mean the packaged default bundle of that modality
-MODALITIES = ("face", "voice")
 #: verifiers kept by :func:`verify` between calls (model load is the slow part)
 _CACHE_SIZE = 4
 _cache: OrderedDict[tuple[Any, ...], Verifier] = OrderedDict()
-
-
-def default_bundle(modality: str) -> Path:
-    """The folder of the packaged default model bundle of a modality.
-
-    Parameters
-    ----------
-    modality : {"face", "voice"}
-        Which default model.
-
-    Returns
-    -------
-    pathlib.Path
-        ``bioverify/models/<modality>``, a bundle folder (``bundle.json``, ``model.onnx``,
-        ``calibration.json``).
-
-    Raises
-    ------
-    ModelError
-        No default bundle of that modality is installed (or ``modality`` is not one).
-
-    See Also
-    --------
-    resolve_model : the same for a ``model=`` argument that may also be a path.
-
-    Examples
-    --------
-    >>> folder = default_bundle("voice")
-    >>> folder.name, (folder / "bundle.json").is_file()
-    ('voice', True)
-    >>> default_bundle("iris")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    bioverify.errors.ModelError: no default iris model installed; pass model= ...
-    """
-    folder = MODELS_DIR / modality
-    if not (folder / "bundle.json").is_file():
-        raise ModelError(
-            f"no default {modality} model installed; pass model= (a bundle folder made by "
-            "`bioverify export`)"
-        )
-    return folder
-
-
-def resolve_model(model: Path | str) -> Path | str:
-    """The bundle a ``model=`` argument names.
-
-    Parameters
-    ----------
-    model : str or path-like
-        ``"face"`` / ``"voice"`` (the packaged default bundle, unless a file or folder of
-        that name exists in the current directory) or a bundle path.
-
-    Returns
-    -------
-    pathlib.Path or str
-        The default bundle's folder for ``"face"`` / ``"voice"``; any other ``model``
-        unchanged (it is not checked here: :meth:`Verifier.load
-        <bioverify.verify.Verifier.load>` opens it).
-
-    Raises
-    ------
-    ModelError
-        ``"face"`` or ``"voice"`` without an installed default model.
-
-    Examples
-    --------
-    >>> resolve_model("face").name
-    'face'
-    >>> resolve_model("runs/face/bundle")
-    'runs/face/bundle'
-    """
-    if str(model) in MODALITIES and not Path(model).exists():
-        return default_bundle(str(model))
-    return model
 
 
 def _cache_key(model: Path | str | BundleInfo, options: dict[str, Any]) -> tuple[Any, ...] | None:

@@ -55,7 +55,7 @@ def resolve_calibration(
     Examples
     --------
     >>> from bioverify.bundle import open_bundle
-    >>> from bioverify.verify.api import default_bundle
+    >>> from bioverify.verify.defaults import default_bundle
     >>> from bioverify.verify.score_norm import bundle_key
     >>> face = open_bundle(default_bundle("face"))
     >>> resolve_calibration(True, face, bundle_key(face)).model_sha256 == face.model_sha256

@@ -378,14 +378,6 @@ def fold_accuracy(scores: np.ndarray, labels: np.ndarray, folds: np.ndarray) -> 
     return out
 
 
-def report(verifier: Verifier, result: TrialScores) -> dict[str, Any]:
-    """The evaluation report as a JSON-ready dict (``EvaluationReport.from_scores(verifier,
-    result).to_dict()``, see :mod:`bioverify.verify.evaluation_report`)."""
-    from bioverify.verify.evaluation_report import EvaluationReport
-
-    return EvaluationReport.from_scores(verifier, result).to_dict()
-
-
 #: fold accuracy is reported only with at least this many trials of each kind...
 ACCURACY_MIN_TRIALS = 100
 #: ...and when the smaller kind is at least this share of the larger (balanced pairs)
@@ -427,7 +419,6 @@ __all__ = [
     "normalized_scores",
     "quality_ranges",
     "read_lfw_pairs",
-    "report",
     "score_labelled_data",
     "score_pairs",
     "score_samples",

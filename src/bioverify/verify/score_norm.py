@@ -127,7 +127,7 @@ def load_normalizer(info: BundleInfo, choice: str = "bundle") -> ScoreNormalizer
     >>> import shutil, tempfile
     >>> from pathlib import Path
     >>> from bioverify.bundle import load_bundle
-    >>> from bioverify.verify.api import resolve_model
+    >>> from bioverify.verify.defaults import resolve_model
     >>> load_normalizer(load_bundle(resolve_model("voice"))) is None
     True
     >>> folder = Path(tempfile.mkdtemp()) / "voice"
@@ -183,7 +183,7 @@ def install_cohort(
     >>> import shutil, tempfile
     >>> from pathlib import Path
     >>> from bioverify.bundle import load_bundle
-    >>> from bioverify.verify.api import resolve_model
+    >>> from bioverify.verify.defaults import resolve_model
     >>> folder = Path(tempfile.mkdtemp()) / "voice"
     >>> _ = shutil.copytree(resolve_model("voice"), folder)
     >>> rows = np.eye(256, dtype=np.float32)[:10]

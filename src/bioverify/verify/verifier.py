@@ -22,9 +22,9 @@ from bioverify.calibration import Calibration, OperatingPoint
 from bioverify.calibration.quality_bins import pair_quality
 from bioverify.errors import CalibrationError, InvalidInput, ModelError, ModelMismatch
 from bioverify.face_geometry import FaceGeometry
-from bioverify.verify.api import resolve_model
 from bioverify.verify.calibration_use import default_point, resolve_calibration
 from bioverify.verify.decisions import DecisionMixin
+from bioverify.verify.defaults import resolve_model
 from bioverify.verify.embedding import EmbeddingMixin
 from bioverify.verify.face_input import FacePreprocessor
 from bioverify.verify.image_input import MAX_PIXELS
