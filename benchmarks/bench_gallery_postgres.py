@@ -138,6 +138,10 @@ class Realistic:
             "measured_dim": spec["dim"],
             "mean_norm": spec["mean_norm"],
             "between_participation_ratio": spec["between_participation_ratio"],
+            # of the profile used here: 4x the measured one when stretched to 512-d
+            "between_participation_ratio_used": round(
+                float(np.sum(between**2) ** 2 / np.sum(between**4)), 2
+            ),
             "noise_scale": round(model.noise, 4),
             "target_matched_median": target,
             "matched_cosine_quantiles": [
@@ -389,6 +393,7 @@ def markdown(report: dict[str, Any], command: str) -> str:
             ]
         else:
             m = run["model"]
+            used = m.get("between_participation_ratio_used", m["between_participation_ratio"])
             q = ", ".join(f"p{v:g}" for v in m["quantiles"])
             lines += [
                 f"Face-embedding-like templates from `{m['spectrum']}` ({m['source']}; measured "
@@ -400,7 +405,13 @@ def markdown(report: dict[str, Any], command: str) -> str:
                     else ""
                 )
                 + f"): mean norm {m['mean_norm']}, identity-mean participation ratio "
-                f"{m['between_participation_ratio']} (effective dimensions). Matched probes: "
+                f"{used} (effective dimensions"
+                + (
+                    f"; {m['between_participation_ratio']} as measured"
+                    if used != m["between_participation_ratio"]
+                    else ""
+                )
+                + "). Matched probes: "
                 f"template + within-identity noise x {m['noise_scale']}, cosine with the "
                 f"template ({q}) {m['matched_cosine_quantiles']} (target median "
                 f"{m['target_matched_median']}: a real photo vs the mean of 3 others); "
