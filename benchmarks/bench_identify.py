@@ -83,6 +83,11 @@ class ArrayVerifier:
     def try_acquire_many(self, inputs: Any) -> list[_Acquired]:
         return [_Acquired(x) for x in inputs]
 
+    def score_templates(self, probe: np.ndarray, templates: np.ndarray) -> np.ndarray:
+        """Cosine of a unit probe with each unit template (as ``Verifier.score_templates``
+        without score normalisation)."""
+        return np.atleast_2d(templates).astype(np.float64) @ probe.astype(np.float64)
+
     def result_for(self, score: float, notes: Any = ()) -> _Result:
         return _Result(score >= self.threshold, score)
 
