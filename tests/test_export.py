@@ -366,7 +366,6 @@ def test_voice_cli_prints_a_summary_and_axes_are_dynamic(voice) -> None:
         assert agreement(expected, got).min_cosine > 0.9999
 
 
-@pytest.mark.slow  # the voice export (int8, via the CLI)
 @pytest.mark.slow  # an export with int8 calibration
 def test_a_ge2e_checkpoint_exports_with_calibration_data(tmp_path) -> None:
     # its mel front-end has n_fft but no win_length: the real samples were cut by a
@@ -379,6 +378,7 @@ def test_a_ge2e_checkpoint_exports_with_calibration_data(tmp_path) -> None:
     assert [v.precision for v in report.variants] == ["fp32", "int8"]
 
 
+@pytest.mark.slow  # the voice export (int8, via the CLI)
 def test_voice_int8_keeps_the_front_end_in_float(voice) -> None:
     _, out, _ = voice
     model = onnx.load(str(out.with_name("voice-int8") / MODEL_FILE))
