@@ -220,16 +220,22 @@ def copy_rows(store: PostgresStore, matrix: np.ndarray) -> float:
 
 
 def build_index(
-    store: PostgresStore, dim: int, maintenance_work_mem: str = "1GB", workers: int = 1
+    store: PostgresStore,
+    dim: int,
+    maintenance_work_mem: str = "1GB",
+    workers: int = 1,
+    m: int = postgres_schema.HNSW_M,
+    ef_construction: int = postgres_schema.HNSW_EF_CONSTRUCTION,
 ) -> dict[str, float]:
     """Build the HNSW index (``maintenance_work_mem``: pgvector builds the graph in it, and
     goes on much more slowly on disk when it no longer fits; ``workers`` parallel workers
-    besides the leader); seconds and sizes in MiB."""
+    besides the leader; ``m``, ``ef_construction``: the graph parameters); seconds and sizes
+    in MiB, and the parameters."""
     with store.write() as tx:
         tx.conn.execute(f"SET LOCAL maintenance_work_mem = '{maintenance_work_mem}'")
         tx.conn.execute(f"SET LOCAL max_parallel_maintenance_workers = {int(workers)}")
         start = time.perf_counter()
-        tx.conn.execute(postgres_schema.create_index(store.schema, dim))
+        tx.conn.execute(postgres_schema.create_index(store.schema, dim, m, ef_construction))
         seconds = time.perf_counter() - start
         tx.conn.execute("ANALYZE identities")
     with store.read() as tx:
@@ -239,6 +245,8 @@ def build_index(
             (f"{store.schema}.{postgres_schema.INDEX_NAME}",),
         ).fetchone()
     return {
+        "m": m,
+        "ef_construction": ef_construction,
         "build_seconds": round(seconds, 1),
         "index_mib": round(sizes[0] / 2**20, 1),
         "identities_table_with_indexes_mib": round(sizes[1] / 2**20, 1),
@@ -277,6 +285,8 @@ def search_benchmark(
     spectrum: Path = SPECTRUM,
     ef_search: tuple[int, ...] = EF_SEARCH,
     maintenance_work_mem: str = "1GB",
+    m: int = postgres_schema.HNSW_M,
+    ef_construction: int = postgres_schema.HNSW_EF_CONSTRUCTION,
 ) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     result: dict[str, Any] = {"n": n, "dim": dim, "templates": templates}
@@ -303,7 +313,9 @@ def search_benchmark(
     store = PostgresStore(location, meta)
     result["copy_seconds"] = round(copy_rows(store, matrix), 1)
     _log(f"COPY {result['copy_seconds']} s; building the HNSW index")
-    result["index"] = build_index(store, dim, maintenance_work_mem)
+    result["index"] = build_index(
+        store, dim, maintenance_work_mem, m=m, ef_construction=ef_construction
+    )
     result["index"]["maintenance_work_mem"] = maintenance_work_mem
     _log(f"index {result['index']}")
     store.close()
@@ -382,6 +394,8 @@ def markdown(report: dict[str, Any], command: str) -> str:
     ]
     for run in report["search"]:
         index = run["index"]
+        m_used = index.get("m", postgres_schema.HNSW_M)  # older results: the defaults
+        efc_used = index.get("ef_construction", postgres_schema.HNSW_EF_CONSTRUCTION)
         templates = run.get("templates", "uniform")
         lines += [f"## {run['n']:,} identities x {run['dim']}-d, {templates} templates", ""]
         if templates == "uniform":
@@ -422,8 +436,8 @@ def markdown(report: dict[str, Any], command: str) -> str:
                 "",
             ]
         lines += [
-            f"COPY load {run['copy_seconds']} s; HNSW build (m={postgres_schema.HNSW_M}, "
-            f"ef_construction={postgres_schema.HNSW_EF_CONSTRUCTION}, "
+            f"COPY load {run['copy_seconds']} s; HNSW build (m={m_used}, "
+            f"ef_construction={efc_used}, "
             f"{index.get('maintenance_work_mem', '1GB')} "
             f"maintenance_work_mem, 1 parallel worker) {index['build_seconds']} s; index "
             f"{index['index_mib']} MiB; identities table with indexes "
@@ -481,6 +495,15 @@ def main() -> None:
         default="1GB",
         help="for the HNSW build: the graph must fit (about 1 KiB per 128-d row, 2.6 per 512-d)",
     )
+    parser.add_argument(
+        "--hnsw-m", type=int, default=postgres_schema.HNSW_M, help="HNSW links per node"
+    )
+    parser.add_argument(
+        "--hnsw-ef-construction",
+        type=int,
+        default=postgres_schema.HNSW_EF_CONSTRUCTION,
+        help="HNSW build beam width",
+    )
     parser.add_argument("--out", type=Path, help="default results/gallery_postgres[_enroll]")
     args = parser.parse_args()
     out = args.out or RESULTS / f"gallery_postgres{'_enroll' if args.only_enroll else ''}"
@@ -516,6 +539,8 @@ def main() -> None:
                         args.spectrum,
                         tuple(args.ef_search),
                         args.maintenance_work_mem,
+                        args.hnsw_m,
+                        args.hnsw_ef_construction,
                     )
                 )
                 save(report, out)  # partial results survive a later failure

@@ -101,8 +101,11 @@ def create_statements(schema: str, dim: int) -> list[sql.Composed]:
     return [_fill(text, schema) for text in _TABLES] + [create_index(schema, dim)]
 
 
-def create_index(schema: str, dim: int) -> sql.Composed:
-    """The HNSW index on the mean templates for ``dim``-d vectors."""
+def create_index(
+    schema: str, dim: int, m: int = HNSW_M, ef_construction: int = HNSW_EF_CONSTRUCTION
+) -> sql.Composed:
+    """The HNSW index on the mean templates for ``dim``-d vectors (graph parameters: the
+    defaults unless given, e.g. by a benchmark)."""
     return sql.SQL(
         "CREATE INDEX {index} ON {s}.identities USING hnsw ((mean::vector({dim})) "
         "vector_ip_ops) WITH (m = {m}, ef_construction = {ef})"
@@ -110,8 +113,8 @@ def create_index(schema: str, dim: int) -> sql.Composed:
         index=sql.Identifier(INDEX_NAME),
         s=sql.Identifier(schema),
         dim=sql.Literal(int(dim)),
-        m=sql.Literal(HNSW_M),
-        ef=sql.Literal(HNSW_EF_CONSTRUCTION),
+        m=sql.Literal(int(m)),
+        ef=sql.Literal(int(ef_construction)),
     )
 
 
