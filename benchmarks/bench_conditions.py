@@ -27,7 +27,6 @@ from typing import Any
 import numpy as np
 
 from bioverify.calibration import Calibration, measure_conditions
-from bioverify.calibration.quality_bins import trial_thresholds
 from bioverify.datasets.inventory import scan_dataset
 from bioverify.verify import Verifier
 from bioverify.verify.evaluation import TrialScores, score_samples
@@ -91,8 +90,6 @@ def decisions(calibration: Calibration, result: TrialScores, name: str) -> list[
     """Each operating point's claim and the FAR and FRR of the decisions the runtime makes
     on these trials: at the threshold of each pair's quality bin where the calibration's
     thresholds follow quality, else at the point's threshold."""
-    bins = calibration.quality_bins
-    quality = None if bins is None else result.pair_quality.get(bins.measure)
     points = calibration.operating_points
     (report,) = measure_conditions(
         result.scores,
@@ -101,7 +98,7 @@ def decisions(calibration: Calibration, result: TrialScores, name: str) -> list[
         points,
         result.subject_a,
         result.subject_b,
-        per_trial=trial_thresholds(points, bins, quality),
+        per_trial=calibration.decision_thresholds(result.pair_quality),
     )
     return [
         {

@@ -13,10 +13,13 @@ import json
 import math
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from bioverify.atomic import write_atomic
 from bioverify.calibration.calibration_reader import (
@@ -28,7 +31,7 @@ from bioverify.calibration.conditions import ConditionReport
 from bioverify.calibration.drift import ScoreQuantiles
 from bioverify.calibration.llr import ScoreCalibrator
 from bioverify.calibration.operating_points import OperatingPoint
-from bioverify.calibration.quality_bins import QualityBins
+from bioverify.calibration.quality_bins import QualityBins, trial_thresholds
 from bioverify.errors import CalibrationError, ModelMismatch
 
 _LABEL = re.compile(r"\s*(far|frr)\s*=\s*((?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)\s*", re.IGNORECASE)
@@ -390,6 +393,14 @@ class Calibration:
             f"this calibration has no operating point {kind.upper()}={target:g} "
             f"(available: {available}); recalibrate with that target"
         )
+
+    def decision_thresholds(
+        self, pair_quality: Mapping[str, np.ndarray]
+    ) -> list[np.ndarray] | None:
+        """Each point's threshold per trial as ``verify`` decides, from the trials' qualities
+        by key (``TrialScores.pair_quality``); ``None``: one threshold for all."""
+        quality = pair_quality.get(self.quality_bins.measure) if self.quality_bins else None
+        return trial_thresholds(self.operating_points, self.quality_bins, quality)
 
     def check_model(self, sha256: str, score_normalization: str | None = None) -> None:
         """Check that this calibration fits a model's scores.

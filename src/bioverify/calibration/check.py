@@ -153,11 +153,11 @@ def check_calibration(
     bins = calibration.quality_bins
     if bins is None or pair_quality is None:
         return checks
-    q = np.asarray(pair_quality, dtype=np.float64)
+    index = bins.indices(pair_quality)
     a = None if subject_a is None else np.asarray(subject_a)
     b = None if subject_b is None else np.asarray(subject_b)
-    for report in bins.bins:
-        mine = np.array([bins.bin_for(x) is report for x in q.tolist()], dtype=bool)
+    for k, report in enumerate(bins.bins):
+        mine = index == k
         if not mine.any():
             continue
         points = [op for op in calibration.operating_points if op.target_far is not None]

@@ -82,16 +82,16 @@ class QualityBins:
         found = self.bin_for(quality)
         return None if found is None else found.rates_for(label)
 
+    def indices(self, quality: ArrayLike) -> np.ndarray:
+        """Each trial's bin number for worse-sample ``quality`` (``-1``: unknown, NaN)."""
+        return bin_indices(self.edges, quality)
+
     def thresholds(self, label: str, quality: ArrayLike, default: float) -> np.ndarray:
         """Each trial's threshold at ``label``: its bin's, or ``default`` where the quality
         is unknown (NaN) or the bins do not hold ``label``."""
-        q = np.asarray(quality, dtype=np.float64)
-        out = np.full(q.shape, float(default))
-        known = np.isfinite(q)
-        index = np.searchsorted(np.asarray(self.edges), q[known], side="right")
+        index = self.indices(quality)
         per_bin = [r.threshold if (r := b.rates_for(label)) else default for b in self.bins]
-        out[known] = np.asarray(per_bin, dtype=np.float64)[index]
-        return out
+        return np.append(np.asarray(per_bin, dtype=np.float64), float(default))[index]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -118,6 +118,20 @@ class QualityBins:
         return cls(
             measure, tuple(float(e) for e in edges), [ConditionReport.from_dict(b) for b in bins]
         )
+
+
+def bin_indices(edges: Sequence[float], quality: ArrayLike) -> np.ndarray:
+    """The bin of each quality between ``edges`` (bin ``k``: ``[edges[k-1], edges[k])``);
+    ``-1`` for an unknown (NaN) quality.
+
+    Examples
+    --------
+    >>> bin_indices([10.0, 20.0], [5.0, 10.0, 25.0, float("nan")]).tolist()
+    [0, 1, 2, -1]
+    """
+    q = np.asarray(quality, dtype=np.float64)
+    index = np.searchsorted(np.asarray(edges, dtype=np.float64), q, side="right")
+    return np.where(np.isfinite(q), index, -1)
 
 
 def pair_quality(a: Mapping[str, Any], b: Mapping[str, Any], measure: str) -> float | None:
@@ -202,7 +216,7 @@ def fit_quality_bins(
     edges = _edges(impostor_q, n_bins)
     if not edges:
         return None
-    index = np.where(known, np.searchsorted(np.asarray(edges), q, side="right"), -1)
+    index = bin_indices(edges, q)
     names = None if conditions is None else np.asarray(conditions)
     a = None if subject_a is None else np.asarray(subject_a)
     b = None if subject_b is None else np.asarray(subject_b)
@@ -289,6 +303,7 @@ def _measured(
 __all__ = [
     "DEFAULT_MEASURES",
     "QualityBins",
+    "bin_indices",
     "fit_quality_bins",
     "pair_quality",
     "trial_thresholds",

@@ -11,7 +11,6 @@ import numpy as np
 
 from bioverify.calibration import Calibration, ConditionReport, measure_conditions, summarize
 from bioverify.calibration.costs import min_dcf
-from bioverify.calibration.quality_bins import trial_thresholds
 from bioverify.calibration.summary import VerificationSummary
 from bioverify.verify.evaluation import (
     SHOW_FAILURES,
@@ -143,7 +142,9 @@ class EvaluationReport:
                 [] if calibration is None else calibration.operating_points,
                 result.subject_a,
                 result.subject_b,
-                per_trial=_decision_thresholds(calibration, result),
+                per_trial=None
+                if calibration is None
+                else calibration.decision_thresholds(result.pair_quality),
             ),
             calibration_label=calibration_label if calibration is not None else None,
         )
@@ -208,18 +209,6 @@ class EvaluationReport:
                 "per_condition": [c.to_dict() for c in self.conditions],
             }
         return out
-
-
-def _decision_thresholds(
-    calibration: Calibration | None, result: TrialScores
-) -> list[np.ndarray] | None:
-    """Each point's threshold per trial where the calibration's thresholds follow quality
-    (the decisions ``verify`` makes), else ``None``."""
-    bins = None if calibration is None else calibration.quality_bins
-    if calibration is None or bins is None:
-        return None
-    quality = result.pair_quality.get(bins.measure)
-    return trial_thresholds(calibration.operating_points, bins, quality)
 
 
 __all__ = ["P_TARGET", "TARGET_FARS", "EvaluationReport"]

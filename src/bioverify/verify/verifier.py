@@ -377,11 +377,11 @@ operating_point='FAR=0.01', providers=['CPUExecutionProvider'])
         acquired = self.acquire_many([x for pair in pairs for x in pair])
         rows = np.array([a.embedding for a in acquired]).reshape(-1, self.embedding_dim)
         scores = self.score_pairs(rows[0::2], rows[1::2])
+        bins = None if self.calibration is None else self.calibration.quality_bins
         results = []
         for k in range(len(pairs)):
             first, second = acquired[2 * k], acquired[2 * k + 1]
             notes = [f"a: {n}" for n in first.notes] + [f"b: {n}" for n in second.notes]
-            bins = None if self.calibration is None else self.calibration.quality_bins
             worse = (
                 None if bins is None else pair_quality(first.quality, second.quality, bins.measure)
             )
