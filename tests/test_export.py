@@ -61,7 +61,7 @@ def write_checkpoint(path: Path, modality: str, seed: int = 0, voice_model: str 
         facts: dict[str, Any] = {"face_geometry": FaceGeometry(output_size=FACE_SIZE).to_dict()}
     else:
         if voice_model == "ge2e":
-            encoder = build_encoder("voice", "ge2e_lstm", DIM, hidden=16, layers=1)
+            encoder = build_encoder("voice", "ge2e_lstm", DIM, hidden=16, layers=2)
         else:
             encoder = build_encoder("voice", "ecapa_tdnn", DIM, frontend=VOICE_FRONTEND, **VOICE)
         facts = {"voice": {"sample_rate": 16000, "chunk_seconds": 2.0}}
@@ -367,7 +367,7 @@ def test_voice_cli_prints_a_summary_and_axes_are_dynamic(voice) -> None:
 
 
 @pytest.mark.slow  # an export with int8 calibration
-def test_a_ge2e_checkpoint_exports_with_calibration_data(tmp_path) -> None:
+def test_a_ge2e_checkpoint_exports_to_int8_with_its_stacked_lstm_quantised(tmp_path) -> None:
     # its mel front-end has n_fft but no win_length: the real samples were cut by a
     # KeyError before
     checkpoint = write_checkpoint(tmp_path / "ge2e.pt", "voice", voice_model="ge2e")
@@ -376,6 +376,17 @@ def test_a_ge2e_checkpoint_exports_with_calibration_data(tmp_path) -> None:
         checkpoint, tmp_path / "bundle", int8=True, calibration_data=voices, threads=1
     )
     assert [v.precision for v in report.variants] == ["fp32", "int8"]
+    int8 = report.variants[1]
+    recurrent = [
+        node.op_type
+        for node in onnx.load(str(int8.bundle / MODEL_FILE)).graph.node
+        if "LSTM" in node.op_type
+    ]
+    # the first layer reads the mel power (kept in float), the second its hidden states
+    assert recurrent == ["LSTM", "DynamicQuantizeLSTM"]
+    method = load_bundle(int8.bundle).training["export"]["calibration"]["method"]
+    assert "recurrent layers after the first (1) dynamically" in method
+    assert int8.agreement.min_cosine > 0.9
 
 
 @pytest.mark.slow  # the voice export (int8, via the CLI)

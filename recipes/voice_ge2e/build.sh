@@ -38,3 +38,13 @@ cp "$LICENCE" build/voice_ge2e/LICENSE-resemblyzer.txt
 mkdir -p src/bioverify/models/voice
 cp build/voice_ge2e/{model.onnx,bundle.json,calibration.json,LICENSE-resemblyzer.txt} \
   src/bioverify/models/voice/
+# the int8 variant (not shipped; docs/models.md): quantised on the val speakers as they come,
+# one folder per speaker
+rm -rf build/voice_val_mix && mkdir -p build/voice_val_mix
+for speaker in build/conditions/voice-val/as_is/*/*/; do
+  speaker=${speaker%/}
+  ln -s "$PWD/$speaker" "build/voice_val_mix/$(basename "$(dirname "$speaker")")_$(basename "$speaker")"
+done
+.venv/bin/bioverify export runs/voice_ge2e/ge2e.pt --out build/voice_ge2e_variants \
+  --name voice-ge2e-resemblyzer --int8 --calibration-data build/voice_val_mix \
+  --calibration-samples 834 --overwrite

@@ -33,7 +33,7 @@ def _size(n_bytes: int) -> str:
 )
 @click.option("--fp16", is_flag=True, help="Also write a float16 variant (for GPUs).")
 @click.option(
-    "--int8", is_flag=True, help="Also write a static int8 variant (needs --calibration-data)."
+    "--int8", is_flag=True, help="Also write an int8 variant (needs --calibration-data)."
 )
 @click.option(
     "--calibration-data",

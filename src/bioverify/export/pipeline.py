@@ -210,6 +210,8 @@ class _Measured:
     providers: list[str]
     #: embeddings of the distinct probe inputs (synthetic, then real parity batches)
     probe_embeddings: np.ndarray
+    #: how the variant was quantised (int8 only)
+    method: str | None = None
 
 
 def export_bundle(
@@ -311,12 +313,13 @@ def _measure(
         model = staging / precision / MODEL_FILE
         model.parent.mkdir()
         fp32_model = staging / "fp32" / MODEL_FILE
+        method = None
         if precision == "fp32":
             export_onnx(trained.encoder, model, image_size, opset)
         elif precision == "fp16":
             to_fp16(fp32_model, model)
         else:
-            to_int8(fp32_model, model, real_batches)
+            method = to_int8(fp32_model, model, real_batches)
         session = cpu_session(model, threads)
         if reference is None:
             agree = check_parity(trained.encoder, session, probe, min_cosine)
@@ -332,6 +335,7 @@ def _measure(
             summary=trial_summary(embeddings[-len(real) :], real.identities) if real else None,
             providers=list(session.get_providers()),
             probe_embeddings=embeddings[: sum(len(b) for b in probe)],
+            method=method,
         )
     return measured
 
@@ -370,8 +374,7 @@ def _write(
                 variant_facts["calibration"] = {
                     "data": str(real.source.resolve()),
                     "samples": len(real),
-                    "method": "MinMax, QDQ, uint8 activations, int8 per-channel weights; "
-                    "backbone Conv/Gemm/MatMul only",
+                    "method": result.method,
                 }
             info = _write_bundle(
                 result.model.parent, trained, f"{name}-{precision}", precision, variant_facts
