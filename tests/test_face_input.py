@@ -320,6 +320,33 @@ def test_in_plane_rotation_is_undone_by_the_five_point_alignment() -> None:
     assert float(np.dot(verifier.acquire(rotated).embedding, upright)) > 0.97
 
 
+@pytest.mark.parametrize("turn", [90, -90, 180, 60, 135])
+def test_a_sideways_or_upside_down_photo_is_searched_turned(turn: int) -> None:
+    """YuNet finds no face in a photo turned by 90° and misplaces the landmarks of an
+    upside-down one; the turned search finds it, aligns it upright and says so."""
+    from bioverify.verify import Verifier
+    from bioverify.verify.face_detect import YuNetDetector, _turned
+
+    verifier = Verifier.load(DEFAULT_FACE, calibration=False, face_mode="detect")
+    frame = read_image(SERENA)
+    upright = verifier.acquire(frame).embedding
+    photo, _ = _turned(frame, turn)
+    if turn in (90, -90):
+        assert YuNetDetector(rotations=()).detect(photo) == []
+    acquired = verifier.acquire(photo)
+    # the turn that found it undoes the photo's within YuNet's ±30° reach
+    assert abs((acquired.quality["rotation"] + turn + 180) % 360 - 180) <= 30
+    assert any("turned by" in note for note in acquired.notes)
+    assert float(np.dot(acquired.embedding, upright)) > 0.97
+
+
+def test_a_sure_upright_face_is_not_searched_turned() -> None:
+    from bioverify.verify.face_detect import YuNetDetector
+
+    (face,) = YuNetDetector().detect(read_image(SERENA))
+    assert face.rotation == 0 and face.score is not None and face.score >= 0.9
+
+
 def test_a_very_large_face_is_found_by_searching_a_smaller_copy() -> None:
     """YuNet misses a 450 px face in a 1000 px photo (36 of 879 LFW val photos scaled by 4
     were lost); the detector then searches a copy shrunk to ``retry_side``."""

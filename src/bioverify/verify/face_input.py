@@ -29,7 +29,9 @@ frame transform composed with the crop box), so a large face keeps its resolutio
 The detector (default: the shipped YuNet for geometries with a five-point template, the Haar
 cascade for older ones; :mod:`bioverify.verify.face_detect`) returns faces largest first;
 the largest is used unless ``face_index`` picks another, and the result's ``quality`` says
-how many were found, the box used and the detector's score.
+how many were found, the box used and the detector's score. YuNet also searches the photo
+turned in steps of 45° when no upright face is sure (sideways and upside-down photos); a
+face found so has a ``rotation`` quality value and a note.
 
 Mode ``"auto"`` (the default) detects; when no face is found and the image has the aligned
 frame's aspect ratio (within 1 %) and between half and twice its size, it is taken as an
@@ -289,6 +291,11 @@ class FacePreprocessor:
                 f"{len(boxes)} faces found; used {which} ({w}x{h} px at {x},{y}); "
                 "face_index (--face-index) picks another"
             )
+        if box.rotation:
+            notes.append(
+                f"the face was found in the photo turned by {box.rotation} degrees "
+                "(counter-clockwise); it was aligned upright"
+            )
         matrix = box_to_frame(box, self.geometry)
         scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))  # frame px per photo px
         model_px = self.geometry.output_size / self.geometry.crop_box[2]  # model px per frame px
@@ -307,6 +314,8 @@ class FacePreprocessor:
         )
         if box.score is not None:
             quality["detector_score"] = box.score
+        if box.rotation:
+            quality["rotation"] = box.rotation
         crop = crop_detected(image, matrix, self.geometry)
         quality["sharpness"] = sharpness(crop)
         return Prepared([crop], quality, notes, source)
