@@ -32,9 +32,7 @@ def _size(n_bytes: int) -> str:
     help="Bundle folder to write (variants go to <out>-fp16, <out>-int8).",
 )
 @click.option("--fp16", is_flag=True, help="Also write a float16 variant (for GPUs).")
-@click.option(
-    "--int8", is_flag=True, help="Also write an int8 variant (needs --calibration-data)."
-)
+@click.option("--int8", is_flag=True, help="Also write an int8 variant (needs --calibration-data).")
 @click.option(
     "--calibration-data",
     type=click.Path(exists=True, path_type=Path),
