@@ -64,6 +64,9 @@ CALIBRATION_FILE = "calibration.json"
 #: what a voice model's energy VAD cuts before the model, as trained: nothing, the leading
 #: and trailing non-speech, or every non-speech frame
 VOICE_TRIM_MODES = ("none", "ends", "all")
+#: a voice model's runtime facts beyond the rate and trim, optional in ``preprocessing`` and
+#: in a checkpoint's ``voice`` section alike: ``partials`` and ``target_dbfs``
+VOICE_RUNTIME_KEYS = ("partials", "target_dbfs")
 MODALITIES = ("face", "voice")
 PRECISIONS = ("fp32", "fp16", "int8")
 #: prefix of the bundle facts repeated in the ONNX ``metadata_props``
@@ -342,6 +345,7 @@ __all__ = [
     "FORMAT_VERSION",
     "METADATA_PREFIX",
     "MODEL_FILE",
+    "VOICE_RUNTIME_KEYS",
     "VOICE_TRIM_MODES",
     "BundleInfo",
     "extract_zip_bundle",

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bioverify.bundle import VOICE_TRIM_MODES, file_sha256
+from bioverify.bundle import VOICE_RUNTIME_KEYS, VOICE_TRIM_MODES, file_sha256
 from bioverify.errors import BioverifyError, InvalidInput, ModelError
 from bioverify.face_geometry import FaceGeometry
 from bioverify.training.checkpoint import load_checkpoint
@@ -16,8 +16,6 @@ from bioverify.training.models.encoder import Encoder, FlipFusedEncoder
 
 #: the voice models' sample rate when a checkpoint does not state it
 DEFAULT_SAMPLE_RATE = 16000
-#: a checkpoint's ``voice`` settings that the bundle's ``preprocessing`` repeats for the runtime
-VOICE_RUNTIME_KEYS = ("partials", "target_dbfs")
 
 
 @dataclass(frozen=True)

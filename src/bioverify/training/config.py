@@ -51,9 +51,14 @@ class TrainConfig(FieldsToDict):
     ``init_from`` starts a new run from another run's checkpoint weights (encoder, and the
     head and classifier when the model, loss and train identities are the same) with a fresh
     optimiser and schedule — a warm restart, e.g. to train longer than a finished run's
-    cosine schedule; the architecture must match. ``num_threads`` sets torch's intra-op
-    threads during the run (default: torch's own choice; on 2 cores busy with other work, a
-    tiny MobileFaceNet step took 0.1 s with 1 thread and 0.3–0.6 s with 2).
+    cosine schedule; the architecture must match. A voice checkpoint's runtime facts
+    (``partials``, ``target_dbfs``: how the model is served, e.g. the converted GE2E
+    encoder's) are inherited: the run then trains on one served window per recording and
+    validates on the runtime's embedding of whole recordings, so ``chunk_seconds`` and
+    ``val_max_seconds`` do not apply (:mod:`~bioverify.training.voice_data`).
+    ``num_threads`` sets torch's intra-op threads during the run (default: torch's own
+    choice; on 2 cores busy with other work, a tiny MobileFaceNet step took 0.1 s with 1
+    thread and 0.3–0.6 s with 2).
     """
 
     data: list[str]

@@ -14,6 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bioverify.bundle import VOICE_RUNTIME_KEYS
 from bioverify.errors import DataError, InvalidInput, ModelMismatch
 from bioverify.training.checkpoint import (
     load_checkpoint,
@@ -57,8 +58,10 @@ def save_run(
     ``state_dict``); ``optimizer``, ``scheduler`` and ``grad_scaler`` state dicts;
     ``progress`` (a :class:`RunProgress` as a dict); ``rng``; ``config``; ``identities``
     (the train identities in class order); ``face_geometry`` or ``voice`` (``sample_rate``,
-    ``chunk_seconds``, ``trim``); ``data`` (``paths``, ``split``, ``split_sha256``,
-    ``split_counts``); and ``metrics``, the validation that prompted it (empty on Ctrl-C).
+    ``chunk_seconds``, ``trim`` and the runtime facts ``partials`` / ``target_dbfs`` it
+    trained with, when it has them, so that an export serves it the same way); ``data``
+    (``paths``, ``split``, ``split_sha256``, ``split_counts``); and ``metrics``, the
+    validation that prompted it (empty on Ctrl-C).
     """
     modality_facts: dict[str, Any]
     if data.geometry is not None:
@@ -69,6 +72,7 @@ def save_run(
                 "sample_rate": SAMPLE_RATE,
                 "chunk_seconds": config.chunk_seconds,
                 "trim": config.trim,
+                **data.voice_runtime,
             }
         }
     save_checkpoint(
@@ -202,6 +206,16 @@ def _check_resumable(
         raise DataError(
             f"{path} was trained on other train identities; resume with the same data and "
             "split or start a new run"
+        )
+    saved_runtime = {
+        key: value
+        for key, value in (checkpoint.get("voice") or {}).items()
+        if key in VOICE_RUNTIME_KEYS
+    }
+    if saved_runtime != data.voice_runtime:
+        raise InvalidInput(
+            f"{path} was trained with other voice runtime facts ({saved_runtime}, now "
+            f"{data.voice_runtime}); resume with the same --init-from"
         )
     if checkpoint["data"]["split_sha256"] != data.split_sha256:
         raise DataError(

@@ -3,8 +3,10 @@ datasets built, and the loaders that read them.
 
 Faces are cropped with the run's :class:`FaceGeometry`; voices are decoded once, before the
 first epoch, and shared with the loader workers (train: random ``chunk_seconds`` chunks at
-16 kHz; val: whole recordings up to ``val_max_seconds``, one at a time). Test identities are
-never read.
+16 kHz; val: whole recordings up to ``val_max_seconds``, one at a time). A voice model with
+runtime facts (:func:`voice_runtime`: partial windows, level raised to ``target_dbfs``) is
+trained on random windows and validated on the windows of whole recordings, as it is
+served (:mod:`~bioverify.training.voice_data`). Test identities are never read.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from bioverify.bundle import VOICE_RUNTIME_KEYS
 from bioverify.datasets.inventory import scan_datasets
 from bioverify.datasets.splits import Split, load_split
 from bioverify.errors import DataError, InvalidInput
@@ -26,6 +29,7 @@ from bioverify.face_geometry import FaceGeometry
 from bioverify.training.batches import Unreadable, collate_skipping_unreadable
 from bioverify.training.checkpoint import load_checkpoint
 from bioverify.training.models import default_input_size
+from bioverify.verify.voice_input import PartialWindows
 
 if TYPE_CHECKING:
     from bioverify.training.config import TrainConfig
@@ -54,6 +58,9 @@ class RunData:
         The batch size of validation (1 for voices: recordings differ in length).
     train_labels : list of int
         The label of each train sample, in dataset order.
+    voice_runtime : dict
+        The voice model's runtime facts (:func:`voice_runtime`; empty for faces and for
+        voice models without any), which the checkpoints repeat for the export.
     """
 
     split: Split
@@ -65,6 +72,7 @@ class RunData:
     val_set: Dataset[Any]
     val_batch_size: int
     train_labels: list[int]
+    voice_runtime: dict[str, Any]
 
     @property
     def train_identities(self) -> list[str]:
@@ -121,6 +129,7 @@ def load_run_data(
     val_identities = sorted(val_counts)
     val_map = {identity: i for i, identity in enumerate(val_identities)}
     geometry: FaceGeometry | None = None
+    runtime: dict[str, Any] = {}
     train_set: Dataset[Any]
     val_set: Dataset[Any]
     if config.modality == "face":
@@ -133,6 +142,9 @@ def load_run_data(
     else:
         from bioverify.training.voice_data import VoiceDataset
 
+        runtime = voice_runtime(config)
+        partials = PartialWindows.from_dict(runtime["partials"]) if "partials" in runtime else None
+        target_dbfs = runtime.get("target_dbfs")
         train_voices = VoiceDataset(
             train_samples,
             label_map,
@@ -140,6 +152,8 @@ def load_run_data(
             chunk_seconds=config.chunk_seconds,
             train=True,
             trim=config.trim,
+            partials=partials,
+            target_dbfs=target_dbfs,
         )
         val_voices = VoiceDataset(
             val_samples,
@@ -149,6 +163,8 @@ def load_run_data(
             eval_mode="full",
             max_eval_seconds=config.val_max_seconds,
             trim=config.trim,
+            partials=partials,
+            target_dbfs=target_dbfs,
         )
         # decoded once here, shared with the loader workers instead of decoded per epoch
         for dataset in (train_voices, val_voices):
@@ -166,6 +182,7 @@ def load_run_data(
         val_set=val_set,
         val_batch_size=val_batch_size,
         train_labels=list(train_set.labels),
+        voice_runtime=runtime,
     )
 
 
@@ -186,6 +203,19 @@ def face_geometry(config: TrainConfig) -> FaceGeometry:
             f"input_size {input_size}"
         )
     return geometry
+
+
+def voice_runtime(config: TrainConfig) -> dict[str, Any]:
+    """The runtime facts of the voice model a run trains: the
+    :data:`~bioverify.bundle.VOICE_RUNTIME_KEYS` (``partials``, ``target_dbfs``) of the
+    ``init_from`` checkpoint's ``voice`` section, as the export would write them into a
+    bundle; empty without ``init_from`` or when that checkpoint has none (models trained
+    from scratch, such as the ECAPA-TDNN recipes). The run trains and validates the way
+    they serve the model and its checkpoints carry them on."""
+    if not config.init_from:
+        return {}
+    voice = load_checkpoint(Path(config.init_from)).get("voice") or {}
+    return {key: voice[key] for key in VOICE_RUNTIME_KEYS if key in voice}
 
 
 def make_loader(
@@ -226,4 +256,11 @@ def _file_sha256(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-__all__ = ["SAMPLE_RATE", "RunData", "face_geometry", "load_run_data", "make_loader"]
+__all__ = [
+    "SAMPLE_RATE",
+    "RunData",
+    "face_geometry",
+    "load_run_data",
+    "make_loader",
+    "voice_runtime",
+]

@@ -1,7 +1,10 @@
 """Validation: the encoder's EER and TAR at FAR 1e-2 and 1e-3 on the val identities.
 
 Every val sample is embedded with the encoder alone (no projection head): faces with the
-evaluation crop, voices as whole recordings up to ``val_max_seconds``, one at a time. The
+evaluation crop, voices as whole recordings up to ``val_max_seconds``, one at a time — or,
+for a voice model served in partial windows (``RunData.voice_runtime`` has ``partials``),
+as the runtime embeds it: the mean of its windows' embeddings, L2-normalised
+(:func:`embed_batch`), so that the validation EER is the runtime's on those clips. The
 trials (:func:`validation_trials`, a :class:`~bioverify.datasets.TrialProtocol`) are the same
 every epoch: they depend on the val samples and the run's seed only.
 """
@@ -15,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from bioverify.calibration.scoring import score_trials
 from bioverify.calibration.summary import VerificationSummary, summarize
@@ -67,6 +71,7 @@ def validate(
     embeddings: list[np.ndarray] = []
     labels: list[np.ndarray] = []
     unreadable = 0
+    windowed = "partials" in data.voice_runtime
     with _eval_mode(encoder):
         loader = make_loader(data.val_set, batches, config.seed, config.num_workers, device)
         for batch in progress_iter(loader, "validating", "batch", enabled=progress):
@@ -74,13 +79,37 @@ def validate(
             if batch.labels.numel() == 0:
                 continue
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                output = encoder(batch.inputs.to(device, non_blocking=True))
+                output = embed_batch(encoder, batch.inputs.to(device, non_blocking=True), windowed)
             embeddings.append(output.float().cpu().numpy())
             labels.append(batch.labels.numpy())
     identities = [data.val_identities[label] for label in np.concatenate(labels)]
     trials = validation_trials(identities, config)
     scores = score_trials(np.concatenate(embeddings), trials)
     return summarize(scores, trials.genuine, FAR_TARGETS), unreadable
+
+
+def embed_batch(encoder: nn.Module, inputs: torch.Tensor, windowed: bool) -> torch.Tensor:
+    """The embeddings ``[B, D]`` of a batch of inputs.
+
+    Parameters
+    ----------
+    encoder : nn.Module
+        Maps model inputs to unit-norm embeddings.
+    inputs : torch.Tensor
+        ``[B, ...]`` model inputs, or with ``windowed`` ``[B, W, ...]``: ``W`` windows each.
+    windowed : bool
+        Whether each item is the mean of its ``W`` window embeddings, L2-normalised (as
+        :class:`~bioverify.verify.Verifier` embeds a recording cut into partial windows).
+
+    Returns
+    -------
+    torch.Tensor
+        ``float32 [B, D]``, each row of unit length.
+    """
+    if not windowed:
+        return encoder(inputs)
+    windows = encoder(inputs.flatten(0, 1)).unflatten(0, inputs.shape[:2])
+    return F.normalize(windows.float().mean(dim=1), dim=1)
 
 
 def validation_trials(identities: Sequence[str], config: TrainConfig) -> Trials:
@@ -105,4 +134,4 @@ def _eval_mode(module: nn.Module) -> Iterator[None]:
         module.train(was_training)
 
 
-__all__ = ["FAR_TARGETS", "validate", "validation_trials"]
+__all__ = ["FAR_TARGETS", "embed_batch", "validate", "validation_trials"]

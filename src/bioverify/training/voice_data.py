@@ -9,6 +9,26 @@ to ``sample_rate``, as at runtime). What an item holds:
   ``max_eval_seconds`` when longer (lengths differ: batch them one at a time);
 * evaluation, ``eval_mode="chunk"``: the central ``chunk_seconds`` window (repeated if short).
 
+With ``partials`` (a model served in :class:`~bioverify.verify.voice_input.PartialWindows`,
+such as the converted GE2E encoder) an item is instead what the runtime feeds that model:
+the recording's level is raised to ``target_dbfs`` when it is quieter
+(:func:`~bioverify.verify.voice_input.raise_level`, when ``target_dbfs`` is set), then
+
+* training: ONE window of ``partials.window_samples`` samples whose frames start at a
+  random sample of the recording (:meth:`PartialWindows.filled` and
+  :meth:`~PartialWindows.read`: a recording shorter than a window is filled as the runtime
+  fills it — zeros after the clip, or the clip repeated with ``fill="loop"`` — and the
+  context samples on both sides are the recording's own, zeros beyond its ends);
+  ``chunk_seconds`` does not apply;
+* evaluation: every window of the whole recording (:meth:`PartialWindows.windows`,
+  ``float32 [W, window_samples]``; ``eval_mode`` and ``max_eval_seconds`` do not apply),
+  whose embeddings validation averages as the runtime does.
+
+The augmentation then acts on the whole recording before its level is raised: speed,
+gain and noise model how the recording might have been captured, and the runtime raises
+any capture quieter than ``target_dbfs``, so a gain that made it quieter is undone as it
+would be at run time and the model sees what the runtime feeds it.
+
 ``trim`` cuts non-speech out of every decoded recording first, with the runtime's energy
 VAD (:func:`bioverify.verify.voice_input.speech_mask` at its default settings and
 :func:`~bioverify.verify.voice_input.trimmed`), so that a model is trained on what the
@@ -45,7 +65,13 @@ from bioverify.errors import InvalidInput
 from bioverify.media import read_audio
 from bioverify.progress import progress_iter
 from bioverify.training.batches import LabelledDataset, Unreadable
-from bioverify.verify.voice_input import VoiceSettings, speech_mask, trimmed
+from bioverify.verify.voice_input import (
+    PartialWindows,
+    VoiceSettings,
+    raise_level,
+    speech_mask,
+    trimmed,
+)
 
 EVAL_MODES = ("full", "chunk")
 _INT16_SCALE = 32768.0
@@ -101,8 +127,10 @@ def _uniform(low: float, high: float) -> float:
 
 
 class VoiceDataset(LabelledDataset):
-    """``(float32 tensor [T], label)`` per recording, or an :class:`Unreadable` (see
-    :class:`~bioverify.training.batches.LabelledDataset`)."""
+    """``(float32 tensor [T], label)`` per recording (``[W, T]`` windows when evaluating
+    with ``partials``), or an :class:`Unreadable` (see
+    :class:`~bioverify.training.batches.LabelledDataset`); the module docstring says what
+    an item holds."""
 
     def __init__(
         self,
@@ -117,7 +145,11 @@ class VoiceDataset(LabelledDataset):
         augmentation: VoiceAugmentation | None = None,
         cache: bool = True,
         trim: str = "none",
+        partials: PartialWindows | None = None,
+        target_dbfs: float | None = None,
     ) -> None:
+        if target_dbfs is not None and partials is None:
+            raise InvalidInput("target_dbfs is only supported with partials (as served)")
         if eval_mode not in EVAL_MODES:
             raise InvalidInput(f"eval_mode must be one of {EVAL_MODES}, got {eval_mode!r}")
         if sample_rate <= 0 or chunk_seconds <= 0 or max_eval_seconds <= 0:
@@ -137,6 +169,8 @@ class VoiceDataset(LabelledDataset):
         self.eval_mode = eval_mode
         self.augmentation = augmentation or VoiceAugmentation()
         self.cache = cache
+        self.partials = partials
+        self.target_dbfs = target_dbfs
         self._decoded: dict[int, np.ndarray] = {}
         self._unreadable: dict[int, str] = {}
 
@@ -152,6 +186,8 @@ class VoiceDataset(LabelledDataset):
         waveform = self._waveform(index)
         if waveform is None:
             return Unreadable(str(self.samples[index].path), self._unreadable[index])
+        if self.partials is not None:
+            return self._as_served(waveform, self.partials), self.labels[index]
         if self.train:
             waveform = self._training_chunk(waveform)
         elif self.eval_mode == "chunk":
@@ -186,15 +222,34 @@ class VoiceDataset(LabelledDataset):
         kept = trimmed(audio, mask, self.trim)
         return kept if kept.size >= MIN_TRIMMED_SECONDS * self.sample_rate else audio
 
+    def _as_served(self, waveform: torch.Tensor, partials: PartialWindows) -> torch.Tensor:
+        """Augmented whole recording → level raised → one random window (training) or every
+        window (evaluation), as the module docstring says."""
+        if self.augment:
+            waveform = self._perturb(self._speed(waveform, self._speed_factor()))
+        audio = waveform.numpy()
+        if self.target_dbfs is not None:
+            audio = raise_level(audio, self.target_dbfs)
+        if not self.train:
+            return torch.from_numpy(partials.windows(audio, self.sample_rate))
+        audio = partials.filled(audio)
+        offset = int(torch.randint(max(0, audio.size - partials.span) + 1, ()))
+        return torch.from_numpy(partials.read(audio, [offset])[0])
+
     def _training_chunk(self, waveform: torch.Tensor) -> torch.Tensor:
-        factors = self.augmentation.speed_factors if self.augment else ()
-        factor = factors[int(torch.randint(len(factors), ()))] if factors else 1.0
+        factor = self._speed_factor() if self.augment else 1.0
         needed = ceil(self.chunk_length * factor)
-        waveform = _random_window(_at_least(waveform, needed), needed)
-        if factor != 1.0:
-            waveform, _ = AF.speed(waveform[None], self.sample_rate, factor)
-            waveform = waveform[0]
+        waveform = self._speed(_random_window(_at_least(waveform, needed), needed), factor)
         return repeat_to_length(waveform, self.chunk_length)
+
+    def _speed_factor(self) -> float:
+        factors = self.augmentation.speed_factors
+        return factors[int(torch.randint(len(factors), ()))] if factors else 1.0
+
+    def _speed(self, waveform: torch.Tensor, factor: float) -> torch.Tensor:
+        if factor == 1.0:
+            return waveform
+        return AF.speed(waveform[None], self.sample_rate, factor)[0][0]
 
     def _perturb(self, waveform: torch.Tensor) -> torch.Tensor:
         settings = self.augmentation

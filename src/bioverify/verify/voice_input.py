@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -229,31 +230,42 @@ class PartialWindows:
         """Samples in one model input: ``(frames − 1) · hop_length + 2 · context``."""
         return (self.frames - 1) * self.hop_length + 2 * self.context
 
+    @property
+    def span(self) -> int:
+        """Samples that a window's frames step over, ``frames · hop_length`` (1.6 s)."""
+        return self.frames * self.hop_length
+
     def starts(self, n_samples: int, sample_rate: int) -> list[int]:
         """First frame of each window over ``n_samples`` samples (Resemblyzer's slices)."""
         n_frames = int(np.ceil((n_samples + 1) / self.hop_length))
         step = max(1, min(self.frames, round(sample_rate / self.rate / self.hop_length)))
         starts = list(range(0, max(1, n_frames - self.frames + step + 1), step))
-        coverage = (n_samples - starts[-1] * self.hop_length) / (self.frames * self.hop_length)
+        coverage = (n_samples - starts[-1] * self.hop_length) / self.span
         if coverage < self.min_coverage and len(starts) > 1:
             starts.pop()
         return starts
 
-    def windows(self, waveform: np.ndarray, sample_rate: int) -> np.ndarray:
-        """``float32 [W, window_samples]``: the model inputs of ``waveform``."""
-        span = self.frames * self.hop_length
-        if 0 < waveform.size < span and self.fill == "loop":
-            waveform = np.resize(waveform, span)
-        starts = self.starts(waveform.size, sample_rate)
-        end = starts[-1] * self.hop_length + self.window_samples
+    def filled(self, waveform: np.ndarray) -> np.ndarray:
+        """``waveform`` repeated to one :attr:`span` when shorter and ``fill`` is ``"loop"``;
+        otherwise as it is (:meth:`read` pads it with zeros)."""
+        if 0 < waveform.size < self.span and self.fill == "loop":
+            return np.resize(waveform, self.span)
+        return waveform
+
+    def read(self, waveform: np.ndarray, offsets: Sequence[int]) -> np.ndarray:
+        """``float32 [len(offsets), window_samples]``: the model inputs whose frames start at
+        sample ``offsets`` of a :meth:`filled` ``waveform``, each with ``context`` samples on
+        both sides (zeros beyond the recording)."""
+        end = max(offsets) + self.window_samples
         padded = np.zeros(max(end, waveform.size + 2 * self.context), np.float32)
         padded[self.context : self.context + waveform.size] = waveform
-        return np.stack(
-            [
-                padded[s * self.hop_length : s * self.hop_length + self.window_samples]
-                for s in starts
-            ]
-        )
+        return np.stack([padded[offset : offset + self.window_samples] for offset in offsets])
+
+    def windows(self, waveform: np.ndarray, sample_rate: int) -> np.ndarray:
+        """``float32 [W, window_samples]``: the model inputs of ``waveform``."""
+        waveform = self.filled(waveform)
+        starts = self.starts(waveform.size, sample_rate)
+        return self.read(waveform, [start * self.hop_length for start in starts])
 
 
 def trimmed(waveform: np.ndarray, speech: np.ndarray, trim: str) -> np.ndarray:
@@ -377,7 +389,7 @@ class VoicePreprocessor:
         notes = []
         if self.partials is not None:
             parts = list(self.partials.windows(speech, rate))
-            span = self.partials.frames * self.partials.hop_length / rate
+            span = self.partials.span / rate
             if speech.size / rate < span:
                 how = "repeated" if self.partials.fill == "loop" else "zero-padded"
                 notes.append(
