@@ -18,6 +18,7 @@ import soundfile
 import torch
 from torch.nn import functional as F
 
+from bioverify.bundle import file_sha256
 from bioverify.calibration.scoring import score_trials
 from bioverify.calibration.summary import summarize
 from bioverify.datasets.inventory import Sample, scan_dataset
@@ -40,6 +41,7 @@ SPEAKERS = ROOT.parent / "shared" / "data" / "speakers"
 PARTIALS = PartialWindows(frames=40, rate=4.0)
 RUNTIME = {"partials": asdict(PARTIALS), "target_dbfs": -30.0}
 GE2E = {"hidden": 16, "layers": 2}
+PROVENANCE = {"source": "a.pt", "source_sha256": "ab" * 32, "license": "Apache-2.0"}
 
 
 def _init_checkpoint(path: Path, runtime: dict[str, Any]) -> Path:
@@ -56,6 +58,7 @@ def _init_checkpoint(path: Path, runtime: dict[str, Any]) -> Path:
             "loss": {"name": "ge2e", "kwargs": {}, "num_classes": 0, "state_dict": {}},
             "identities": [],
             "voice": {"sample_rate": 16000, "trim": "none", **runtime},
+            "provenance": PROVENANCE,
         },
     )
     return path
@@ -140,6 +143,12 @@ def test_fine_tune_trains_validates_and_exports_as_served(
         "trim": "none",
         **RUNTIME,
     }
+    # and where its weights came from: the converted source, licence, and the checkpoint
+    assert last["provenance"] == PROVENANCE
+    assert last["fine_tuned_from"] == {"checkpoint": "init.pt", "sha256": file_sha256(init)}
+    training = load_trained_encoder(tmp_path / "run" / "last.pt").training  # → bundle.json
+    assert training["provenance"] == PROVENANCE
+    assert training["fine_tuned_from"] == last["fine_tuned_from"]
 
 
 @pytest.mark.parametrize("init", [False, True], ids=["from-scratch", "init-without-facts"])

@@ -126,6 +126,9 @@ def _training_summary(checkpoint: Mapping[str, Any], path: Path) -> dict[str, An
     if isinstance(source, dict):
         # converted weights (recipes/face_resnet_dlib): file name, sha256, licence
         summary["source"] = dict(source)
+    fine_tuned_from = checkpoint.get("fine_tuned_from")
+    if isinstance(fine_tuned_from, dict):
+        summary["fine_tuned_from"] = dict(fine_tuned_from)
     return summary
 
 

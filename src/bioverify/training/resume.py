@@ -60,8 +60,9 @@ def save_run(
     (the train identities in class order); ``face_geometry`` or ``voice`` (``sample_rate``,
     ``chunk_seconds``, ``trim`` and the runtime facts ``partials`` / ``target_dbfs`` it
     trained with, when it has them, so that an export serves it the same way); ``data``
-    (``paths``, ``split``, ``split_sha256``, ``split_counts``); and ``metrics``, the
-    validation that prompted it (empty on Ctrl-C).
+    (``paths``, ``split``, ``split_sha256``, ``split_counts``); ``metrics``, the
+    validation that prompted it (empty on Ctrl-C); and for a run started from other
+    weights, their origin (:func:`~bioverify.training.run_data.inherited_origin`).
     """
     modality_facts: dict[str, Any]
     if data.geometry is not None:
@@ -104,6 +105,7 @@ def save_run(
                 "split_counts": data.split.counts,
             },
             "metrics": metrics or {},
+            **data.inherited,
         },
     )
 

@@ -14,14 +14,14 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from bioverify.bundle import VOICE_RUNTIME_KEYS
+from bioverify.bundle import VOICE_RUNTIME_KEYS, file_sha256
 from bioverify.datasets.inventory import scan_datasets
 from bioverify.datasets.splits import Split, load_split
 from bioverify.errors import DataError, InvalidInput
@@ -61,6 +61,9 @@ class RunData:
     voice_runtime : dict
         The voice model's runtime facts (:func:`voice_runtime`; empty for faces and for
         voice models without any), which the checkpoints repeat for the export.
+    inherited : dict
+        What the checkpoints repeat of the ``init_from`` weights' origin
+        (:func:`inherited_origin`; empty without ``init_from``).
     """
 
     split: Split
@@ -73,6 +76,7 @@ class RunData:
     val_batch_size: int
     train_labels: list[int]
     voice_runtime: dict[str, Any]
+    inherited: dict[str, Any] = field(default_factory=dict)
 
     @property
     def train_identities(self) -> list[str]:
@@ -183,6 +187,7 @@ def load_run_data(
         val_batch_size=val_batch_size,
         train_labels=list(train_set.labels),
         voice_runtime=runtime,
+        inherited=inherited_origin(config),
     )
 
 
@@ -216,6 +221,29 @@ def voice_runtime(config: TrainConfig) -> dict[str, Any]:
         return {}
     voice = load_checkpoint(Path(config.init_from)).get("voice") or {}
     return {key: voice[key] for key in VOICE_RUNTIME_KEYS if key in voice}
+
+
+#: checkpoint keys that say where converted weights came from (source file, sha256, licence):
+#: ``provenance`` (the voice converter), ``source`` (the face converter)
+ORIGIN_KEYS = ("provenance", "source")
+
+
+def inherited_origin(config: TrainConfig) -> dict[str, Any]:
+    """The origin a run's checkpoints repeat when it starts from other weights: the
+    ``init_from`` checkpoint's :data:`ORIGIN_KEYS` (a fine-tune of converted weights keeps
+    their source file, sha256 and licence, which the export writes into the bundle) and
+    ``fine_tuned_from``, that checkpoint's file name and sha256 (or its own
+    ``fine_tuned_from`` when it is itself a fine-tune)."""
+    if not config.init_from:
+        return {}
+    path = Path(config.init_from)
+    checkpoint = load_checkpoint(path)
+    origin = {key: checkpoint[key] for key in ORIGIN_KEYS if checkpoint.get(key)}
+    origin["fine_tuned_from"] = checkpoint.get("fine_tuned_from") or {
+        "checkpoint": path.name,
+        "sha256": file_sha256(path),
+    }
+    return origin
 
 
 def make_loader(
