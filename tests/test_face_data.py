@@ -139,6 +139,22 @@ def test_training_items_are_augmented_and_stay_gray(tmp_path: Path) -> None:
     assert sum(not torch.equal(image, plain) for image in draws) == 5
 
 
+def test_colour_crops_are_sometimes_gray_blurred_or_compressed() -> None:
+    """The augmentation covers what users bring: grayscale photos, blur, JPEG."""
+    from bioverify.training.face_data import face_augmentation
+
+    rng = np.random.default_rng(0)
+    smooth = cv2.GaussianBlur(rng.integers(0, 256, (112, 112, 3), dtype=np.uint8), (0, 0), 3)
+    crop = torch.from_numpy(smooth).permute(2, 0, 1).contiguous()
+    augment = face_augmentation()
+    torch.manual_seed(0)
+    draws = [augment(crop) for _ in range(40)]
+    assert all(d.dtype == torch.uint8 and d.shape == crop.shape for d in draws)
+    gray = [torch.equal(d[0], d[1]) and torch.equal(d[0], d[2]) for d in draws]
+    assert 2 <= sum(gray) <= 20  # p = 0.2
+    assert not any(torch.equal(d, crop) for d in draws)
+
+
 def test_unreadable_image_is_reported_not_raised(tmp_path: Path) -> None:
     samples = _faces(tmp_path)
     samples[1].path.write_bytes(b"corrupt")
