@@ -43,8 +43,11 @@ class JpegRoundTrip(torch.nn.Module):
         quality = int(torch.randint(self.low, self.high + 1, ()))
         pixels = np.ascontiguousarray(image.permute(1, 2, 0).numpy()[..., ::-1])  # BGR
         _, encoded = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, quality])
-        decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR)[..., ::-1]
-        return torch.from_numpy(np.ascontiguousarray(decoded)).permute(2, 0, 1).contiguous()
+        decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+        if decoded is None:  # OpenCV could not read back what it wrote: leave the crop be
+            return image
+        rgb = np.ascontiguousarray(decoded[..., ::-1])
+        return torch.from_numpy(rgb).permute(2, 0, 1).contiguous()
 
 
 def face_augmentation() -> v2.Compose:
