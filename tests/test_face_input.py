@@ -320,10 +320,10 @@ def test_in_plane_rotation_is_undone_by_the_five_point_alignment() -> None:
     assert float(np.dot(verifier.acquire(rotated).embedding, upright)) > 0.97
 
 
-@pytest.mark.parametrize("turn", [90, -90, 180, 60, 135])
-def test_a_sideways_or_upside_down_photo_is_searched_turned(turn: int) -> None:
-    """YuNet finds no face in a photo turned by 90° and misplaces the landmarks of an
-    upside-down one; the turned search finds it, aligns it upright and says so."""
+@pytest.mark.parametrize("turn", [90, -90, 60, 135])
+def test_a_sideways_photo_is_searched_turned(turn: int) -> None:
+    """YuNet finds no face in a photo turned by 90°; the turned search finds it, aligns it
+    upright and says so."""
     from bioverify.verify import Verifier
     from bioverify.verify.face_detect import YuNetDetector, _turned
 
@@ -340,11 +340,21 @@ def test_a_sideways_or_upside_down_photo_is_searched_turned(turn: int) -> None:
     assert float(np.dot(acquired.embedding, upright)) > 0.97
 
 
-def test_a_sure_upright_face_is_not_searched_turned() -> None:
-    from bioverify.verify.face_detect import YuNetDetector
+def test_a_face_found_upright_is_not_searched_turned() -> None:
+    """Scores of different turns are not comparable when an upright face was found (large
+    faces score low upright: comparing chose a wrong turn for 12 of 100 such photos)."""
+    from bioverify.verify.face_detect import YuNetDetector, _turned
 
-    (face,) = YuNetDetector().detect(read_image(SERENA))
-    assert face.rotation == 0 and face.score is not None and face.score >= 0.9
+    image = read_image(FACES / "Serena_Williams_0035.jpg")
+    image = np.repeat(image[:, :, None], 3, axis=2) if image.ndim == 2 else image
+    large = cv2.resize(image, (1000, 1000), interpolation=cv2.INTER_CUBIC)
+    upright = YuNetDetector(rotations=())
+    (face,) = upright.detect(large)
+    turned = upright.detect(_turned(large, 180)[0])
+    assert turned and turned[0].score is not None and face.score is not None
+    assert turned[0].score > face.score  # the scores would pick the upside-down one
+    (face,) = YuNetDetector().detect(large)
+    assert face.rotation == 0
 
 
 def test_a_very_large_face_is_found_by_searching_a_smaller_copy() -> None:

@@ -37,17 +37,16 @@ MIN_INSIDE = 0.5
 #: nor are boxes under this many pixels wide or high in the image YuNet saw (its model card
 #: gives about 10 × 10 px as the smallest face it finds)
 MIN_FACE_PX = 8.0
-#: in-plane turns (degrees, counter-clockwise) of a photo YuNet also searches when the
-#: upright photo has no face it is sure of: YuNet finds faces turned up to about 30°
-#: (150 random LFW photos turned by 30°: 140 found; 40°: 80; 60°: 5; 90°: 4), so eight
-#: turns 45° apart leave no gap. It also finds upside-down faces (55 of 100) with their
-#: landmarks wrong, but scores them lower (median 0.85 vs 0.93 upright), so the turn whose
-#: best face scores highest wins: on 200 LFW photos turned by 0, ±90, 45, 135 or 180°,
-#: that was the right turn every time
+#: in-plane turns (degrees, counter-clockwise) of a photo YuNet searches when the upright
+#: photo has no face: YuNet finds faces turned up to about 30° (150 random LFW photos turned
+#: by 30°: 140 found; 40°: 80; 60°: 5; 90°: 4), so eight turns 45° apart leave no gap. A
+#: turn that puts the face upside down can give a face too, with its landmarks wrong but
+#: scored lower, so the turn whose best face scores highest wins: on 200 LFW photos turned
+#: by ±90, 45 or 135°, that was the right turn every time. Only when nothing is found
+#: upright: comparing scores across turns when an upright face *was* found chose a wrong
+#: turn for 12 of 100 photos with 450 px faces (whose upright scores run low), at 10× the
+#: time
 ROTATIONS = (90, -90, 180, 45, -45, 135, -135)
-#: an upright face scoring at least this is taken without searching the turns (0.5 % of
-#: 200 upright LFW photos scored less; their upright face still won over every turn)
-SURE_SCORE = 0.9
 
 Point = tuple[float, float]
 
@@ -175,12 +174,12 @@ class YuNetDetector:
     it (YuNet misses faces that fill a small image, such as a 92 × 112 head shot). YuNet
     also misses very large faces (a 450 px face in a 1000 px photo: 36 of 879 LFW val photos
     scaled by 4 were missed), so when nothing is found in an image larger than
-    ``retry_side``, it is searched again shrunk to that size. When no face scores
-    ``sure_score`` or more, the photo is also searched turned by each of ``rotations``
-    (:data:`ROTATIONS`: YuNet misses faces turned more than about 30° and misplaces the
-    landmarks of upside-down ones), and the faces of the turn whose best face scores highest
-    are kept, each with its ``rotation``. Boxes and landmarks are given in the original
-    image's pixels.
+    ``retry_side``, it is searched again shrunk to that size. When still no face is found,
+    the photo is searched turned by each of ``rotations`` (:data:`ROTATIONS`: YuNet misses
+    faces turned more than about 30°), and the faces of the turn whose best face scores
+    highest are kept, each with its ``rotation``. (An upside-down photo is not always
+    helped: YuNet finds a face in it upright in about half of such photos, with its
+    landmarks wrong.) Boxes and landmarks are given in the original image's pixels.
 
     Examples
     --------
@@ -200,7 +199,6 @@ class YuNetDetector:
         min_side: int = 320,
         retry_side: int = 480,
         rotations: tuple[int, ...] = ROTATIONS,
-        sure_score: float = SURE_SCORE,
     ) -> None:
         self.model_path = Path(model) if model is not None else YUNET_MODEL
         if not self.model_path.is_file():
@@ -217,7 +215,6 @@ class YuNetDetector:
         self.min_side = min_side
         self.retry_side = retry_side
         self.rotations = rotations
-        self.sure_score = sure_score
 
     def _resized(self, image: np.ndarray) -> tuple[np.ndarray, float]:
         longest = max(image.shape[:2])
@@ -229,18 +226,19 @@ class YuNetDetector:
 
     def detect(self, image: np.ndarray) -> list[FaceBox]:
         boxes = self._upright(image)
-        best = _best_score(boxes)
-        if best < self.sure_score and self.rotations:
-            # turned at detection size: turning a 40-megapixel photo would cost more than
-            # searching it
-            small, enlarge = _shrink(image, self.max_side)
-            for angle in self.rotations:
-                turned, back = _turned(small, angle)
-                back *= enlarge
-                found = self._upright(turned)
-                if _best_score(found) > best:
-                    boxes = [_turned_back(box, back, angle) for box in found]
-                    best = _best_score(found)
+        if boxes or not self.rotations:
+            return boxes
+        # turned at detection size: turning a 40-megapixel photo would cost more than
+        # searching it
+        small, enlarge = _shrink(image, self.max_side)
+        best = 0.0
+        for angle in self.rotations:
+            turned, back = _turned(small, angle)
+            back *= enlarge
+            found = self._upright(turned)
+            if _best_score(found) > best:
+                boxes = [_turned_back(box, back, angle) for box in found]
+                best = _best_score(found)
         return sorted(boxes, key=lambda b: -b.area)
 
     def _upright(self, image: np.ndarray) -> list[FaceBox]:
@@ -370,7 +368,6 @@ def make_detector(spec: FaceDetector | Path | str | None) -> FaceDetector:
 __all__ = [
     "DETECTOR_NAMES",
     "ROTATIONS",
-    "SURE_SCORE",
     "YUNET_MODEL",
     "FaceBox",
     "FaceDetector",

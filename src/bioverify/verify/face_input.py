@@ -30,7 +30,7 @@ The detector (default: the shipped YuNet for geometries with a five-point templa
 cascade for older ones; :mod:`bioverify.verify.face_detect`) returns faces largest first;
 the largest is used unless ``face_index`` picks another, and the result's ``quality`` says
 how many were found, the box used and the detector's score. YuNet also searches the photo
-turned in steps of 45° when no upright face is sure (sideways and upside-down photos); a
+turned in steps of 45° when it finds no face upright (sideways photos); a
 face found so has a ``rotation`` quality value and a note.
 
 Mode ``"auto"`` (the default) detects; when no face is found and the image has the aligned
