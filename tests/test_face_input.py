@@ -88,12 +88,12 @@ def test_a_detector_with_landmarks_recovers_the_aligned_crop() -> None:
     assert _correlation(prepared.arrays[0], crop_aligned(frame, geometry)) > 0.95
 
 
-def test_several_faces_use_the_largest_and_say_so() -> None:
+def test_several_faces_use_the_most_prominent_and_say_so() -> None:
     boxes = [FaceBox(60, 60, 120, 120), FaceBox(0, 0, 30, 30)]
     prepared = FacePreprocessor(FaceGeometry(), "detect", _FixedDetector(boxes))(POWELL_1)
     assert prepared.quality["faces_found"] == 2
     assert prepared.quality["face_box"] == [60, 60, 120, 120]
-    assert any("2 faces found; used the largest" in note for note in prepared.notes)
+    assert any("2 faces found; used the most prominent" in note for note in prepared.notes)
 
 
 def test_small_faces_get_a_note() -> None:

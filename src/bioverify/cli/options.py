@@ -112,8 +112,8 @@ face_index = click.option(
     type=click.IntRange(min=0),
     default=0,
     show_default=True,
-    help="Photos with several faces: which one to use, by size (0: the largest, 1: the "
-    "next…), in every photo the command reads.",
+    help="Photos with several faces: which one to use, by prominence (0: the largest, or "
+    "one about as large nearer the centre; 1: the next…), in every photo the command reads.",
 )
 device = _choice(
     "--device",

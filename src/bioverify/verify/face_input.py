@@ -4,8 +4,8 @@ The model was trained on *aligned* frames (LFW: 250 × 250, face upright and cen
 with a :class:`~bioverify.face_geometry.FaceGeometry`. At run time an image is either such a
 frame already (mode ``"aligned"``: the geometry's :func:`~bioverify.face_geometry.crop_aligned`
 is applied as in training) or an in-the-wild photo (mode ``"detect"``): a detector finds the
-largest face, a similarity transform maps the photo into a virtual aligned frame, and the same
-``crop_aligned`` cuts the model input from that frame.
+most prominent face, a similarity transform maps the photo into a virtual aligned frame,
+and the same ``crop_aligned`` cuts the model input from that frame.
 
 How a detection is placed in the frame:
 
@@ -27,8 +27,10 @@ project trains). The model input is then cut from the photo in one warp (the det
 frame transform composed with the crop box), so a large face keeps its resolution.
 
 The detector (default: the shipped YuNet for geometries with a five-point template, the Haar
-cascade for older ones; :mod:`bioverify.verify.face_detect`) returns faces largest first;
-the largest is used unless ``face_index`` picks another, and the result's ``quality`` says
+cascade for older ones; :mod:`bioverify.verify.face_detect`) returns faces most prominent
+first (the largest, unless one about as large is nearer the centre:
+:func:`~bioverify.verify.face_detect.by_prominence`); that one is used unless ``face_index``
+picks another, and the result's ``quality`` says
 how many were found, the box used and the detector's score. YuNet also searches the photo
 turned in steps of 45° when it finds no face upright (sideways photos); a
 face found so has a ``rotation`` quality value and a note.
@@ -188,7 +190,7 @@ class FacePreprocessor:
     a :class:`~bioverify.verify.face_detect.FaceDetector`; by default YuNet when the
     geometry has a five-point template (the default model), else Haar (models made before
     it, as they were measured). It is created on first use, so the aligned mode needs none.
-    ``face_index`` picks the face to use when a photo has several (0: the largest; 1: the
+    ``face_index`` picks the face to use when a photo has several (0: the most prominent; 1: the
     next…); a photo with fewer faces raises :class:`NoFaceFound`.
 
     Examples
@@ -286,7 +288,7 @@ class FacePreprocessor:
         notes = []
         if len(boxes) > 1:
             x, y, w, h = box.as_list()
-            which = "the largest" if self.face_index == 0 else f"face {self.face_index}"
+            which = "the most prominent" if self.face_index == 0 else f"face {self.face_index}"
             notes.append(
                 f"{len(boxes)} faces found; used {which} ({w}x{h} px at {x},{y}); "
                 "face_index (--face-index) picks another"
