@@ -273,7 +273,7 @@ class YuNetDetector:
             boxes.append(
                 FaceBox(x, y, w, h, score=float(row[14]), eyes=(left, right), landmarks=points)
             )
-        return sorted(boxes, key=lambda b: -b.area)
+        return boxes
 
 
 def by_prominence(boxes: list[FaceBox], width: int, height: int) -> list[FaceBox]:
