@@ -147,7 +147,7 @@ def test_training_from_a_converted_checkpoint_keeps_its_face_geometry(tmp_path: 
     checkpoint's geometry), unless a geometry is given."""
     from bioverify.training.checkpoint import save_checkpoint
     from bioverify.training.config import TrainConfig
-    from bioverify.training.run_data import face_geometry
+    from bioverify.training.run_data import face_geometry, init_checkpoint
 
     geometry = FaceGeometry(
         crop_box=(66, 76, 121, 121),
@@ -159,8 +159,9 @@ def test_training_from_a_converted_checkpoint_keeps_its_face_geometry(tmp_path: 
     save_checkpoint(checkpoint, {"face_geometry": geometry.to_dict()})
     settings = {"data": ["d"], "split": "s.json", "modality": "face", "out_dir": "o"}
     config = TrainConfig(**settings, model="dlib_resnet29", init_from=str(checkpoint))
-    assert face_geometry(config) == geometry
-    assert face_geometry(TrainConfig(**settings, model="dlib_resnet29")).output_size == 150
+    assert face_geometry(config, init_checkpoint(config)) == geometry
+    fresh = TrainConfig(**settings, model="dlib_resnet29")
+    assert face_geometry(fresh, init_checkpoint(fresh)).output_size == 150
 
 
 @needs_models

@@ -28,7 +28,7 @@ from bioverify.media import read_audio
 from bioverify.training.checkpoint import load_checkpoint, save_checkpoint
 from bioverify.training.config import TrainConfig
 from bioverify.training.models import build_encoder
-from bioverify.training.run_data import load_run_data, voice_runtime
+from bioverify.training.run_data import init_checkpoint, load_run_data, voice_runtime
 from bioverify.training.trainer import train
 from bioverify.training.validation import FAR_TARGETS, embed_batch, validate, validation_trials
 from bioverify.training.voice_data import VoiceDataset
@@ -157,7 +157,7 @@ def test_a_model_without_runtime_facts_trains_as_before(
 ) -> None:
     checkpoint = _init_checkpoint(tmp_path / "init.pt", {}) if init else None
     config = _config(voices, tmp_path / "run", checkpoint)
-    assert voice_runtime(config) == {}
+    assert voice_runtime(init_checkpoint(config)) == {}
     data = load_run_data(config, True, False, lambda item: None)
     chunk, _ = data.train_set[0]
     whole, _ = data.val_set[0]
@@ -180,7 +180,7 @@ def test_validation_embedding_of_the_converted_model_is_the_bundles(tmp_path: Pa
     folders = ("arabic_speech_commands/00000001", "urdu_speech/urdu_SF1", "common_voice_fa/cvfa000")
     files = [sorted((SPEAKERS / folder).glob("*.*"))[k] for folder in folders for k in (0, 1)]
     samples = [Sample(path, path.parent.name, path.parts[-3]) for path in files]
-    runtime = voice_runtime(_config((SPEAKERS, SPEAKERS), tmp_path, converted))
+    runtime = voice_runtime(init_checkpoint(_config((SPEAKERS, SPEAKERS), tmp_path, converted)))
     dataset = VoiceDataset(
         samples,
         {sample.identity: 0 for sample in samples},

@@ -11,9 +11,8 @@ served (:mod:`~bioverify.training.voice_data`). Test identities are never read.
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -117,7 +116,7 @@ def load_run_data(
     split = load_split(
         split_path, inventory, check_content=config.check_content and main, progress=progress
     )
-    split_sha256 = _file_sha256(split_path)
+    split_sha256 = file_sha256(split_path)
     label_map = split.label_map()
     train_samples = split.samples(inventory, "train")
     val_samples = split.samples(inventory, "val")
@@ -132,6 +131,7 @@ def load_run_data(
         raise DataError(f"{split_path}: training needs at least 2 train identities")
     val_identities = sorted(val_counts)
     val_map = {identity: i for i, identity in enumerate(val_identities)}
+    init = init_checkpoint(config)
     geometry: FaceGeometry | None = None
     runtime: dict[str, Any] = {}
     train_set: Dataset[Any]
@@ -139,14 +139,14 @@ def load_run_data(
     if config.modality == "face":
         from bioverify.training.face_data import FaceDataset
 
-        geometry = face_geometry(config)
+        geometry = face_geometry(config, init)
         train_set = FaceDataset(train_samples, label_map, geometry, train=True)
         val_set = FaceDataset(val_samples, val_map, geometry, train=False)
         val_batch_size = config.batch_size
     else:
         from bioverify.training.voice_data import VoiceDataset
 
-        runtime = voice_runtime(config)
+        runtime = voice_runtime(init)
         partials = PartialWindows.from_dict(runtime["partials"]) if "partials" in runtime else None
         target_dbfs = runtime.get("target_dbfs")
         train_voices = VoiceDataset(
@@ -187,18 +187,24 @@ def load_run_data(
         val_batch_size=val_batch_size,
         train_labels=list(train_set.labels),
         voice_runtime=runtime,
-        inherited=inherited_origin(config),
+        inherited=inherited_origin(config, init),
     )
 
 
-def face_geometry(config: TrainConfig) -> FaceGeometry:
+def init_checkpoint(config: TrainConfig) -> dict[str, Any]:
+    """The ``init_from`` checkpoint, read once for :func:`face_geometry`,
+    :func:`voice_runtime` and :func:`inherited_origin`; empty without ``init_from``."""
+    return load_checkpoint(Path(config.init_from)) if config.init_from else {}
+
+
+def face_geometry(config: TrainConfig, init: Mapping[str, Any]) -> FaceGeometry:
     """The crop geometry: ``config.face_geometry``, else that of the ``init_from``
-    checkpoint (a converted model's alignment is part of it), else the LFW default at the
-    model's ``input_size``; the crop must be the size the backbone takes."""
+    checkpoint ``init`` (a converted model's alignment is part of it), else the LFW default
+    at the model's ``input_size``; the crop must be the size the backbone takes."""
     input_size = config.model_kwargs.get("input_size", default_input_size(config.model))
     stored = config.face_geometry
-    if stored is None and config.init_from:
-        stored = load_checkpoint(Path(config.init_from)).get("face_geometry")
+    if stored is None:
+        stored = init.get("face_geometry")
     if stored is None:
         return FaceGeometry(output_size=input_size)
     geometry = FaceGeometry.from_dict(stored)
@@ -210,16 +216,14 @@ def face_geometry(config: TrainConfig) -> FaceGeometry:
     return geometry
 
 
-def voice_runtime(config: TrainConfig) -> dict[str, Any]:
+def voice_runtime(init: Mapping[str, Any]) -> dict[str, Any]:
     """The runtime facts of the voice model a run trains: the
     :data:`~bioverify.bundle.VOICE_RUNTIME_KEYS` (``partials``, ``target_dbfs``) of the
-    ``init_from`` checkpoint's ``voice`` section, as the export would write them into a
-    bundle; empty without ``init_from`` or when that checkpoint has none (models trained
-    from scratch, such as the ECAPA-TDNN recipes). The run trains and validates the way
-    they serve the model and its checkpoints carry them on."""
-    if not config.init_from:
-        return {}
-    voice = load_checkpoint(Path(config.init_from)).get("voice") or {}
+    ``init_from`` checkpoint ``init``'s ``voice`` section, as the export would write them
+    into a bundle; empty without ``init_from`` or when that checkpoint has none (models
+    trained from scratch, such as the ECAPA-TDNN recipes). The run trains and validates the
+    way they serve the model and its checkpoints carry them on."""
+    voice = init.get("voice") or {}
     return {key: voice[key] for key in VOICE_RUNTIME_KEYS if key in voice}
 
 
@@ -228,18 +232,17 @@ def voice_runtime(config: TrainConfig) -> dict[str, Any]:
 ORIGIN_KEYS = ("provenance", "source")
 
 
-def inherited_origin(config: TrainConfig) -> dict[str, Any]:
+def inherited_origin(config: TrainConfig, init: Mapping[str, Any]) -> dict[str, Any]:
     """The origin a run's checkpoints repeat when it starts from other weights: the
-    ``init_from`` checkpoint's :data:`ORIGIN_KEYS` (a fine-tune of converted weights keeps
-    their source file, sha256 and licence, which the export writes into the bundle) and
-    ``fine_tuned_from``, that checkpoint's file name and sha256 (or its own
+    ``init_from`` checkpoint ``init``'s :data:`ORIGIN_KEYS` (a fine-tune of converted
+    weights keeps their source file, sha256 and licence, which the export writes into the
+    bundle) and ``fine_tuned_from``, that checkpoint's file name and sha256 (or its own
     ``fine_tuned_from`` when it is itself a fine-tune)."""
     if not config.init_from:
         return {}
     path = Path(config.init_from)
-    checkpoint = load_checkpoint(path)
-    origin = {key: checkpoint[key] for key in ORIGIN_KEYS if checkpoint.get(key)}
-    origin["fine_tuned_from"] = checkpoint.get("fine_tuned_from") or {
+    origin = {key: init[key] for key in ORIGIN_KEYS if init.get(key)}
+    origin["fine_tuned_from"] = init.get("fine_tuned_from") or {
         "checkpoint": path.name,
         "sha256": file_sha256(path),
     }
@@ -279,15 +282,11 @@ def make_loader(
     )
 
 
-def _file_sha256(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
 __all__ = [
     "SAMPLE_RATE",
     "RunData",
     "face_geometry",
+    "init_checkpoint",
     "load_run_data",
     "make_loader",
     "voice_runtime",

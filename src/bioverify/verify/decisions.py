@@ -247,7 +247,7 @@ class DecisionMixin:
         if self.point is not None:
             op = self.point
             where_measured(result, self.calibration, op, own)
-            claims = op if rates is None or own is None else rates
+            claims = op if rates is None else rates
             result.far, result.frr = claims.far, claims.frr
             result.far_ci, result.frr_ci = claims.far_ci, claims.frr_ci
             result.supported = op.supported

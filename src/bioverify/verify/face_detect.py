@@ -237,9 +237,10 @@ class YuNetDetector:
             turned, back = _turned(small, angle)
             back *= enlarge
             found = self._upright(turned)
-            if _best_score(found) > best:
+            score = _best_score(found)
+            if score > best:
                 boxes = [_turned_back(box, back, angle) for box in found]
-                best = _best_score(found)
+                best = score
         return by_prominence(boxes, image.shape[1], image.shape[0])
 
     def _upright(self, image: np.ndarray) -> list[FaceBox]:
