@@ -348,8 +348,9 @@ class Database:
                 ids, matrix = _mean_matrix(tx, int(meta["embedding_dim"]))
             self._index = TemplateIndex(ids, matrix, self._search_backend)
             self._index_generation = int(meta["generation"])
-        rows, scores = self._index.search(query, k)
-        return [self._index.ids[row] for row in rows.tolist()], scores, len(self._index)
+        rows, _ = self._index.search(query, k)
+        ids = [self._index.ids[row] for row in rows.tolist()]
+        return ids, self._index.vectors(rows), len(self._index)
 
     def scrub(self) -> bool:
         """Checkpoint the WAL into the file, ``VACUUM`` and truncate the WAL.

@@ -135,21 +135,12 @@ class GalleryMatching(GalleryBase):
             )
         probe = verifier.acquire(x)
         embedding = records.check_embedding(probe.embedding, verifier.embedding_dim, "probe")
-        ids, _, n_identities = self._db.search(
+        ids, means, n_identities = self._db.search(
             embedding, max(top_k, RESCORED), lambda meta: self._check_model(meta, verifier)
         )
-        with self._db.read() as conn:
-            means = [records.identity_mean(conn, i, verifier.embedding_dim) for i in ids]
-        found = [(i, m) for i, m in zip(ids, means, strict=True) if m is not None]
-        scores = (
-            verifier.score_templates(embedding, np.stack([m for _, m in found]))
-            if found
-            else np.empty(0)
-        )
+        scores = verifier.score_templates(embedding, means) if ids else np.empty(0)
         notes = list(probe.notes)
-        ranked = sorted(
-            zip([i for i, _ in found], scores.tolist(), strict=True), key=lambda c: -c[1]
-        )
+        ranked = sorted(zip(ids, scores.tolist(), strict=True), key=lambda c: -c[1])
         candidates = [
             Candidate(identity, float(score), verifier.result_for(float(score), notes))
             for identity, score in ranked[:top_k]

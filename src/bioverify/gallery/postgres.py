@@ -13,7 +13,7 @@ several. The tables and their SQL are the SQLite gallery's (see
 - **Search.** In the server: exact (a sequential scan ordered by inner product) while the
   gallery has fewer than :data:`HNSW_MIN_IDENTITIES` identities, then through the HNSW
   index (``hnsw.ef_search`` = :data:`HNSW_EF_SEARCH`). Either way the candidates' mean
-  templates are read back and scored exactly in numpy, as ``verify`` scores them, before
+  templates come back with them and are scored exactly in numpy, as ``verify`` scores them, before
   the threshold is applied: approximate search can miss an identity, never accept one.
 - **Connections.** A pool (``psycopg_pool``) whose connections are checked before use, so
   a restarted server costs a reconnection, not an error; a transaction whose connection
@@ -316,12 +316,11 @@ class PostgresStore:
                 tx.execute(f"SET LOCAL hnsw.ef_search = {max(HNSW_EF_SEARCH, k)}")
                 rows = tx.execute(HNSW_QUERY.format(dim=dim), (vector, k)).fetchall()
         if not rows:
-            return [], np.empty(0, dtype=np.float32), n_identities
+            return [], np.empty((0, dim), dtype=np.float32), n_identities
         means = records.from_blobs([row[1] for row in rows], dim, "mean template")
-        # one dot product per candidate, as verify() computes it: the same float32 score
-        scores = np.array([mean @ query for mean in means], dtype=np.float32)
-        order = np.argsort(-scores, kind="stable")
-        return [rows[i][0] for i in order.tolist()], scores[order], n_identities
+        # ranked by the exact float32 score, whatever order the index returned them in
+        order = np.argsort(-(means @ query.astype(np.float32)), kind="stable")
+        return [rows[i][0] for i in order.tolist()], means[order], n_identities
 
     # ---------------------------------------------------------- maintenance
     def scrub(self) -> bool:

@@ -61,6 +61,13 @@ class TemplateIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def vectors(self, rows: np.ndarray) -> np.ndarray:
+        """The templates of ``rows``, ``float32 [len(rows), D]``."""
+        if self._faiss is not None:
+            return np.asarray(self._faiss.reconstruct_batch(rows), dtype=np.float32)
+        assert self._matrix is not None
+        return self._matrix[rows]
+
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Row indices and scores of the ``k`` best templates for ``query``, best first."""
         k = min(int(k), len(self.ids))

@@ -78,9 +78,10 @@ class Store(Protocol):
     def search(
         self, query: np.ndarray, k: int, check: Callable[[dict[str, str]], None]
     ) -> tuple[list[str], np.ndarray, int]:
-        """The ``k`` identities whose mean template scores highest against ``query``, with
-        their exact scores (best first) and the number of identities; ``check`` is given
-        the gallery's meta first (the model binding)."""
+        """The ``k`` identities whose mean template scores highest against ``query``, best
+        first, with those mean templates (``float32 [len(ids), D]``, read in the same
+        snapshot, for the caller to score) and the number of identities; ``check`` is
+        given the gallery's meta first (the model binding)."""
         ...
 
     def scrub(self) -> bool:
