@@ -7,6 +7,7 @@ the CLI with int8) are shared by most tests; each costs a few seconds of torch.e
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from collections.abc import Iterator
@@ -26,9 +27,9 @@ from bioverify.bundle import MODEL_FILE, file_sha256, load_bundle
 from bioverify.cli import cli
 from bioverify.datasets.inventory import Sample
 from bioverify.errors import ExportError, InvalidInput, MissingDependency, ModelError
-from bioverify.export import ExportReport, export_bundle, pipeline
+from bioverify.export import ExportReport, export_bundle, parity, pipeline
 from bioverify.export.onnx_export import check_signature, expand_prelu, read_metadata
-from bioverify.export.parity import agreement, batched
+from bioverify.export.parity import Agreement, agreement, batched
 from bioverify.export.quantize import backbone_nodes
 from bioverify.export.samples import select
 from bioverify.export.source import load_trained_encoder
@@ -314,11 +315,21 @@ def test_a_collapsed_model_is_refused_unless_forced(tmp_path) -> None:
 
 
 @pytest.mark.slow  # two more exports
-def test_the_same_checkpoint_exports_to_the_same_bytes(face, tmp_path) -> None:
-    """No timestamp in the graph: a re-export keeps the sha256, so the calibration and the
-    galleries bound to the model stay valid."""
+def test_the_same_checkpoint_exports_to_the_same_bytes(face, tmp_path, monkeypatch) -> None:
+    """No timestamp in the graph, and the measured cosines it records rounded: a re-export
+    keeps the sha256 even where the last digits of those measurements differ (they did
+    between two machines: the shipped voice model could not be re-exported to its own
+    bytes), so the calibration and the galleries bound to the model stay valid."""
     checkpoint, _ = face
     one = export_bundle(checkpoint, tmp_path / "one", threads=1)
+    measured = parity.agreement
+
+    def jittered(reference: np.ndarray, other: np.ndarray) -> Agreement:
+        exact = measured(reference, other)
+        return dataclasses.replace(exact, min_cosine=exact.min_cosine - 1e-12)
+
+    monkeypatch.setattr(parity, "agreement", jittered)
+    monkeypatch.setattr(pipeline, "agreement", jittered)
     two = export_bundle(checkpoint, tmp_path / "two", threads=1)
     first, second = load_bundle(one.variants[0].bundle), load_bundle(two.variants[0].bundle)
     assert first.model_sha256 == second.model_sha256

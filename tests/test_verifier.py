@@ -131,6 +131,8 @@ def test_default_models_by_name() -> None:
     face = Verifier.load("face")
     assert face.modality == "face" and face.info.folder == default_bundle("face")
     assert Verifier.load("voice", calibration=False).modality == "voice"
+    with pytest.raises(ModelError, match="no default voice-fp16 model"):
+        default_bundle("voice-fp16")
 
 
 def test_embed_can_skip_what_fails(calibrated_face_bundle: BundleInfo, tmp_path: Path) -> None:
@@ -332,6 +334,24 @@ def test_shipped_default_models_verify_the_examples(modality: str) -> None:
     info = Verifier.load(default_bundle(modality)).info
     # the largest shipped model, dlib's face ResNet in fp32, is 22.75 MB
     assert info.modality == modality and info.model_path.stat().st_size < 32 * 2**20
+
+
+def test_the_packaged_int8_voice_model_is_the_default_quantised() -> None:
+    """``voice-int8``: converted from the shipped fp32 model (its sha256 in the metadata),
+    with its own calibration and Resemblyzer's licence, and near the fp32 embeddings."""
+    fp32, int8 = Verifier.load("voice"), Verifier.load("voice-int8")
+    assert int8.info.folder == default_bundle("voice-int8") and int8.info.precision == "int8"
+    export = int8.info.training["export"]
+    assert export["converted_from_sha256"] == fp32.info.model_sha256
+    assert int8.calibration is not None
+    assert int8.calibration.model_sha256 == int8.info.model_sha256
+    assert "Apache License" in (int8.info.folder / "LICENSE-resemblyzer.txt").read_text()
+    clips = [EXAMPLES / f"voice_{name}.ogg" for name in ("a1", "a2", "b1")]
+    cosines = np.sum(fp32.embed(clips) * int8.embed(clips), axis=1)
+    assert cosines.min() >= 0.99, cosines
+    same, other = (int8.verify(clips[0], clip) for clip in clips[1:])
+    assert same.match and not other.match
+    assert int8.info.model_path.stat().st_size < fp32.info.model_path.stat().st_size / 2
 
 
 def test_zipped_bundle_and_bundle_json_path(face_bundle: BundleInfo, tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ from bioverify.cli import options
 from bioverify.cli.calibration_text import check_lines, summary_lines
 from bioverify.datasets.trials import TrialProtocol
 from bioverify.errors import CalibrationError, InvalidInput
-from bioverify.verify.defaults import MODALITIES
+from bioverify.verify.defaults import PACKAGED
 
 
 def _bundle_calibration_path(model: Path) -> Path:
@@ -42,7 +42,7 @@ def _bundle_calibration_path(model: Path) -> Path:
         raise InvalidInput(
             f"{model}: cannot install into a zipped bundle; extract it, or use --out"
         )
-    if str(model) in MODALITIES and not model.exists():
+    if str(model) in PACKAGED and not model.exists():
         raise InvalidInput(
             f"--install does not change the packaged {model} model; write your calibration "
             "with --out FILE and use it with --calibration FILE"
@@ -215,9 +215,9 @@ def _targets(rate: str, help: str) -> Any:
 )
 @options.model(
     default=None,
-    help="Model bundle (or face / voice, the packaged defaults) whose scores to calibrate, "
-    "computed here on --data (instead of --scores); the calibration is bound to the model's "
-    "sha256.",
+    help="Model bundle (or face / voice / voice-int8, the packaged models) whose scores to "
+    "calibrate, computed here on --data (instead of --scores); the calibration is bound to "
+    "the model's sha256.",
 )
 @options.data(
     required=False,

@@ -36,7 +36,9 @@ def _calibration(model: str | None, calibration_path: Path | None) -> Calibratio
     required=True,
     help="CSV of production scores with a 'score' column (no labels needed), at least 100.",
 )
-@options.model(type=str, default=None, help="Bundle, or face / voice: use its calibration.")
+@options.model(
+    type=str, default=None, help="Bundle, or face / voice / voice-int8: its calibration."
+)
 @options.calibration_file(help="Calibration JSON to compare with (instead of --model's).")
 @options.json_output
 def drift(

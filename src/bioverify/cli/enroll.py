@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 @click.command("enroll")
 @options.gallery()
 @options.model(
-    help="Model bundle (folder or .zip), or face / voice for the packaged default models. "
+    help="Model bundle (folder or .zip), or face / voice / voice-int8 for the packaged models. "
     "Default: the one the gallery remembers; for a new gallery, the packaged default model "
     "for the samples (photos or recordings).",
 )

@@ -63,8 +63,8 @@ def _thresholds(verifier: Any, path: Path | None) -> tuple[Any, str | None]:
 @click.command("evaluate")
 @options.model(
     required=True,
-    help="Model bundle (folder, bundle.json or .zip), or face / voice for the packaged "
-    "default models.",
+    help="Model bundle (folder, bundle.json or .zip), or face / voice / voice-int8 for the "
+    "packaged models.",
 )
 @options.data_selection
 @click.option(

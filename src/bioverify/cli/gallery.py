@@ -85,7 +85,7 @@ def remove(location: Path | str, identity: str) -> None:
 @options.gallery()
 @options.model(
     required=True,
-    help="The new model bundle (or face / voice, the packaged default models).",
+    help="The new model bundle (or face / voice / voice-int8, the packaged models).",
 )
 @click.option(
     "--from",

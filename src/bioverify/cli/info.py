@@ -16,7 +16,7 @@ from bioverify.errors import ModelMismatch
 
 
 def _bundle(model: str) -> BundleInfo:
-    """A bundle path, or ``face`` / ``voice`` for the packaged default models."""
+    """A bundle path, or a packaged model's name (``face``, ``voice``, ``voice-int8``)."""
     from bioverify.verify.defaults import resolve_model
 
     return open_bundle(resolve_model(model))
@@ -103,7 +103,7 @@ def _calibration(info: BundleInfo) -> tuple[Calibration | None, str]:
 @click.argument("model", default="", required=False)
 @options.json_output
 def info(model: str, as_json: bool) -> None:
-    """Describe MODEL (a bundle folder or .zip; `face` or `voice` for the packaged default
+    """Describe MODEL (a bundle folder or .zip; `face`, `voice` or `voice-int8` for the packaged
     models; both defaults when left out): what it expects, how it was trained, its
     calibrated operating points, the onnxruntime providers available here, and whether
     CUDA really runs (a test model is run on it)."""

@@ -290,7 +290,7 @@ def gallery(**overrides: Any) -> Callable[[F], F]:
 #: --model of the gallery commands: default, the bundle the gallery remembers
 gallery_model = model(
     default=None,
-    help="Model bundle (folder or .zip), or face / voice for the packaged default models. "
+    help="Model bundle (folder or .zip), or face / voice / voice-int8 for the packaged models. "
     "Default: the one the gallery remembers.",
 )
 

@@ -21,8 +21,8 @@ from bioverify.gallery import Decision, Gallery
 @click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
 @options.model(
     default=None,
-    help="Model bundle (folder, bundle.json or .zip), or face / voice for the packaged "
-    "default models. Default: the packaged model for the inputs' kind (image or audio).",
+    help="Model bundle (folder, bundle.json or .zip), or face / voice / voice-int8 for the "
+    "packaged models. Default: the packaged model for the inputs' kind (image or audio).",
 )
 @options.decision
 @options.model_settings

@@ -340,6 +340,12 @@ def _measure(
     return measured
 
 
+def _stable(measured: float) -> float:
+    """A measured cosine as the graph's metadata holds it: to 6 decimals, so that the same
+    checkpoint gives the same bytes (the last digits vary with threads and load)."""
+    return round(measured, 6)
+
+
 def _write(
     trained: TrainedEncoder,
     name: str,
@@ -354,7 +360,7 @@ def _write(
         "exporter": exporter_for(trained.encoder),
         "opset": opset,
         "torch_version": torch.__version__,
-        "parity_min_cosine": fp32.agreement.min_cosine,
+        "parity_min_cosine": _stable(fp32.agreement.min_cosine),
     }
     fp32_info = _write_bundle(fp32.model.parent, trained, name, "fp32", facts)
     fp32_eer = fp32.summary.eer if fp32.summary else None
@@ -368,7 +374,10 @@ def _write(
             variant_facts = {
                 **facts,
                 "converted_from_sha256": fp32_info.model_sha256,
-                "cosine_to_fp32": {"mean": agree.mean_cosine, "min": agree.min_cosine},
+                "cosine_to_fp32": {
+                    "mean": _stable(agree.mean_cosine),
+                    "min": _stable(agree.min_cosine),
+                },
             }
             if precision == "int8" and real is not None:
                 variant_facts["calibration"] = {

@@ -11,15 +11,19 @@ from bioverify.errors import ModelError
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 #: model names that mean the packaged default bundle of that modality
 MODALITIES = ("face", "voice")
+#: every packaged bundle's name: the defaults, and the voice model's int8 variant (dynamically
+#: quantised LSTMs; 3.1 MB, about 1.4x the embeddings/s, docs/models.md)
+PACKAGED = (*MODALITIES, "voice-int8")
 
 
 def default_bundle(modality: str) -> Path:
-    """The folder of the packaged default model bundle of a modality.
+    """The folder of the packaged default model bundle of a modality (or of another
+    packaged bundle, ``"voice-int8"``).
 
     Parameters
     ----------
-    modality : {"face", "voice"}
-        Which default model.
+    modality : {"face", "voice", "voice-int8"}
+        Which packaged model.
 
     Returns
     -------
@@ -30,7 +34,7 @@ def default_bundle(modality: str) -> Path:
     Raises
     ------
     ModelError
-        No default bundle of that modality is installed (or ``modality`` is not one).
+        No packaged bundle of that name is installed.
 
     See Also
     --------
@@ -41,13 +45,15 @@ def default_bundle(modality: str) -> Path:
     >>> folder = default_bundle("voice")
     >>> folder.name, (folder / "bundle.json").is_file()
     ('voice', True)
+    >>> default_bundle("voice-int8").name
+    'voice-int8'
     >>> default_bundle("iris")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     bioverify.errors.ModelError: no default iris model installed; pass model= ...
     """
     folder = MODELS_DIR / modality
-    if not (folder / "bundle.json").is_file():
+    if modality not in PACKAGED or not (folder / "bundle.json").is_file():
         raise ModelError(
             f"no default {modality} model installed; pass model= (a bundle folder made by "
             "`bioverify export`)"
@@ -61,20 +67,20 @@ def resolve_model(model: Path | str) -> Path | str:
     Parameters
     ----------
     model : str or path-like
-        ``"face"`` / ``"voice"`` (the packaged default bundle, unless a file or folder of
-        that name exists in the current directory) or a bundle path.
+        ``"face"`` / ``"voice"`` / ``"voice-int8"`` (a packaged bundle, unless a file or
+        folder of that name exists in the current directory) or a bundle path.
 
     Returns
     -------
     pathlib.Path or str
-        The default bundle's folder for ``"face"`` / ``"voice"``; any other ``model``
+        The packaged bundle's folder for one of :data:`PACKAGED`; any other ``model``
         unchanged (it is not checked here: :meth:`Verifier.load
         <bioverify.verify.Verifier.load>` opens it).
 
     Raises
     ------
     ModelError
-        ``"face"`` or ``"voice"`` without an installed default model.
+        A packaged model's name, but that bundle is not installed.
 
     Examples
     --------
@@ -83,9 +89,9 @@ def resolve_model(model: Path | str) -> Path | str:
     >>> resolve_model("runs/face/bundle")
     'runs/face/bundle'
     """
-    if str(model) in MODALITIES and not Path(model).exists():
+    if str(model) in PACKAGED and not Path(model).exists():
         return default_bundle(str(model))
     return model
 
 
-__all__ = ["MODALITIES", "MODELS_DIR", "default_bundle", "resolve_model"]
+__all__ = ["MODALITIES", "MODELS_DIR", "PACKAGED", "default_bundle", "resolve_model"]
