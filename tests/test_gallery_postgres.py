@@ -145,6 +145,69 @@ def test_hnsw_search_is_rescored_exactly_and_finds_what_exact_finds(
         assert gallery.identify(probes[0]).n_identities == 60
 
 
+@pytest.mark.parametrize("value", ["0", "1001", "-5", "many", ""])
+def test_a_bad_ef_search_is_a_one_line_error(value: str) -> None:
+    with pytest.raises(GalleryError, match=r"ef_search .*whole number from 1 to 1000"):
+        postgres_io.parse_location(f"postgresql://app@db/bio?ef_search={value}")
+
+
+def test_the_url_sets_ef_search_and_libpq_never_sees_it(
+    postgres_url, tmp_path, monkeypatch
+) -> None:
+    location = postgres_io.parse_location("postgresql://app@db/bio?ef_search=150&sslmode=require")
+    assert location == ("postgresql://app@db/bio?sslmode=require", "bioverify", 150)
+    verifier = FakeVerifier(threshold=-1.0)
+    schema = f"ef_{uuid.uuid4().hex[:8]}"
+    settings: list[str] = []
+    search = postgres_io.PostgresTx.execute
+
+    def recording(tx: postgres_io.PostgresTx, statement: str, params: tuple = ()) -> object:
+        if "hnsw.ef_search" in statement:
+            settings.append(statement)
+        return search(tx, statement, params)
+
+    monkeypatch.setattr(postgres_io.PostgresTx, "execute", recording)
+    monkeypatch.setattr(postgres, "HNSW_MIN_IDENTITIES", 0)  # always through the index
+    with Gallery(_url(postgres_url, schema=schema), verifier) as gallery:
+        enroll_people(gallery, tmp_path / "e", {"alice": 2, "bob": 2})
+        gallery.identify(write_samples(tmp_path / "p", "alice", 1, start=5)[0])
+    with Gallery(_url(postgres_url, schema=schema, ef_search="150"), verifier) as gallery:
+        found = gallery.identify(write_samples(tmp_path / "q", "alice", 1, start=6)[0])
+    assert found.decision == "alice"
+    assert settings == [
+        f"SET LOCAL hnsw.ef_search = {postgres.HNSW_EF_SEARCH}",
+        "SET LOCAL hnsw.ef_search = 150",
+    ]
+
+
+def test_the_documented_denser_index_replaces_the_gallerys_own(
+    postgres_url, tmp_path, monkeypatch
+) -> None:
+    """docs/gallery.md's SQL for a million identities (m 32, ef_construction 200), run as
+    written but for the schema and dimension: the gallery checks clean and searches it."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "gallery.md").read_text()
+    block = text.split("rebuild the index with the denser graph once", 1)[1]
+    statements = block.split("```sql\n", 1)[1].split("```", 1)[0]
+    schema = f"dense_{uuid.uuid4().hex[:8]}"
+    verifier = FakeVerifier(threshold=-1.0)
+    with Gallery(_url(postgres_url, schema=schema), verifier) as gallery:
+        enroll_people(gallery, tmp_path / "e", {"alice": 2, "bob": 2})
+        with gallery._db.write() as tx:
+            for statement in statements.split(";"):
+                if statement.strip():
+                    sql = statement.replace("bioverify.", f"{schema}.")
+                    tx.execute(sql.replace("vector(128)", "vector(64)"))
+            row = tx.execute(
+                "SELECT indexdef FROM pg_indexes WHERE schemaname = ? AND indexname = ?",
+                (schema, "identities_mean_hnsw"),
+            ).fetchone()
+        assert "m='32'" in row[0] and "ef_construction='200'" in row[0]
+        assert gallery.check() == []
+        monkeypatch.setattr(postgres, "HNSW_MIN_IDENTITIES", 0)  # always through the index
+        probe = write_samples(tmp_path / "p", "bob", 1, start=5)[0]
+        assert gallery.identify(probe).decision == "bob"
+
+
 @pytest.mark.slow  # stops and restarts a server
 def test_a_server_that_goes_away_and_comes_back(tmp_path) -> None:
     server = start_postgres(Path(tempfile.mkdtemp(prefix="bioverify-pg-restart-")))

@@ -12,7 +12,8 @@ several. The tables and their SQL are the SQLite gallery's (see
   snapshots.
 - **Search.** In the server: exact (a sequential scan ordered by inner product) while the
   gallery has fewer than :data:`HNSW_MIN_IDENTITIES` identities, then through the HNSW
-  index (``hnsw.ef_search`` = :data:`HNSW_EF_SEARCH`). Either way the candidates' mean
+  index (``hnsw.ef_search`` = :data:`HNSW_EF_SEARCH`, or the URL's ``?ef_search=N``: fewer
+  is faster and misses more, see ``docs/gallery.md``). Either way the candidates' mean
   templates come back with them and are scored exactly in numpy, as ``verify`` scores them, before
   the threshold is applied: approximate search can miss an identity, never accept one.
 - **Connections.** A pool (``psycopg_pool``) whose connections are checked before use, so
@@ -93,7 +94,7 @@ class PostgresStore:
     ) -> None:
         self.location = redact(url)
         self._secret = urlsplit(url).password
-        conninfo, self.schema = parse_location(url)
+        conninfo, self.schema, self._ef_search = parse_location(url)
         self._timeout = timeout
         self._created_schema = False
         connect_timeout = max(1, math.ceil(min(timeout, 10)))
@@ -313,7 +314,8 @@ class PostgresStore:
                 ).fetchall()
             else:
                 n_identities = int(estimate)
-                tx.execute(f"SET LOCAL hnsw.ef_search = {max(HNSW_EF_SEARCH, k)}")
+                ef_search = HNSW_EF_SEARCH if self._ef_search is None else self._ef_search
+                tx.execute(f"SET LOCAL hnsw.ef_search = {max(ef_search, k)}")
                 rows = tx.execute(HNSW_QUERY.format(dim=dim), (vector, k)).fetchall()
         if not rows:
             return [], np.empty((0, dim), dtype=np.float32), n_identities
@@ -371,7 +373,7 @@ class PostgresStore:
 
 def gallery_exists(url: str) -> bool:
     """Whether the schema ``url`` names holds a gallery; an unreachable server raises."""
-    conninfo, schema = parse_location(url)
+    conninfo, schema, _ = parse_location(url)
     try:
         with psycopg.connect(conninfo, autocommit=True, connect_timeout=10) as conn:
             row = conn.execute("SELECT to_regclass(%s)", (f'"{schema}".meta',)).fetchone()

@@ -9,7 +9,7 @@ import re
 import struct
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
@@ -25,25 +25,52 @@ DEFAULT_SCHEMA = "bioverify"
 #: advisory lock class (two-int form) of per-identity writes
 IDENTITY_LOCK_CLASS = 0x62766732
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+#: the URL parameters that are ours, not libpq's
+_OWN_PARAMETERS = ("schema", "ef_search")
+#: pgvector's bounds of ``hnsw.ef_search``
+EF_SEARCH_RANGE = (1, 1000)
 
 
-def parse_location(url: str) -> tuple[str, str]:
-    """``(conninfo for libpq, schema)`` from a gallery URL (``?schema=`` is ours).
+class Location(NamedTuple):
+    """What a gallery URL says: libpq's connection string, the schema, and the HNSW
+    candidate list size (``?ef_search=``; None: the library's default)."""
+
+    conninfo: str
+    schema: str
+    ef_search: int | None
+
+
+def parse_location(url: str) -> Location:
+    """The :class:`Location` a gallery URL names (``?schema=`` and ``?ef_search=`` are
+    ours; every other parameter is libpq's).
 
     Examples
     --------
     >>> parse_location("postgresql://app@db/bio?schema=staff&sslmode=require")
-    ('postgresql://app@db/bio?sslmode=require', 'staff')
+    Location(conninfo='postgresql://app@db/bio?sslmode=require', schema='staff', ef_search=None)
+    >>> parse_location("postgresql://app@db/bio?ef_search=150").ef_search
+    150
     """
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
-    schema = next((value for key, value in query if key == "schema"), DEFAULT_SCHEMA)
+    own = {key: value for key, value in query if key in _OWN_PARAMETERS}
+    schema = own.get("schema", DEFAULT_SCHEMA)
     if not _SCHEMA_NAME.fullmatch(schema):
         raise GalleryError(
             f"{redact(url)}: schema {schema!r}: use lower-case letters, digits and _"
         )
-    rest = urlencode([(key, value) for key, value in query if key != "schema"], safe="/")
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, rest, parts.fragment)), schema
+    ef_search = None
+    if "ef_search" in own:
+        low, high = EF_SEARCH_RANGE
+        text = own["ef_search"]
+        if not (text.isdigit() and low <= int(text) <= high):
+            raise GalleryError(
+                f"{redact(url)}: ef_search {text!r}: give a whole number from {low} to {high}"
+            )
+        ef_search = int(text)
+    rest = urlencode([(k, v) for k, v in query if k not in _OWN_PARAMETERS], safe="/")
+    conninfo = urlunsplit((parts.scheme, parts.netloc, parts.path, rest, parts.fragment))
+    return Location(conninfo, schema, ef_search)
 
 
 def _one_line(exc: BaseException, secret: str | None) -> str:
@@ -130,6 +157,7 @@ class VectorLoader(Loader):
 
 __all__ = [
     "DEFAULT_SCHEMA",
+    "Location",
     "PostgresTx",
     "VectorDumper",
     "VectorLoader",
